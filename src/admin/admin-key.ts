@@ -1,0 +1,40 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { RandomSource } from '../clock.js';
+import type { Store } from '../store/types.js';
+
+/** SHA-256 of the key, hex. A generated key has 256 random bits, so a fast hash is enough. */
+export const hashAdminKey = (key: string): string => createHash('sha256').update(key, 'utf8').digest('hex');
+
+/** 32 random bytes, base64url: 43 characters, 256 bits of entropy. */
+export const generateAdminKey = (random: RandomSource): string => random(32).toString('base64url');
+
+/**
+ * Compares a presented key with the stored hash in constant time. Both sides are hashed to
+ * the same length first, so neither the key's length nor a matching prefix leaks through timing.
+ */
+export function createAdminKeyCheck(storedHash: string): (presented: string) => boolean {
+  const expected = Buffer.from(storedHash, 'hex');
+  return (presented) => {
+    const actual = createHash('sha256').update(presented, 'utf8').digest();
+    return actual.length === expected.length && timingSafeEqual(actual, expected);
+  };
+}
+
+/**
+ * The admin key hash in force. `ADMIN_KEY` set: its hash (nothing stored). Unset: the hash
+ * kept in the store, or on the very first start a new key, whose hash is stored (first writer
+ * wins when several instances start at once) and which is returned once so it can be shown.
+ */
+export async function resolveAdminKey(
+  store: Pick<Store, 'getAdminKeyHash' | 'initAdminKeyHash'>,
+  configuredKey: string | null,
+  random: RandomSource,
+): Promise<{ hash: string; generatedKey: string | null }> {
+  if (configuredKey !== null) return { hash: hashAdminKey(configuredKey), generatedKey: null };
+  const stored = await store.getAdminKeyHash();
+  if (stored !== null) return { hash: stored, generatedKey: null };
+  const key = generateAdminKey(random);
+  const hash = hashAdminKey(key);
+  const inForce = await store.initAdminKeyHash(hash);
+  return { hash: inForce, generatedKey: inForce === hash ? key : null };
+}

@@ -1,0 +1,98 @@
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+
+/** The claims of a Tessera admin session token. */
+export interface SessionClaims {
+  jti: string;
+  /** Issued at, Unix seconds. */
+  iat: number;
+  /** Expires at, Unix seconds. */
+  exp: number;
+  /** Global token version the session was issued under. */
+  v: number;
+}
+
+export interface SessionSigner {
+  /** The key id written into every header; derived from the secret, so it changes with it. */
+  readonly kid: string;
+  sign(claims: SessionClaims): string;
+  /**
+   * Returns the claims of a token this signer issued that has not expired at `nowSeconds`,
+   * or null for anything else (malformed, forged, another algorithm or key, expired).
+   */
+  verify(token: string, nowSeconds: number): SessionClaims | null;
+}
+
+export const ISSUER = 'tessera';
+export const AUDIENCE = 'tessera-admin';
+const MAX_TOKEN_LENGTH = 2048;
+const JTI = /^[A-Za-z0-9_-]{16,64}$/;
+
+const b64url = (input: Buffer | string): string => Buffer.from(input).toString('base64url');
+
+/**
+ * HS256 on node:crypto. Verification is synchronous HMAC plus `timingSafeEqual`: it runs on
+ * every session check, and an async WebCrypto round per request costs as much as the request.
+ *
+ * The header is pinned byte for byte: we only ever accept the exact header we issue, so
+ * `alg: none`, `alg: RS256` (key confusion), a foreign `kid` or a `crit` extension can never
+ * reach the signature check, let alone pass it.
+ */
+export function createSessionSigner(secret: Buffer): SessionSigner {
+  if (secret.length < 32) throw new Error('session signing secret must be at least 32 bytes');
+  const kid = createHash('sha256')
+    .update('tessera-jwt-kid\0')
+    .update(secret)
+    .digest('base64url')
+    .slice(0, 12);
+  const header = b64url(JSON.stringify({ alg: 'HS256', typ: 'JWT', kid }));
+  const mac = (input: string): Buffer => createHmac('sha256', secret).update(input).digest();
+
+  return {
+    kid,
+    sign(claims) {
+      const payload = b64url(
+        JSON.stringify({
+          jti: claims.jti,
+          iat: claims.iat,
+          exp: claims.exp,
+          v: claims.v,
+          iss: ISSUER,
+          aud: AUDIENCE,
+        }),
+      );
+      const signingInput = `${header}.${payload}`;
+      return `${signingInput}.${mac(signingInput).toString('base64url')}`;
+    },
+    verify(token, nowSeconds) {
+      if (token.length > MAX_TOKEN_LENGTH) return null;
+      const firstDot = token.indexOf('.');
+      const lastDot = token.lastIndexOf('.');
+      if (firstDot !== header.length || token.slice(0, firstDot) !== header || lastDot === firstDot)
+        return null;
+      const signature = token.slice(lastDot + 1);
+      // 32 bytes of HMAC are exactly 43 unpadded base64url characters.
+      if (signature.length !== 43 || !/^[A-Za-z0-9_-]+$/.test(signature)) return null;
+      const expected = mac(token.slice(0, lastDot));
+      const presented = Buffer.from(signature, 'base64url');
+      if (presented.length !== expected.length || !timingSafeEqual(presented, expected)) return null;
+      return readClaims(token.slice(firstDot + 1, lastDot), nowSeconds);
+    },
+  };
+}
+
+function readClaims(segment: string, nowSeconds: number): SessionClaims | null {
+  let payload: unknown;
+  try {
+    payload = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'));
+  } catch {
+    return null;
+  }
+  if (typeof payload !== 'object' || payload === null) return null;
+  const { jti, iat, exp, v, iss, aud } = payload as Record<string, unknown>;
+  if (typeof jti !== 'string' || !JTI.test(jti)) return null;
+  if (!Number.isSafeInteger(iat) || !Number.isSafeInteger(exp) || !Number.isSafeInteger(v)) return null;
+  if (iss !== ISSUER || aud !== AUDIENCE) return null;
+  const claims = { jti, iat, exp, v } as SessionClaims;
+  if (claims.exp <= nowSeconds || claims.iat > claims.exp) return null;
+  return claims;
+}

@@ -1,0 +1,107 @@
+import type { Clock, RandomSource } from '../clock.js';
+import { toUnixSeconds } from '../clock.js';
+import type { SessionRecord, Store } from '../store/types.js';
+import type { SessionClaims, SessionSigner } from './jwt.js';
+import type { SessionStatus } from './session-status.js';
+import { sessionStatus } from './session-status.js';
+
+export interface LoginResult {
+  token: string;
+  claims: SessionClaims;
+  expiresIn: number;
+}
+
+export interface ListedSession {
+  record: SessionRecord;
+  status: SessionStatus;
+}
+
+/**
+ * Decides whether a signed, unexpired token still names an active session. The plain
+ * implementation asks the store; a feed-driven one answers from memory (see session-cache).
+ */
+export interface SessionState {
+  isActive(claims: SessionClaims, nowSeconds: number): Promise<boolean>;
+}
+
+/** Reads the store on every check: one version read and one session read. */
+export function storeSessionState(store: Store): SessionState {
+  return {
+    async isActive(claims, nowSeconds) {
+      const [version, session] = await Promise.all([store.getTokenVersion(), store.findSession(claims.jti)]);
+      return (
+        session !== null &&
+        session.v === claims.v &&
+        session.exp === claims.exp &&
+        sessionStatus(session, version, nowSeconds) === 'active'
+      );
+    },
+  };
+}
+
+export interface AdminSessionsOptions {
+  store: Store;
+  signer: SessionSigner;
+  state: SessionState;
+  clock: Clock;
+  random: RandomSource;
+  ttlSeconds: number;
+}
+
+/** The admin session algorithm: issue, check, list and revoke. No HTTP in here. */
+export class AdminSessions {
+  constructor(private readonly options: AdminSessionsOptions) {}
+
+  /** Issues a session under the current token version and records it with who asked. */
+  async login(client: { ip: string | null; userAgent: string | null }): Promise<LoginResult> {
+    const { store, signer, clock, random, ttlSeconds } = this.options;
+    const nowMs = clock.now();
+    const iat = toUnixSeconds(nowMs);
+    const v = await store.getTokenVersion();
+    // 144 random bits: unguessable, so a jti can safely appear in URLs and listings.
+    const claims: SessionClaims = { jti: random(18).toString('base64url'), iat, exp: iat + ttlSeconds, v };
+    await store.createSession({
+      ...claims,
+      createdAtMs: nowMs,
+      ip: client.ip,
+      userAgent: client.userAgent?.slice(0, 512) ?? null,
+    });
+    return { token: signer.sign(claims), claims, expiresIn: ttlSeconds };
+  }
+
+  /** The claims of an active session, or null: forged, expired, revoked and invalidated alike. */
+  async verifySession(token: string): Promise<SessionClaims | null> {
+    const nowSeconds = toUnixSeconds(this.options.clock.now());
+    const claims = this.options.signer.verify(token, nowSeconds);
+    if (claims === null) return null;
+    return (await this.options.state.isActive(claims, nowSeconds)) ? claims : null;
+  }
+
+  /** Sessions with the given status (or every one), newest first, and the facts to read them by. */
+  async list(
+    status: SessionStatus | 'all',
+  ): Promise<{ sessions: ListedSession[]; version: number; nowSeconds: number }> {
+    const { store, clock } = this.options;
+    const [records, version] = await Promise.all([store.listSessions(), store.getTokenVersion()]);
+    const nowSeconds = toUnixSeconds(clock.now());
+    const sessions = records
+      .map((record) => ({ record, status: sessionStatus(record, version, nowSeconds) }))
+      .filter((session) => status === 'all' || session.status === status);
+    return { sessions, version, nowSeconds };
+  }
+
+  /** True when this call revoked an active session; false for unknown or inactive ones. */
+  revoke(jti: string): Promise<boolean> {
+    return this.options.store.revokeSession(jti, this.options.clock.now());
+  }
+
+  /** Invalidates every session at once by bumping the global version; returns the new one. */
+  revokeAll(): Promise<number> {
+    return this.options.store.bumpTokenVersion();
+  }
+
+  /** Revokes every active session except `keepJti` (null: every one). Returns how many. */
+  async revokeOthers(keepJti: string | null): Promise<number> {
+    return (await this.options.store.revokeOtherSessions(keepJti, this.options.clock.now())).length;
+  }
+}

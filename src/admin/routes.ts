@@ -1,0 +1,226 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import Type from 'typebox';
+import type { Clock } from '../clock.js';
+import { toRfc3339, toUnixSeconds } from '../clock.js';
+import { TesseraError } from '../errors.js';
+import { callerOf, SESSION_COOKIE } from '../http/auth.js';
+import { optionalBody } from '../http/validation.js';
+import type { AdminSessions } from './registry.js';
+import { SESSION_STATUSES } from './session-status.js';
+
+export interface AdminRoutesOptions {
+  sessions: AdminSessions;
+  clock: Clock;
+  checkAdminKey: (presented: string) => boolean;
+  authenticate: (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
+  /** Always mark the cookie Secure (production); otherwise only over HTTPS. */
+  secureCookies: boolean;
+}
+
+/** A jti we could have issued: anything else cannot name a session. */
+const JTI = /^[A-Za-z0-9_-]{16,64}$/;
+
+const Failure = Type.Object({ success: Type.Literal(false), error: Type.String(), code: Type.String() });
+const SessionClaims = Type.Object({
+  jti: Type.String(),
+  iat: Type.Integer(),
+  exp: Type.Integer(),
+  v: Type.Integer(),
+});
+
+export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, options) => {
+  const { sessions, clock, checkAdminKey, authenticate, secureCookies } = options;
+  const api = app.withTypeProvider<TypeBoxTypeProvider>();
+
+  const setSessionCookie = (request: FastifyRequest, reply: FastifyReply, token: string, maxAge: number) =>
+    reply.setCookie(SESSION_COOKIE, token, {
+      httpOnly: true,
+      sameSite: 'strict',
+      path: '/',
+      maxAge,
+      secure: secureCookies || request.protocol === 'https',
+    });
+  const clearSessionCookie = (request: FastifyRequest, reply: FastifyReply) =>
+    reply.clearCookie(SESSION_COOKIE, {
+      httpOnly: true,
+      sameSite: 'strict',
+      path: '/',
+      secure: secureCookies || request.protocol === 'https',
+    });
+
+  api.post(
+    '/api/admin/login',
+    {
+      schema: {
+        summary: 'Log in with the admin key and get a session',
+        tags: ['admin'],
+        body: optionalBody(
+          Type.Object({ adminKey: Type.String({ maxLength: 1024 }) }, { additionalProperties: false }),
+        ),
+        response: {
+          200: Type.Object({
+            success: Type.Literal(true),
+            token: Type.String(),
+            jti: Type.String(),
+            expiresAt: Type.String(),
+            expiresIn: Type.Integer(),
+          }),
+          401: Failure,
+        },
+      },
+    },
+    async (request, reply) => {
+      const headerKey = request.headers['x-admin-key'];
+      const presented = typeof headerKey === 'string' ? headerKey : request.body?.adminKey;
+      if (presented === undefined) {
+        throw new TesseraError(
+          'VALIDATION_FAILED',
+          'Send the admin key in x-admin-key or as {"adminKey": "..."}',
+          [{ field: 'body.adminKey', message: 'is required when x-admin-key is absent' }],
+        );
+      }
+      if (!checkAdminKey(presented)) throw new TesseraError('INVALID_ADMIN_KEY', 'Invalid admin key');
+      const login = await sessions.login({
+        ip: request.ip ?? null,
+        userAgent: request.headers['user-agent'] ?? null,
+      });
+      setSessionCookie(request, reply, login.token, login.expiresIn);
+      return {
+        success: true as const,
+        token: login.token,
+        jti: login.claims.jti,
+        expiresAt: toRfc3339(login.claims.exp * 1000),
+        expiresIn: login.expiresIn,
+      };
+    },
+  );
+
+  api.post(
+    '/api/admin/logout',
+    { preHandler: authenticate, schema: { summary: "Revoke the caller's own session", tags: ['admin'] } },
+    async (request, reply) => {
+      const session = callerOf(request).session;
+      const revoked = session === null ? false : await sessions.revoke(session.jti);
+      clearSessionCookie(request, reply);
+      return { success: true, jti: session?.jti ?? null, revoked };
+    },
+  );
+
+  api.get(
+    '/api/admin/session',
+    {
+      preHandler: authenticate,
+      schema: {
+        summary: "Who am I: check the caller's credential",
+        tags: ['admin'],
+        response: {
+          200: Type.Object({
+            success: Type.Literal(true),
+            authenticated: Type.Literal(true),
+            via: Type.Union([Type.Literal('key'), Type.Literal('bearer'), Type.Literal('cookie')]),
+            session: Type.Union([SessionClaims, Type.Null()]),
+            expiresIn: Type.Union([Type.Integer(), Type.Null()]),
+          }),
+        },
+      },
+    },
+    async (request) => {
+      const caller = callerOf(request);
+      const session = caller.session;
+      return {
+        success: true as const,
+        authenticated: true as const,
+        via: caller.via,
+        session,
+        expiresIn: session === null ? null : Math.max(0, session.exp - toUnixSeconds(clock.now())),
+      };
+    },
+  );
+
+  api.get(
+    '/api/admin/tokens/sessions',
+    {
+      preHandler: authenticate,
+      config: { failureMessage: 'Failed to list sessions' },
+      schema: {
+        summary: 'List admin sessions (active by default), newest first',
+        tags: ['admin'],
+        querystring: Type.Object(
+          { status: Type.Optional(Type.Union([...SESSION_STATUSES, 'all'].map((s) => Type.Literal(s)))) },
+          { additionalProperties: false },
+        ),
+      },
+    },
+    async (request) => {
+      const status = (request.query.status ?? 'active') as Parameters<AdminSessions['list']>[0];
+      const listing = await sessions.list(status);
+      const callerJti = callerOf(request).session?.jti;
+      return {
+        success: true,
+        count: listing.sessions.length,
+        sessions: listing.sessions.map(({ record, status: sessionState }) => ({
+          jti: record.jti,
+          iat: record.iat,
+          exp: record.exp,
+          v: record.v,
+          status: sessionState,
+          created_at: toRfc3339(record.createdAtMs),
+          last_seen_at: record.lastSeenAtMs === null ? null : toRfc3339(record.lastSeenAtMs),
+          ip: record.ip,
+          user_agent: record.userAgent,
+          current: record.jti === callerJti,
+        })),
+        currentTokenVersion: listing.version,
+        now: listing.nowSeconds,
+      };
+    },
+  );
+
+  api.delete(
+    '/api/admin/tokens/sessions/:jti',
+    {
+      preHandler: authenticate,
+      config: { failureMessage: 'Failed to revoke sessions' },
+      schema: {
+        summary: 'Revoke one active session by jti',
+        tags: ['admin'],
+        params: Type.Object({ jti: Type.String() }),
+      },
+    },
+    async (request) => {
+      const { jti } = request.params;
+      if (!JTI.test(jti) || !(await sessions.revoke(jti))) {
+        throw new TesseraError('SESSION_NOT_FOUND', 'Session not found or invalid jti');
+      }
+      return { success: true, jti };
+    },
+  );
+
+  api.post(
+    '/api/admin/tokens/revoke',
+    {
+      preHandler: authenticate,
+      config: { failureMessage: 'Failed to revoke sessions' },
+      schema: { summary: 'Revoke every session by bumping the global token version', tags: ['admin'] },
+    },
+    async (request, reply) => {
+      const nextTokenVersion = await sessions.revokeAll();
+      if (callerOf(request).via === 'cookie') clearSessionCookie(request, reply);
+      return { success: true, nextTokenVersion, timestamp: new Date(clock.now()).toISOString() };
+    },
+  );
+
+  api.post(
+    '/api/admin/tokens/revoke-others',
+    {
+      preHandler: authenticate,
+      config: { failureMessage: 'Failed to revoke sessions' },
+      schema: { summary: "Revoke every active session except the caller's", tags: ['admin'] },
+    },
+    async (request) => {
+      const revoked = await sessions.revokeOthers(callerOf(request).session?.jti ?? null);
+      return { success: true, revoked };
+    },
+  );
+};

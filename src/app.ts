@@ -1,0 +1,105 @@
+import cookie from '@fastify/cookie';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import Fastify from 'fastify';
+import { createAdminKeyCheck } from './admin/admin-key.js';
+import { createSessionSigner } from './admin/jwt.js';
+import { AdminSessions, storeSessionState } from './admin/registry.js';
+import { adminRoutes } from './admin/routes.js';
+import type { Clock, RandomSource } from './clock.js';
+import type { Config } from './config.js';
+import { createAuthenticate } from './http/auth.js';
+import { frameworkErrors, registerErrorHandling } from './http/errors.js';
+import { registerValidation } from './http/validation.js';
+import type { Secrets } from './secrets.js';
+import type { Store } from './store/types.js';
+
+export interface AppDeps {
+  config: Pick<Config, 'sessionTtlSeconds' | 'production' | 'trustProxy' | 'storageRetentionDays'>;
+  store: Store;
+  secrets: Secrets;
+  /** SHA-256 hex of the admin key (see `hashAdminKey`). */
+  adminKeyHash: string;
+  clock: Clock;
+  random: RandomSource;
+  logger?: FastifyBaseLogger;
+}
+
+export const BODY_LIMIT = 64 * 1024;
+
+/** Builds the HTTP app over an opened store. Listening is the caller's business. */
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const { config, store, secrets, clock, random } = deps;
+  const app = Fastify({
+    ...(deps.logger === undefined ? { logger: false } : { loggerInstance: deps.logger }),
+    bodyLimit: BODY_LIMIT,
+    trustProxy: config.trustProxy,
+    // Long enough that an over-long id reaches its route and gets that route's 404.
+    routerOptions: { maxParamLength: 8192 },
+    frameworkErrors,
+    return503OnClosing: true,
+  });
+  registerValidation(app);
+  registerErrorHandling(app);
+  // Cookies are parsed only when the auth order reaches them, not on every request.
+  await app.register(cookie, { hook: false });
+  await app.register(swagger, {
+    openapi: {
+      info: {
+        title: 'Tessera',
+        version: '0.1.0',
+        description: 'Admin sessions and sealed session-token storage',
+      },
+      components: {
+        securitySchemes: {
+          adminKey: { type: 'apiKey', in: 'header', name: 'x-admin-key' },
+          bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+          cookie: { type: 'apiKey', in: 'cookie', name: 'tessera_session' },
+        },
+      },
+      security: [{ adminKey: [] }, { bearer: [] }, { cookie: [] }],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-content-type-options', 'nosniff');
+    if (request.url.startsWith('/api/')) reply.header('cache-control', 'no-store');
+  });
+
+  const sessions = new AdminSessions({
+    store,
+    signer: createSessionSigner(secrets.authSecret),
+    state: storeSessionState(store),
+    clock,
+    random,
+    ttlSeconds: config.sessionTtlSeconds,
+  });
+  const checkAdminKey = createAdminKeyCheck(deps.adminKeyHash);
+  const authenticate = createAuthenticate({
+    checkAdminKey,
+    sessions,
+    parseCookie: (header) => app.parseCookie(header),
+  });
+
+  app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
+  app.get('/readyz', { schema: { hide: true } }, async (_request, reply) => {
+    try {
+      await store.ping();
+      return { status: 'ready', backend: store.backend };
+    } catch {
+      return reply.code(503).send({ status: 'unavailable', backend: store.backend });
+    }
+  });
+
+  await app.register(adminRoutes, {
+    sessions,
+    clock,
+    checkAdminKey,
+    authenticate,
+    secureCookies: config.production,
+  });
+  return app;
+}

@@ -1,0 +1,182 @@
+import { resolve } from 'node:path';
+import { ConfigError } from './errors.js';
+
+export type BackendConfig =
+  | { kind: 'sqlite'; path: string }
+  | { kind: 'postgres'; url: string; schema: string; poolMax: number }
+  | { kind: 'redis'; url: string; prefix: string; cluster: boolean };
+
+export interface EncryptionKey {
+  kid: string;
+  key: Buffer;
+}
+
+export interface Config {
+  host: string;
+  port: number;
+  dataDir: string;
+  backend: BackendConfig;
+  /** The admin key from `ADMIN_KEY`; unset means "generate one on first start". */
+  adminKey: string | null;
+  /** `AUTH_SECRET` bytes; null means "generate into the data dir" (embedded store only). */
+  authSecret: Buffer | null;
+  /** `TOKEN_ENCRYPTION_KEYS`; null means "generate into the data dir" (embedded store only). */
+  encryptionKeys: EncryptionKey[] | null;
+  sessionTtlSeconds: number;
+  storageRetentionDays: number;
+  production: boolean;
+  logLevel: string;
+  trustProxy: boolean | string[];
+  /** `strict` reads the store on every session check; `cached` trusts the change feed. */
+  sessionCheck: 'cached' | 'strict';
+  sessionCacheSize: number;
+}
+
+type Env = Record<string, string | undefined>;
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+const KID = /^[A-Za-z0-9_-]{1,32}$/;
+
+/**
+ * Reads the environment into one validated Config. Every bad variable is reported, one line
+ * each, in a single ConfigError, so a user fixes them all in one go.
+ */
+export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config {
+  const problems: string[] = [];
+  const text = (name: string): string | undefined => {
+    const value = env[name];
+    return value === undefined || value.trim() === '' ? undefined : value.trim();
+  };
+  const integer = (name: string, fallback: number, min: number, max: number): number => {
+    const raw = text(name);
+    if (raw === undefined) return fallback;
+    if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+      problems.push(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+      return fallback;
+    }
+    return Number(raw);
+  };
+  const flag = (name: string, fallback: boolean): boolean => {
+    const raw = text(name)?.toLowerCase();
+    if (raw === undefined) return fallback;
+    if (['true', '1', 'yes'].includes(raw)) return true;
+    if (['false', '0', 'no'].includes(raw)) return false;
+    problems.push(`${name} must be true or false, got ${JSON.stringify(env[name])}`);
+    return fallback;
+  };
+
+  const dataDir = resolve(cwd, text('TESSERA_DATA_DIR') ?? './data');
+
+  const adminKey = text('ADMIN_KEY') ?? null;
+  if (adminKey !== null && adminKey.length < 16) {
+    problems.push(`ADMIN_KEY must be at least 16 characters, got ${adminKey.length}`);
+  }
+
+  let authSecret: Buffer | null = null;
+  const rawSecret = text('AUTH_SECRET');
+  if (rawSecret !== undefined) {
+    authSecret = Buffer.from(rawSecret, 'utf8');
+    if (authSecret.length < 32) {
+      problems.push(`AUTH_SECRET must be at least 32 bytes, got ${authSecret.length}`);
+    }
+  }
+
+  const rawKeys = text('TOKEN_ENCRYPTION_KEYS');
+  const encryptionKeys = rawKeys === undefined ? null : parseKeyRing(rawKeys, problems);
+
+  const port = integer('PORT', 3000, 0, 65535);
+  const backend = parseBackend(text, integer, flag, cwd, dataDir, problems);
+
+  const logLevel = text('LOG_LEVEL') ?? 'info';
+  if (!LOG_LEVELS.includes(logLevel)) {
+    problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`);
+  }
+
+  const sessionCheck = text('SESSION_CHECK') ?? 'cached';
+  if (sessionCheck !== 'cached' && sessionCheck !== 'strict') {
+    problems.push(`SESSION_CHECK must be cached or strict, got ${JSON.stringify(sessionCheck)}`);
+  }
+
+  const config: Config = {
+    host: text('HOST') ?? '127.0.0.1',
+    port,
+    dataDir,
+    backend,
+    adminKey,
+    authSecret,
+    encryptionKeys,
+    sessionTtlSeconds: integer('ADMIN_AUTH_TTL_HOURS', 24, 1, 168) * 3600,
+    storageRetentionDays: integer('STORAGE_RETENTION_DAYS', 30, 0, 3650),
+    production: text('NODE_ENV') === 'production',
+    logLevel,
+    trustProxy: parseTrustProxy(text('TRUST_PROXY')),
+    sessionCheck: sessionCheck === 'strict' ? 'strict' : 'cached',
+    sessionCacheSize: integer('SESSION_CACHE_SIZE', 100_000, 100, 10_000_000),
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}
+
+function parseBackend(
+  text: (name: string) => string | undefined,
+  integer: (name: string, fallback: number, min: number, max: number) => number,
+  flag: (name: string, fallback: boolean) => boolean,
+  cwd: string,
+  dataDir: string,
+  problems: string[],
+): BackendConfig {
+  const fromDatabaseUrl = text('DATABASE_URL');
+  const name = fromDatabaseUrl === undefined && text('KV_URL') !== undefined ? 'KV_URL' : 'DATABASE_URL';
+  const url = fromDatabaseUrl ?? text('KV_URL');
+  if (url === undefined) return { kind: 'sqlite', path: resolve(dataDir, 'tessera.db') };
+
+  const scheme = url.slice(0, url.indexOf(':') + 1).toLowerCase();
+  if (scheme === 'sqlite:') {
+    const path = url.slice('sqlite:'.length).replace(/^\/\//, '');
+    if (path === '') problems.push(`${name} sqlite: needs a file path, as in sqlite:./data/tessera.db`);
+    return { kind: 'sqlite', path: path === ':memory:' ? path : resolve(cwd, path) };
+  }
+  if (scheme === 'postgres:' || scheme === 'postgresql:') {
+    const schema = text('DATABASE_SCHEMA') ?? 'tessera';
+    if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) {
+      problems.push(`DATABASE_SCHEMA must be a lower-case SQL identifier, got ${JSON.stringify(schema)}`);
+    }
+    return { kind: 'postgres', url, schema, poolMax: integer('POSTGRES_POOL_MAX', 10, 1, 1000) };
+  }
+  if (scheme === 'redis:' || scheme === 'rediss:') {
+    const prefix = text('REDIS_PREFIX') ?? 'tessera:';
+    if (/[{}\s]/.test(prefix)) problems.push('REDIS_PREFIX must not contain spaces or braces');
+    return { kind: 'redis', url, prefix, cluster: flag('REDIS_CLUSTER', false) };
+  }
+  problems.push(
+    `${name} must start with sqlite:, postgres://, postgresql://, redis:// or rediss://, got ${JSON.stringify(scheme || url.slice(0, 12))}`,
+  );
+  return { kind: 'sqlite', path: resolve(dataDir, 'tessera.db') };
+}
+
+function parseKeyRing(raw: string, problems: string[]): EncryptionKey[] {
+  const ring: EncryptionKey[] = [];
+  for (const [index, entry] of raw.split(',').entries()) {
+    const colon = entry.indexOf(':');
+    const kid = entry.slice(0, colon).trim();
+    const key = Buffer.from(entry.slice(colon + 1).trim(), 'base64');
+    if (colon < 1 || !KID.test(kid)) {
+      problems.push(
+        `TOKEN_ENCRYPTION_KEYS entry ${index + 1} must look like kid:base64key (kid: letters, digits, _ or -)`,
+      );
+    } else if (key.length !== 32) {
+      problems.push(`TOKEN_ENCRYPTION_KEYS key "${kid}" must be 32 bytes of base64, got ${key.length} bytes`);
+    } else if (ring.some((k) => k.kid === kid)) {
+      problems.push(`TOKEN_ENCRYPTION_KEYS lists key id "${kid}" twice`);
+    } else {
+      ring.push({ kid, key });
+    }
+  }
+  return ring;
+}
+
+function parseTrustProxy(raw: string | undefined): boolean | string[] {
+  if (raw === undefined || raw === 'false') return false;
+  if (raw === 'true') return true;
+  return raw.split(',').map((s) => s.trim());
+}

@@ -1,0 +1,57 @@
+/**
+ * One error class for everything Tessera refuses on purpose. Each carries a stable `code`;
+ * `src/http/errors.ts` maps codes to HTTP statuses in one place.
+ */
+export type ErrorCode =
+  | 'UNAUTHORIZED'
+  | 'INVALID_ADMIN_KEY'
+  | 'FORBIDDEN_ORIGIN'
+  | 'SESSION_NOT_FOUND'
+  | 'TOKEN_NOT_FOUND'
+  | 'NOT_FOUND'
+  | 'METHOD_NOT_ALLOWED'
+  | 'VALIDATION_FAILED'
+  | 'INVALID_JSON'
+  | 'UNSUPPORTED_MEDIA_TYPE'
+  | 'PAYLOAD_TOO_LARGE'
+  | 'BAD_URL'
+  | 'STORE_UNAVAILABLE'
+  | 'SEALING_KEY_MISSING'
+  | 'TOKEN_UNREADABLE'
+  | 'INTERNAL';
+
+export interface ErrorDetail {
+  /** Where the problem is: `body.user_id`, `query.limit`, `params.id`, `header.x-admin-key`. */
+  field: string;
+  message: string;
+}
+
+export class TesseraError extends Error {
+  override readonly name = 'TesseraError';
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details?: ErrorDetail[],
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/**
+ * Thrown by a store backend when it cannot reach its server or file. Mapped to 503
+ * `STORE_UNAVAILABLE`; the cause stays in the log and never reaches a client.
+ */
+export class StoreUnavailableError extends TesseraError {
+  constructor(backend: string, cause?: unknown) {
+    super('STORE_UNAVAILABLE', `The ${backend} store is unavailable`, undefined, { cause });
+  }
+}
+
+/** Configuration that cannot work: thrown at start-up only, printed one line per problem. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(readonly problems: string[]) {
+    super(problems.join('\n'));
+  }
+}

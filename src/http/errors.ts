@@ -1,0 +1,137 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ErrorCode, ErrorDetail } from '../errors.js';
+import { TesseraError } from '../errors.js';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The contract's message for an unexpected failure on this route (`Failed to list sessions`). */
+    failureMessage?: string;
+  }
+}
+
+const STATUS: Record<ErrorCode, number> = {
+  UNAUTHORIZED: 401,
+  INVALID_ADMIN_KEY: 401,
+  FORBIDDEN_ORIGIN: 403,
+  SESSION_NOT_FOUND: 404,
+  TOKEN_NOT_FOUND: 404,
+  NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
+  VALIDATION_FAILED: 400,
+  INVALID_JSON: 400,
+  BAD_URL: 400,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  PAYLOAD_TOO_LARGE: 413,
+  STORE_UNAVAILABLE: 503,
+  SEALING_KEY_MISSING: 500,
+  TOKEN_UNREADABLE: 500,
+  INTERNAL: 500,
+};
+
+/** Fastify's own client errors, in Tessera's shape. */
+const FRAMEWORK: Record<string, [ErrorCode, string]> = {
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: ['UNSUPPORTED_MEDIA_TYPE', 'Content-Type must be application/json'],
+  FST_ERR_CTP_BODY_TOO_LARGE: ['PAYLOAD_TOO_LARGE', 'Request body is larger than 64 KiB'],
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: ['VALIDATION_FAILED', 'Content-Length does not match the body'],
+  FST_ERR_CTP_EMPTY_JSON_BODY: ['INVALID_JSON', 'Request body is empty'],
+  FST_ERR_CTP_INVALID_JSON_BODY: ['INVALID_JSON', 'Request body is not valid JSON'],
+  FST_ERR_BAD_URL: ['BAD_URL', 'The URL is not correctly percent-encoded'],
+  FST_ERR_INVALID_URL: ['BAD_URL', 'The URL is not valid'],
+};
+
+export function sendError(
+  reply: FastifyReply,
+  code: ErrorCode,
+  message: string,
+  details?: ErrorDetail[],
+): FastifyReply {
+  return reply
+    .code(STATUS[code])
+    .header('cache-control', 'no-store')
+    .type('application/json; charset=utf-8')
+    .send(
+      details === undefined
+        ? { success: false, error: message, code }
+        : { success: false, error: message, code, details },
+    );
+}
+
+interface AjvError {
+  instancePath: string;
+  message?: string;
+  keyword: string;
+  params: Record<string, unknown>;
+}
+
+const PART: Record<string, string> = {
+  body: 'body',
+  querystring: 'query',
+  params: 'params',
+  headers: 'header',
+};
+
+/** Ajv's findings as `{field, message}` pairs that name the field a user sent. */
+export function validationDetails(context: string, errors: readonly AjvError[]): ErrorDetail[] {
+  const part = PART[context] ?? context;
+  return errors.map((error) => {
+    const path = error.instancePath.replace(/^\//, '').replaceAll('/', '.');
+    const base = path === '' ? part : `${part}.${path}`;
+    if (error.keyword === 'additionalProperties') {
+      return {
+        field: `${base}.${String(error.params.additionalProperty)}`,
+        message: 'is not an allowed field',
+      };
+    }
+    if (error.keyword === 'required') {
+      return { field: `${base}.${String(error.params.missingProperty)}`, message: 'is required' };
+    }
+    return { field: base, message: error.message ?? 'is invalid' };
+  });
+}
+
+function describe(error: FastifyError): { code: ErrorCode; message: string; details?: ErrorDetail[] } | null {
+  if (error instanceof TesseraError)
+    return { code: error.code, message: error.message, details: error.details };
+  if (error.validation) {
+    const details = validationDetails(error.validationContext ?? 'body', error.validation as AjvError[]);
+    return {
+      code: 'VALIDATION_FAILED',
+      message: `Invalid request: ${details.map((d) => `${d.field} ${d.message}`).join('; ')}`,
+      details,
+    };
+  }
+  const known = error.code === undefined ? undefined : FRAMEWORK[error.code];
+  if (known) return { code: known[0], message: known[1] };
+  if (error instanceof SyntaxError && error.statusCode === 400)
+    return { code: 'INVALID_JSON', message: 'Request body is not valid JSON' };
+  if (typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500) {
+    return { code: 'VALIDATION_FAILED', message: 'Bad request' };
+  }
+  return null;
+}
+
+/** One place maps every failure to `{success:false, error, code}`; a 500 never echoes internals. */
+export function registerErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    const known = describe(error);
+    if (known !== null) {
+      if (STATUS[known.code] >= 500) request.log.error({ err: error }, 'request failed');
+      return sendError(reply, known.code, known.message, known.details);
+    }
+    request.log.error({ err: error }, 'unexpected failure');
+    return sendError(
+      reply,
+      'INTERNAL',
+      request.routeOptions.config?.failureMessage ?? 'Internal server error',
+    );
+  });
+  app.setNotFoundHandler((request, reply) =>
+    sendError(reply, 'NOT_FOUND', `No route for ${request.method} ${request.url.split('?')[0]}`),
+  );
+}
+
+/** Errors Fastify raises before routing (bad percent-encoding), in the same shape. */
+export function frameworkErrors(error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  const known = describe(error) ?? { code: 'BAD_URL' as const, message: 'Bad request' };
+  sendError(reply, known.code, known.message, known.details);
+}

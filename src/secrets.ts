@@ -1,0 +1,55 @@
+import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { RandomSource } from './clock.js';
+import type { Config, EncryptionKey } from './config.js';
+import { ConfigError } from './errors.js';
+
+export interface Secrets {
+  authSecret: Buffer;
+  encryptionKeys: EncryptionKey[];
+}
+
+/**
+ * The signing secret and the token key ring. Set in the environment they are used as given.
+ * Unset on the embedded store they are generated once into the data dir (mode 0600) and
+ * reused; unset on a shared store that is an error, since every instance must hold the same.
+ */
+export function resolveSecrets(config: Config, random: RandomSource): Secrets {
+  const embedded = config.backend.kind === 'sqlite';
+  const missing: string[] = [];
+  if (!embedded && config.authSecret === null) missing.push('AUTH_SECRET');
+  if (!embedded && config.encryptionKeys === null) missing.push('TOKEN_ENCRYPTION_KEYS');
+  if (missing.length > 0) {
+    throw new ConfigError(
+      missing.map(
+        (name) =>
+          `${name} is required with the ${config.backend.kind} store: every instance must share it (see README, Secrets)`,
+      ),
+    );
+  }
+  const authSecret =
+    config.authSecret ??
+    Buffer.from(readOrCreate(config.dataDir, 'auth_secret', () => random(32).toString('base64url')));
+  const encryptionKeys =
+    config.encryptionKeys ??
+    readOrCreate(config.dataDir, 'token_keys', () => `local1:${random(32).toString('base64')}`)
+      .split(',')
+      .map((entry) => {
+        const [kid = '', key = ''] = entry.split(':');
+        return { kid, key: Buffer.from(key, 'base64') };
+      });
+  return { authSecret, encryptionKeys };
+}
+
+function readOrCreate(dir: string, name: string, create: () => string): string {
+  const path = join(dir, name);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  try {
+    writeFileSync(path, `${create()}\n`, { mode: 0o600, flag: 'wx' });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    // Written by an earlier start (or a racing one): keep it, and keep it private.
+    if ((statSync(path).mode & 0o077) !== 0) chmodSync(path, 0o600);
+  }
+  return readFileSync(path, 'utf8').trim();
+}

@@ -1,0 +1,355 @@
+import { EventEmitter } from 'node:events';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { StoreUnavailableError } from '../../errors.js';
+import type {
+  FeedListener,
+  NewSession,
+  SealedToken,
+  SessionEvent,
+  SessionRecord,
+  Store,
+  TokenPage,
+  TokenPatch,
+  TokenQuery,
+} from '../types.js';
+import { sqliteMigrations } from './migrations.js';
+
+interface SessionRow {
+  jti: string;
+  iat: number;
+  exp: number;
+  v: number;
+  created_at_ms: number;
+  revoked_at_ms: number | null;
+  ip: string | null;
+  user_agent: string | null;
+  last_seen_at_ms: number | null;
+}
+
+interface TokenRow {
+  id: string;
+  user_id: string;
+  kid: string;
+  sealed: Buffer;
+  preview: string;
+  expires_at_ms: number;
+  saved_at_ms: number;
+  created_at_ms: number;
+}
+
+const toSession = (row: SessionRow): SessionRecord => ({
+  jti: row.jti,
+  iat: row.iat,
+  exp: row.exp,
+  v: row.v,
+  createdAtMs: row.created_at_ms,
+  revokedAtMs: row.revoked_at_ms,
+  ip: row.ip,
+  userAgent: row.user_agent,
+  lastSeenAtMs: row.last_seen_at_ms,
+});
+
+const toToken = (row: TokenRow): SealedToken => ({
+  id: row.id,
+  userId: row.user_id,
+  kid: row.kid,
+  sealed: row.sealed,
+  preview: row.preview,
+  expiresAtMs: row.expires_at_ms,
+  savedAtMs: row.saved_at_ms,
+  createdAtMs: row.created_at_ms,
+});
+
+/** SQLite error codes that mean "the file is not usable now", not "the query is wrong". */
+const UNAVAILABLE = /^SQLITE_(BUSY|LOCKED|IOERR|CANTOPEN|FULL|READONLY|CORRUPT|NOTADB)/;
+
+/**
+ * The embedded backend: one better-sqlite3 connection in WAL mode. Every statement runs on
+ * the Node thread, so each method is atomic; multi-statement changes use a transaction.
+ */
+export class SqliteStore implements Store {
+  readonly backend = 'sqlite' as const;
+  private readonly db: Database.Database;
+  private readonly feed = new EventEmitter();
+
+  constructor(path: string) {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    try {
+      this.db = new Database(path);
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma('synchronous = NORMAL');
+      this.db.pragma('busy_timeout = 5000');
+      this.db.pragma('foreign_keys = ON');
+    } catch (error) {
+      throw new StoreUnavailableError('sqlite', error);
+    }
+  }
+
+  /** Runs `fn`, turning "cannot use the file" failures into StoreUnavailableError. */
+  private run<T>(fn: () => T): Promise<T> {
+    try {
+      return Promise.resolve(fn());
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      const closed = error instanceof TypeError && /database connection is not open/.test(error.message);
+      if (closed || (typeof code === 'string' && UNAVAILABLE.test(code))) {
+        return Promise.reject(new StoreUnavailableError('sqlite', error));
+      }
+      return Promise.reject(error);
+    }
+  }
+
+  private publish(event: SessionEvent): void {
+    this.feed.emit('event', event);
+  }
+
+  migrate(): Promise<void> {
+    return this.run(() => {
+      this.db.exec(
+        'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at_ms INTEGER NOT NULL)',
+      );
+      const applied = this.db
+        .prepare('SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations')
+        .get() as { v: number };
+      const apply = this.db.transaction((version: number, sql: string) => {
+        this.db.exec(sql);
+        this.db
+          .prepare('INSERT INTO schema_migrations (version, applied_at_ms) VALUES (?, ?)')
+          .run(version, Date.now());
+      });
+      for (let version = applied.v + 1; version <= sqliteMigrations.length; version++) {
+        apply.immediate(version, sqliteMigrations[version - 1] as string);
+      }
+    });
+  }
+
+  ping(): Promise<void> {
+    return this.run(() => {
+      this.db.prepare('SELECT 1').get();
+    });
+  }
+
+  close(): Promise<void> {
+    this.feed.removeAllListeners();
+    if (this.db.open) this.db.close();
+    return Promise.resolve();
+  }
+
+  getAdminKeyHash(): Promise<string | null> {
+    return this.run(() => {
+      const row = this.db.prepare("SELECT value FROM meta WHERE key = 'admin_key_hash'").get() as
+        | { value: string }
+        | undefined;
+      return row?.value ?? null;
+    });
+  }
+
+  initAdminKeyHash(hash: string): Promise<string> {
+    return this.run(() => {
+      this.db
+        .prepare("INSERT INTO meta (key, value) VALUES ('admin_key_hash', ?) ON CONFLICT (key) DO NOTHING")
+        .run(hash);
+      return (
+        this.db.prepare("SELECT value FROM meta WHERE key = 'admin_key_hash'").get() as { value: string }
+      ).value;
+    });
+  }
+
+  getTokenVersion(): Promise<number> {
+    return this.run(() => this.currentVersion());
+  }
+
+  private currentVersion(): number {
+    return (this.db.prepare("SELECT value FROM meta WHERE key = 'token_version'").get() as { value: number })
+      .value;
+  }
+
+  bumpTokenVersion(): Promise<number> {
+    return this.run(() => {
+      const row = this.db
+        .prepare("UPDATE meta SET value = value + 1 WHERE key = 'token_version' RETURNING value")
+        .get() as { value: number };
+      this.publish({ type: 'version', version: row.value });
+      return row.value;
+    });
+  }
+
+  createSession(session: NewSession): Promise<void> {
+    return this.run(() => {
+      this.db
+        .prepare(
+          `INSERT INTO admin_sessions (jti, iat, exp, v, created_at_ms, ip, user_agent)
+           VALUES (@jti, @iat, @exp, @v, @createdAtMs, @ip, @userAgent)`,
+        )
+        .run(session);
+      this.publish({ type: 'created', jti: session.jti });
+    });
+  }
+
+  findSession(jti: string): Promise<SessionRecord | null> {
+    return this.run(() => {
+      const row = this.db.prepare('SELECT * FROM admin_sessions WHERE jti = ?').get(jti) as
+        | SessionRow
+        | undefined;
+      return row === undefined ? null : toSession(row);
+    });
+  }
+
+  listSessions(): Promise<SessionRecord[]> {
+    return this.run(() =>
+      (
+        this.db
+          .prepare('SELECT * FROM admin_sessions ORDER BY created_at_ms DESC, jti DESC')
+          .all() as SessionRow[]
+      ).map(toSession),
+    );
+  }
+
+  revokeSession(jti: string, nowMs: number): Promise<boolean> {
+    return this.run(() => {
+      const result = this.db
+        .prepare(
+          `UPDATE admin_sessions SET revoked_at_ms = @nowMs
+           WHERE jti = @jti AND revoked_at_ms IS NULL AND exp > @nowSeconds
+             AND v = (SELECT value FROM meta WHERE key = 'token_version')`,
+        )
+        .run({ jti, nowMs, nowSeconds: Math.floor(nowMs / 1000) });
+      if (result.changes === 0) return false;
+      this.publish({ type: 'revoked', jtis: [jti] });
+      return true;
+    });
+  }
+
+  revokeOtherSessions(exceptJti: string | null, nowMs: number): Promise<string[]> {
+    return this.run(() => {
+      const rows = this.db
+        .prepare(
+          `UPDATE admin_sessions SET revoked_at_ms = @nowMs
+           WHERE revoked_at_ms IS NULL AND exp > @nowSeconds AND jti IS NOT @exceptJti
+             AND v = (SELECT value FROM meta WHERE key = 'token_version')
+           RETURNING jti`,
+        )
+        .all({ nowMs, nowSeconds: Math.floor(nowMs / 1000), exceptJti }) as { jti: string }[];
+      const jtis = rows.map((row) => row.jti);
+      if (jtis.length > 0) this.publish({ type: 'revoked', jtis });
+      return jtis;
+    });
+  }
+
+  touchSessions(seen: Map<string, number>): Promise<void> {
+    return this.run(() => {
+      const touch = this.db.prepare(
+        'UPDATE admin_sessions SET last_seen_at_ms = MAX(COALESCE(last_seen_at_ms, 0), ?) WHERE jti = ?',
+      );
+      this.db.transaction(() => {
+        for (const [jti, atMs] of seen) touch.run(atMs, jti);
+      })();
+    });
+  }
+
+  purgeSessions(beforeSeconds: number): Promise<number> {
+    return this.run(
+      () => this.db.prepare('DELETE FROM admin_sessions WHERE exp < ?').run(beforeSeconds).changes,
+    );
+  }
+
+  insertToken(token: SealedToken): Promise<void> {
+    return this.run(() => {
+      this.db
+        .prepare(
+          `INSERT INTO stored_tokens (id, user_id, kid, sealed, preview, expires_at_ms, saved_at_ms, created_at_ms)
+           VALUES (@id, @userId, @kid, @sealed, @preview, @expiresAtMs, @savedAtMs, @createdAtMs)`,
+        )
+        .run(token);
+    });
+  }
+
+  findToken(id: string): Promise<SealedToken | null> {
+    return this.run(() => {
+      const row = this.db.prepare('SELECT * FROM stored_tokens WHERE id = ?').get(id) as TokenRow | undefined;
+      return row === undefined ? null : toToken(row);
+    });
+  }
+
+  listTokens(query: TokenQuery): Promise<TokenPage> {
+    return this.run(() => {
+      const where: string[] = [];
+      if (query.userId !== undefined) where.push('user_id = @userId');
+      if (query.valid === true) where.push('expires_at_ms > @nowMs');
+      if (query.valid === false) where.push('expires_at_ms <= @nowMs');
+      const filter = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
+      const params = { userId: query.userId, nowMs: query.nowMs, limit: query.limit, offset: query.offset };
+      const read = this.db.transaction(() => {
+        const { total } = this.db
+          .prepare(`SELECT COUNT(*) AS total FROM stored_tokens ${filter}`)
+          .get(params) as {
+          total: number;
+        };
+        const rows = this.db
+          .prepare(
+            `SELECT * FROM stored_tokens ${filter} ORDER BY saved_at_ms DESC, id DESC LIMIT @limit OFFSET @offset`,
+          )
+          .all(params) as TokenRow[];
+        return { total, items: rows.map(toToken) };
+      });
+      return read();
+    });
+  }
+
+  findCurrentToken(nowMs: number, userId?: string): Promise<SealedToken | null> {
+    return this.run(() => {
+      const byUser = userId === undefined ? '' : 'AND user_id = @userId';
+      const row = this.db
+        .prepare(
+          `SELECT * FROM stored_tokens WHERE expires_at_ms > @nowMs ${byUser}
+           ORDER BY saved_at_ms DESC, id DESC LIMIT 1`,
+        )
+        .get({ nowMs, userId }) as TokenRow | undefined;
+      return row === undefined ? null : toToken(row);
+    });
+  }
+
+  updateToken(id: string, patch: TokenPatch): Promise<SealedToken | null> {
+    return this.run(() => {
+      const row = this.db
+        .prepare(
+          `UPDATE stored_tokens SET
+             kid = COALESCE(@kid, kid), sealed = COALESCE(@sealed, sealed), preview = COALESCE(@preview, preview),
+             expires_at_ms = COALESCE(@expiresAtMs, expires_at_ms), saved_at_ms = @savedAtMs
+           WHERE id = @id RETURNING *`,
+        )
+        .get({
+          id,
+          kid: patch.kid ?? null,
+          sealed: patch.sealed ?? null,
+          preview: patch.preview ?? null,
+          expiresAtMs: patch.expiresAtMs ?? null,
+          savedAtMs: patch.savedAtMs,
+        }) as TokenRow | undefined;
+      return row === undefined ? null : toToken(row);
+    });
+  }
+
+  deleteToken(id: string): Promise<boolean> {
+    return this.run(() => this.db.prepare('DELETE FROM stored_tokens WHERE id = ?').run(id).changes > 0);
+  }
+
+  clearTokens(): Promise<number> {
+    return this.run(() => this.db.prepare('DELETE FROM stored_tokens').run().changes);
+  }
+
+  purgeTokens(beforeMs: number): Promise<number> {
+    return this.run(
+      () => this.db.prepare('DELETE FROM stored_tokens WHERE expires_at_ms < ?').run(beforeMs).changes,
+    );
+  }
+
+  subscribe(listener: FeedListener): () => void {
+    const onEvent = (event: SessionEvent) => listener.event(event);
+    this.feed.on('event', onEvent);
+    queueMicrotask(() => listener.up());
+    return () => this.feed.off('event', onEvent);
+  }
+}
