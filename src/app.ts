@@ -40,6 +40,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     frameworkErrors,
     return503OnClosing: true,
   });
+  app.decorateRequest('caller', null);
   registerValidation(app);
   registerErrorHandling(app);
   // Cookies are parsed only when the auth order reaches them, not on every request.
