@@ -7,6 +7,7 @@ import { createAdminKeyCheck } from './admin/admin-key.js';
 import { createSessionSigner } from './admin/jwt.js';
 import { AdminSessions, storeSessionState } from './admin/registry.js';
 import { adminRoutes } from './admin/routes.js';
+import { cachedVerifier, FeedSessionState } from './admin/session-cache.js';
 import type { Clock, RandomSource } from './clock.js';
 import type { Config } from './config.js';
 import { createAuthenticate } from './http/auth.js';
@@ -16,7 +17,8 @@ import type { Secrets } from './secrets.js';
 import type { Store } from './store/types.js';
 
 export interface AppDeps {
-  config: Pick<Config, 'sessionTtlSeconds' | 'production' | 'trustProxy' | 'storageRetentionDays'>;
+  config: Pick<Config, 'sessionTtlSeconds' | 'production' | 'trustProxy' | 'storageRetentionDays'> &
+    Partial<Pick<Config, 'sessionCheck' | 'sessionCacheSize'>>;
   store: Store;
   secrets: Secrets;
   /** SHA-256 hex of the admin key (see `hashAdminKey`). */
@@ -70,10 +72,25 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     if (request.url.startsWith('/api/')) reply.header('cache-control', 'no-store');
   });
 
+  const cacheSize = config.sessionCacheSize ?? 100_000;
+  const signer = createSessionSigner(secrets.authSecret);
+  const state =
+    config.sessionCheck === 'strict'
+      ? storeSessionState(store)
+      : new FeedSessionState({
+          store,
+          clock,
+          capacity: cacheSize,
+          onError: (error, context) => app.log.warn({ err: error }, `${context} failed`),
+        });
+  if (state instanceof FeedSessionState) {
+    state.start();
+    app.addHook('onClose', () => state.stop());
+  }
   const sessions = new AdminSessions({
     store,
-    signer: createSessionSigner(secrets.authSecret),
-    state: storeSessionState(store),
+    signer: { ...signer, verify: cachedVerifier(signer, cacheSize) },
+    state,
     clock,
     random,
     ttlSeconds: config.sessionTtlSeconds,

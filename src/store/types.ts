@@ -136,4 +136,10 @@ export interface Store {
    * `up()` once the feed is live. Returns an unsubscribe function.
    */
   subscribe(listener: FeedListener): () => void;
+  /**
+   * For backends whose feed can be checked synchronously and cheaply (SQLite: `PRAGMA
+   * data_version` sees commits by other processes): deliver what is pending now, so a
+   * check made right after another process wrote sees it. Others leave it undefined.
+   */
+  pollFeed?(): void;
 }

@@ -73,6 +73,9 @@ export class SqliteStore implements Store {
   readonly backend = 'sqlite' as const;
   private readonly db: Database.Database;
   private readonly feed = new EventEmitter();
+  private readonly feedListeners = new Set<FeedListener>();
+  private dataVersion: number | null = null;
+  private dataVersionQuery: Database.Statement | null = null;
 
   constructor(path: string) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -346,10 +349,36 @@ export class SqliteStore implements Store {
     );
   }
 
+  /**
+   * Events of this connection are delivered in-process. Commits by other connections (another
+   * process on the same file, such as the CLI) are seen through `PRAGMA data_version`, which
+   * changes only when someone else commits; `pollFeed` turns that into a resync.
+   */
   subscribe(listener: FeedListener): () => void {
     const onEvent = (event: SessionEvent) => listener.event(event);
     this.feed.on('event', onEvent);
+    this.feedListeners.add(listener);
+    this.dataVersion ??= this.readDataVersion();
     queueMicrotask(() => listener.up());
-    return () => this.feed.off('event', onEvent);
+    return () => {
+      this.feed.off('event', onEvent);
+      this.feedListeners.delete(listener);
+    };
+  }
+
+  pollFeed(): void {
+    if (this.feedListeners.size === 0 || !this.db.open) return;
+    const version = this.readDataVersion();
+    if (version === this.dataVersion) return;
+    this.dataVersion = version;
+    for (const listener of this.feedListeners) {
+      listener.down();
+      listener.up();
+    }
+  }
+
+  private readDataVersion(): number {
+    this.dataVersionQuery ??= this.db.prepare('PRAGMA data_version').pluck();
+    return this.dataVersionQuery.get() as number;
   }
 }

@@ -1,0 +1,177 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createSessionSigner } from '../src/admin/jwt.js';
+import { Lru } from '../src/admin/lru.js';
+import { AdminSessions } from '../src/admin/registry.js';
+import { cachedVerifier, FeedSessionState, LAST_SEEN_INTERVAL_MS } from '../src/admin/session-cache.js';
+import { ManualClock, systemRandom } from '../src/clock.js';
+import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
+import type { Store } from '../src/store/types.js';
+import { T0 } from './support/app.js';
+
+async function until(condition: () => boolean, what: string, deadlineMs = 5000): Promise<void> {
+  const deadline = Date.now() + deadlineMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+/** Counts the store reads a session check makes; every call still reaches the real store. */
+function countingReads(store: Store): { store: Store; reads: () => number } {
+  let reads = 0;
+  const counted = new Set(['findSession', 'getTokenVersion']);
+  const proxy = new Proxy(store, {
+    get(target, property, receiver) {
+      const value = Reflect.get(target, property, receiver);
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        if (counted.has(String(property))) reads++;
+        return value.apply(target, args);
+      };
+    },
+  });
+  return { store: proxy, reads: () => reads };
+}
+
+describe('Lru', () => {
+  it('never holds more than its capacity and forgets the least recently used first', () => {
+    const lru = new Lru<string, number>(3);
+    for (const [i, key] of ['a', 'b', 'c'].entries()) lru.set(key, i);
+    lru.get('a');
+    lru.set('d', 3);
+    expect(lru.size).toBe(3);
+    expect(lru.get('b')).toBeUndefined();
+    expect(lru.get('a')).toBe(0);
+    for (let i = 0; i < 1000; i++) lru.set(`k${i}`, i);
+    expect(lru.size).toBe(3);
+  });
+
+  it('rejects a capacity below one', () => {
+    expect(() => new Lru(0)).toThrow(RangeError);
+  });
+});
+
+describe('cachedVerifier', () => {
+  const signer = createSessionSigner(Buffer.alloc(32, 3));
+  const claims = { jti: 'abcdefghijklmnopqrstuv', iat: 1000, exp: 2000, v: 1 };
+
+  it('still refuses a cached token once it has expired', () => {
+    const verify = cachedVerifier(signer, 10);
+    const token = signer.sign(claims);
+    expect(verify(token, 1500)).toEqual(claims);
+    expect(verify(token, 1999)).toEqual(claims);
+    expect(verify(token, 2000)).toBeNull();
+  });
+
+  it('does not let a forged token in through the cache', () => {
+    const verify = cachedVerifier(signer, 10);
+    const token = signer.sign(claims);
+    verify(token, 1500);
+    expect(verify(`${token.slice(0, -2)}AA`, 1500)).toBeNull();
+  });
+});
+
+describe('FeedSessionState on SQLite', () => {
+  let dir: string;
+  let store: SqliteStore;
+  let other: SqliteStore;
+  let clock: ManualClock;
+  let state: FeedSessionState;
+  let sessions: AdminSessions;
+  let reads: () => number;
+
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'tessera-cache-'));
+    store = new SqliteStore(join(dir, 'tessera.db'));
+    await store.migrate();
+    // A second connection to the same file stands for another process (the CLI, a second server).
+    other = new SqliteStore(join(dir, 'tessera.db'));
+    clock = new ManualClock(T0);
+    const counting = countingReads(store);
+    reads = counting.reads;
+    state = new FeedSessionState({
+      store: counting.store,
+      clock,
+      capacity: 1000,
+      onError: (error) => {
+        throw error;
+      },
+    });
+    state.start();
+    sessions = new AdminSessions({
+      store,
+      signer: createSessionSigner(Buffer.alloc(32, 9)),
+      state,
+      clock,
+      random: systemRandom,
+      ttlSeconds: 3600,
+    });
+    await until(() => state.isLive, 'the feed to go live');
+  });
+
+  afterEach(async () => {
+    await state.stop();
+    await store.close();
+    await other.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('answers repeat checks from memory, without store reads', async () => {
+    const { token } = await sessions.login({ ip: null, userAgent: null });
+    expect(await sessions.verifySession(token)).not.toBeNull();
+    const afterFirst = reads();
+    for (let i = 0; i < 50; i++) expect(await sessions.verifySession(token)).not.toBeNull();
+    expect(reads()).toBe(afterFirst);
+  });
+
+  it('refuses a session revoked in this process on the very next check', async () => {
+    const { token, claims } = await sessions.login({ ip: null, userAgent: null });
+    expect(await sessions.verifySession(token)).not.toBeNull();
+    expect(await sessions.revoke(claims.jti)).toBe(true);
+    expect(await sessions.verifySession(token)).toBeNull();
+  });
+
+  it('refuses a session revoked by another connection on the next check', async () => {
+    const { token, claims } = await sessions.login({ ip: null, userAgent: null });
+    expect(await sessions.verifySession(token)).not.toBeNull();
+    expect(await other.revokeSession(claims.jti, clock.now())).toBe(true);
+    expect(await sessions.verifySession(token)).toBeNull();
+  });
+
+  it('refuses every session after a revoke-all by another connection', async () => {
+    const first = await sessions.login({ ip: null, userAgent: null });
+    const second = await sessions.login({ ip: null, userAgent: null });
+    expect(await sessions.verifySession(first.token)).not.toBeNull();
+    await other.bumpTokenVersion();
+    expect(await sessions.verifySession(first.token)).toBeNull();
+    expect(await sessions.verifySession(second.token)).toBeNull();
+    const fresh = await sessions.login({ ip: null, userAgent: null });
+    expect(fresh.claims.v).toBe(2);
+    expect(await sessions.verifySession(fresh.token)).not.toBeNull();
+  });
+
+  it('writes last use at most once a minute per session, in batches', async () => {
+    const { token, claims } = await sessions.login({ ip: null, userAgent: null });
+    await sessions.verifySession(token);
+    await state.flushLastSeen();
+    expect((await store.findSession(claims.jti))?.lastSeenAtMs).toBe(T0);
+    clock.advance(LAST_SEEN_INTERVAL_MS - 1);
+    await sessions.verifySession(token);
+    await state.flushLastSeen();
+    expect((await store.findSession(claims.jti))?.lastSeenAtMs).toBe(T0);
+    clock.advance(1);
+    await sessions.verifySession(token);
+    await state.flushLastSeen();
+    expect((await store.findSession(claims.jti))?.lastSeenAtMs).toBe(T0 + LAST_SEEN_INTERVAL_MS);
+  });
+
+  it('refuses an expired session from memory', async () => {
+    const { token } = await sessions.login({ ip: null, userAgent: null });
+    expect(await sessions.verifySession(token)).not.toBeNull();
+    clock.advance(3600 * 1000);
+    expect(await sessions.verifySession(token)).toBeNull();
+  });
+});
