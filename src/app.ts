@@ -14,6 +14,7 @@ import { createAuthenticate } from './http/auth.js';
 import { frameworkErrors, registerErrorHandling } from './http/errors.js';
 import { registerValidation } from './http/validation.js';
 import type { Secrets } from './secrets.js';
+import { storageRoutes } from './storage/routes.js';
 import type { Store } from './store/types.js';
 
 export interface AppDeps {
@@ -21,8 +22,12 @@ export interface AppDeps {
     Partial<Pick<Config, 'sessionCheck' | 'sessionCacheSize'>>;
   store: Store;
   secrets: Secrets;
-  /** SHA-256 hex of the admin key (see `hashAdminKey`). */
-  adminKeyHash: string;
+  /** SHA-256 hex of the admin key (see `hashAdminKey`); a getter answering null until it is known. */
+  adminKeyHash: string | (() => string | null);
+  /** False while the store is still being reached at start-up: /readyz answers 503. */
+  isReady?: () => boolean;
+  /** Resolves once the store is migrated; the change feed is followed from then on. */
+  storeReady?: Promise<void>;
   clock: Clock;
   random: RandomSource;
   logger?: FastifyBaseLogger;
@@ -36,7 +41,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     ...(deps.logger === undefined ? { logger: false } : { loggerInstance: deps.logger }),
     bodyLimit: BODY_LIMIT,
-    trustProxy: config.trustProxy,
+    // A hop count trusts that many proxies in front of us, nearest first.
+    trustProxy:
+      typeof config.trustProxy === 'number'
+        ? (_address: string, hop: number) => hop < (config.trustProxy as number)
+        : config.trustProxy,
     // Long enough that an over-long id reaches its route and gets that route's 404.
     routerOptions: { maxParamLength: 8192 },
     frameworkErrors,
@@ -84,8 +93,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
           onError: (error, context) => app.log.warn({ err: error }, `${context} failed`),
         });
   if (state instanceof FeedSessionState) {
-    state.start();
-    app.addHook('onClose', () => state.stop());
+    let closed = false;
+    void (deps.storeReady ?? Promise.resolve()).then(() => closed || state.start());
+    app.addHook('onClose', () => {
+      closed = true;
+      return state.stop();
+    });
   }
   const sessions = new AdminSessions({
     store,
@@ -105,6 +118,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
   app.get('/readyz', { schema: { hide: true } }, async (_request, reply) => {
     try {
+      if (deps.isReady !== undefined && !deps.isReady()) throw new Error('starting');
       await store.ping();
       return { status: 'ready', backend: store.backend };
     } catch {
@@ -118,6 +132,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     checkAdminKey,
     authenticate,
     secureCookies: config.production,
+  });
+  await app.register(storageRoutes, {
+    store,
+    encryptionKeys: secrets.encryptionKeys,
+    clock,
+    random,
+    authenticate,
   });
   return app;
 }

@@ -1,0 +1,257 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { Clock, RandomSource } from '../clock.js';
+import { toRfc3339 } from '../clock.js';
+import type { EncryptionKey } from '../config.js';
+import { TesseraError } from '../errors.js';
+import type { Store } from '../store/types.js';
+import { parseRfc3339 } from './expiry.js';
+import {
+  Cleared,
+  CreateBody,
+  Created,
+  Current,
+  Deleted,
+  Failures,
+  IdParams,
+  Listing,
+  ListQuery,
+  Opened,
+  Summary,
+  UpdateBody,
+  UserQuery,
+  Validity,
+} from './schemas.js';
+import type { OpenedStoredToken, StoredTokenSummary } from './token-vault.js';
+import { TokenVault } from './token-vault.js';
+
+/** The canonical base path of the session-storage API. */
+export const STORAGE_BASE = '/api/v1/session-storage';
+/** The contract's listing repeats the base; clients generated from it call this form. */
+export const STORAGE_ALIAS_BASE = `${STORAGE_BASE}${STORAGE_BASE}`;
+
+export interface StorageRoutesOptions {
+  store: Store;
+  /** `TOKEN_ENCRYPTION_KEYS`: the first key seals, every key opens. */
+  encryptionKeys: readonly EncryptionKey[];
+  clock: Clock;
+  random: RandomSource;
+  /** Resolves the admin caller or refuses with 401; storage is never public. */
+  authenticate: (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
+}
+
+const summaryReply = (token: StoredTokenSummary) => ({
+  id: token.id,
+  user_id: token.userId,
+  token_preview: token.preview,
+  expires_at: toRfc3339(token.expiresAtMs),
+  is_valid: token.isValid,
+  saved_at: toRfc3339(token.savedAtMs),
+});
+
+const openedReply = (token: OpenedStoredToken) => ({
+  id: token.id,
+  user_id: token.userId,
+  token: token.token,
+  expires_at: toRfc3339(token.expiresAtMs),
+  is_valid: token.isValid,
+  saved_at: toRfc3339(token.savedAtMs),
+});
+
+/**
+ * `date-time` (checked by the schema) also admits forms RFC 3339 does not (`+0100`, a space
+ * for `T`); those are refused here with the same message, naming the same field.
+ */
+function expiryOf(text: string): number {
+  const ms = parseRfc3339(text);
+  if (ms === null) {
+    const detail = { field: 'body.expires_at', message: 'must match format "date-time"' };
+    throw new TesseraError('VALIDATION_FAILED', `Invalid request: ${detail.field} ${detail.message}`, [
+      detail,
+    ]);
+  }
+  return ms;
+}
+
+interface EndpointOptions {
+  vault: TokenVault;
+  authenticate: StorageRoutesOptions['authenticate'];
+  /** Served for the contract's doubled paths, and kept out of the OpenAPI document. */
+  alias: boolean;
+}
+
+const storageEndpoints: FastifyPluginAsync<EndpointOptions> = async (app, { vault, authenticate, alias }) => {
+  const api = app.withTypeProvider<TypeBoxTypeProvider>();
+  // Authenticate on request, before the body is parsed or validated: a caller without a
+  // credential learns nothing, not even which of its fields would have been refused.
+  const common = { onRequest: authenticate };
+  // The base itself, without a trailing slash, as the contract writes it (and as OpenAPI lists it).
+  const root = { ...common, prefixTrailingSlash: 'no-slash' as const };
+  const schema = { tags: ['session-storage'], hide: alias };
+
+  api.get(
+    '/',
+    {
+      ...root,
+      schema: {
+        ...schema,
+        summary: 'List stored tokens (masked), newest saved first',
+        querystring: ListQuery,
+        response: { 200: Listing, ...Failures },
+      },
+    },
+    async (request) => {
+      const { page = 1, limit = 20, user_id: userId, valid } = request.query;
+      const listing = await vault.list({ page, limit, userId, valid });
+      return { data: listing.items.map(summaryReply), pagination: { page, limit, total: listing.total } };
+    },
+  );
+
+  api.get(
+    '/current',
+    {
+      ...common,
+      schema: {
+        ...schema,
+        summary: 'The most recently saved token that is still valid',
+        querystring: UserQuery,
+        response: { 200: Current, ...Failures },
+      },
+    },
+    async (request) => {
+      const current = await vault.current(request.query.user_id);
+      return { token: current.token, expires_at: toRfc3339(current.expiresAtMs), is_valid: current.isValid };
+    },
+  );
+
+  api.get(
+    '/validity',
+    {
+      ...common,
+      schema: {
+        ...schema,
+        summary: 'Whether there is a current token, and for how long',
+        querystring: UserQuery,
+        response: { 200: Validity, ...Failures },
+      },
+    },
+    async (request) => {
+      const validity = await vault.validity(request.query.user_id);
+      return {
+        is_valid: validity.isValid,
+        expires_at: validity.expiresAtMs === null ? null : toRfc3339(validity.expiresAtMs),
+        seconds_remaining: validity.secondsRemaining,
+      };
+    },
+  );
+
+  api.get(
+    '/:id',
+    {
+      ...common,
+      schema: {
+        ...schema,
+        summary: 'One stored token, whole',
+        params: IdParams,
+        response: { 200: Opened, ...Failures },
+      },
+    },
+    async (request) => openedReply(await vault.get(request.params.id)),
+  );
+
+  api.post(
+    '/',
+    {
+      ...root,
+      schema: {
+        ...schema,
+        summary: 'Store a token (sealed at rest)',
+        body: CreateBody,
+        response: { 201: Created, ...Failures },
+      },
+    },
+    async (request, reply) => {
+      const { user_id: userId, token, expires_at: expiresAt } = request.body;
+      const saved = await vault.save({ userId, token, expiresAtMs: expiryOf(expiresAt) });
+      reply.code(201).header('location', `${STORAGE_BASE}/${saved.id}`);
+      return { ...summaryReply(saved), created_at: toRfc3339(saved.createdAtMs) };
+    },
+  );
+
+  api.put(
+    '/:id',
+    {
+      ...common,
+      schema: {
+        ...schema,
+        summary: 'Replace the token, its expiry, or both',
+        params: IdParams,
+        body: UpdateBody,
+        response: { 200: Summary, ...Failures },
+      },
+    },
+    async (request) => {
+      const { token, expires_at: expiresAt } = request.body;
+      if (token === undefined && expiresAt === undefined) {
+        const details = ['body.token', 'body.expires_at'].map((field) => ({
+          field,
+          message: 'is required when the other is absent (send token, expires_at or both)',
+        }));
+        throw new TesseraError(
+          'VALIDATION_FAILED',
+          'Invalid request: send token, expires_at or both',
+          details,
+        );
+      }
+      const updated = await vault.update(request.params.id, {
+        ...(token === undefined ? {} : { token }),
+        ...(expiresAt === undefined ? {} : { expiresAtMs: expiryOf(expiresAt) }),
+      });
+      return summaryReply(updated);
+    },
+  );
+
+  api.delete(
+    '/',
+    {
+      ...root,
+      schema: {
+        ...schema,
+        summary: 'Delete every stored token',
+        response: { 200: Cleared, ...Failures },
+      },
+    },
+    async () => {
+      await vault.clear();
+      return { cleared: true as const, message: 'All session tokens cleared from secure storage' };
+    },
+  );
+
+  api.delete(
+    '/:id',
+    {
+      ...common,
+      schema: {
+        ...schema,
+        summary: 'Delete one stored token',
+        params: IdParams,
+        response: { 200: Deleted, ...Failures },
+      },
+    },
+    async (request) => {
+      await vault.remove(request.params.id);
+      return { deleted: true as const, id: request.params.id };
+    },
+  );
+};
+
+/**
+ * The session-storage API under its canonical base and, by the very same routes, under the
+ * contract's doubled base. One vault serves both, so ids stay ordered across the two.
+ */
+export const storageRoutes: FastifyPluginAsync<StorageRoutesOptions> = async (app, options) => {
+  const { store, encryptionKeys, clock, random, authenticate } = options;
+  const vault = new TokenVault({ store, keys: encryptionKeys, clock, random });
+  await app.register(storageEndpoints, { prefix: STORAGE_BASE, vault, authenticate, alias: false });
+  await app.register(storageEndpoints, { prefix: STORAGE_ALIAS_BASE, vault, authenticate, alias: true });
+};

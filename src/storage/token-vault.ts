@@ -1,0 +1,196 @@
+import type { Clock, RandomSource } from '../clock.js';
+import type { EncryptionKey } from '../config.js';
+import { TesseraError } from '../errors.js';
+import type { SealedToken, Store } from '../store/types.js';
+import { isValidAt, secondsRemaining } from './expiry.js';
+import { createStorageIdGenerator, isStorageId } from './ids.js';
+import { tokenPreview } from './preview.js';
+import type { KeyRing } from './seal.js';
+import { createKeyRing, openToken, sealToken } from './seal.js';
+
+/** A stored token as listings show it: masked, never opened. */
+export interface StoredTokenSummary {
+  id: string;
+  userId: string;
+  preview: string;
+  expiresAtMs: number;
+  /** expiresAtMs is after the time of the read. */
+  isValid: boolean;
+  savedAtMs: number;
+  createdAtMs: number;
+}
+
+/** A stored token opened for a caller who asked for it by id (or for the current one). */
+export interface OpenedStoredToken extends Omit<StoredTokenSummary, 'preview'> {
+  token: string;
+}
+
+/** What `validity` reports about the current token; with none, not valid and no expiry. */
+export interface TokenValidity {
+  isValid: boolean;
+  expiresAtMs: number | null;
+  /** Whole seconds, rounded down, never negative. */
+  secondsRemaining: number;
+}
+
+export interface TokenListingQuery {
+  /** 1-based. */
+  page: number;
+  limit: number;
+  userId?: string;
+  valid?: boolean;
+}
+
+export interface TokenVaultOptions {
+  store: Store;
+  /** `TOKEN_ENCRYPTION_KEYS`: the first key seals, every key opens. */
+  keys: readonly EncryptionKey[];
+  clock: Clock;
+  random: RandomSource;
+}
+
+/**
+ * Session-token storage: seals on the way in, opens on the way out, and judges validity by
+ * the injected clock at read time. The clear token exists only in memory on this side of the
+ * store port; the store sees the sealed bytes and a masked preview. No HTTP in here.
+ */
+export class TokenVault {
+  private readonly store: Store;
+  private readonly ring: KeyRing;
+  private readonly clock: Clock;
+  private readonly random: RandomSource;
+  private readonly newId: () => string;
+
+  /** Throws ConfigError for an unusable key ring, so a bad one stops start-up. */
+  constructor(options: TokenVaultOptions) {
+    this.store = options.store;
+    this.ring = createKeyRing(options.keys);
+    this.clock = options.clock;
+    this.random = options.random;
+    this.newId = createStorageIdGenerator(options.clock, options.random);
+  }
+
+  /** Seals and stores a new token; `savedAtMs` and `createdAtMs` are both now. */
+  async save(input: { userId: string; token: string; expiresAtMs: number }): Promise<StoredTokenSummary> {
+    const nowMs = this.clock.now();
+    const id = this.newId();
+    const record: SealedToken = {
+      id,
+      userId: input.userId,
+      ...sealToken(this.ring, id, input.token, this.random),
+      preview: tokenPreview(input.token),
+      expiresAtMs: input.expiresAtMs,
+      savedAtMs: nowMs,
+      createdAtMs: nowMs,
+    };
+    await this.store.insertToken(record);
+    return summarise(record, nowMs);
+  }
+
+  /** One page, newest `savedAtMs` first, and the number of tokens matching the filters. */
+  async list(query: TokenListingQuery): Promise<{ items: StoredTokenSummary[]; total: number }> {
+    const nowMs = this.clock.now();
+    const page = await this.store.listTokens({
+      offset: (query.page - 1) * query.limit,
+      limit: query.limit,
+      ...(query.userId === undefined ? {} : { userId: query.userId }),
+      ...(query.valid === undefined ? {} : { valid: query.valid }),
+      nowMs,
+    });
+    return { items: page.items.map((record) => summarise(record, nowMs)), total: page.total };
+  }
+
+  /** The whole token. Throws TOKEN_NOT_FOUND, SEALING_KEY_MISSING or TOKEN_UNREADABLE. */
+  async get(id: string): Promise<OpenedStoredToken> {
+    const record = isStorageId(id) ? await this.store.findToken(id) : null;
+    if (record === null) throw notFound(id);
+    return this.open(record, this.clock.now());
+  }
+
+  /** The most recently saved token that is still valid (for one user, if given). */
+  async current(userId?: string): Promise<OpenedStoredToken> {
+    const nowMs = this.clock.now();
+    const record = await this.store.findCurrentToken(nowMs, userId);
+    if (record === null) {
+      const whose = userId === undefined ? '' : ` for user_id ${JSON.stringify(userId)}`;
+      throw new TesseraError('TOKEN_NOT_FOUND', `No stored token is currently valid${whose}`);
+    }
+    return this.open(record, nowMs);
+  }
+
+  /** Describes the token `current` would return, without opening it. */
+  async validity(userId?: string): Promise<TokenValidity> {
+    const nowMs = this.clock.now();
+    const record = await this.store.findCurrentToken(nowMs, userId);
+    if (record === null) return { isValid: false, expiresAtMs: null, secondsRemaining: 0 };
+    return {
+      isValid: isValidAt(record.expiresAtMs, nowMs),
+      expiresAtMs: record.expiresAtMs,
+      secondsRemaining: secondsRemaining(record.expiresAtMs, nowMs),
+    };
+  }
+
+  /**
+   * Replaces the token, the expiry or both, and moves `savedAtMs` to now. A new token is
+   * sealed under the current sealing key, so updates also migrate records to a rotated key.
+   */
+  async update(id: string, change: { token?: string; expiresAtMs?: number }): Promise<StoredTokenSummary> {
+    if (!isStorageId(id)) throw notFound(id);
+    const nowMs = this.clock.now();
+    const resealed =
+      change.token === undefined
+        ? {}
+        : { ...sealToken(this.ring, id, change.token, this.random), preview: tokenPreview(change.token) };
+    const record = await this.store.updateToken(id, {
+      ...resealed,
+      ...(change.expiresAtMs === undefined ? {} : { expiresAtMs: change.expiresAtMs }),
+      savedAtMs: nowMs,
+    });
+    if (record === null) throw notFound(id);
+    return summarise(record, nowMs);
+  }
+
+  /** Deletes one token; TOKEN_NOT_FOUND when there is none by that id. */
+  async remove(id: string): Promise<void> {
+    if (!isStorageId(id) || !(await this.store.deleteToken(id))) throw notFound(id);
+  }
+
+  /** Deletes every stored token. Returns how many. */
+  clear(): Promise<number> {
+    return this.store.clearTokens();
+  }
+
+  private open(record: SealedToken, nowMs: number): OpenedStoredToken {
+    return {
+      id: record.id,
+      userId: record.userId,
+      token: openToken(this.ring, record.id, record),
+      expiresAtMs: record.expiresAtMs,
+      isValid: isValidAt(record.expiresAtMs, nowMs),
+      savedAtMs: record.savedAtMs,
+      createdAtMs: record.createdAtMs,
+    };
+  }
+}
+
+function summarise(record: SealedToken, nowMs: number): StoredTokenSummary {
+  return {
+    id: record.id,
+    userId: record.userId,
+    preview: record.preview,
+    expiresAtMs: record.expiresAtMs,
+    isValid: isValidAt(record.expiresAtMs, nowMs),
+    savedAtMs: record.savedAtMs,
+    createdAtMs: record.createdAtMs,
+  };
+}
+
+function notFound(id: string): TesseraError {
+  // A malformed id is not echoed: it cannot name a record, and may be long or hostile.
+  return new TesseraError(
+    'TOKEN_NOT_FOUND',
+    isStorageId(id)
+      ? `Stored token ${id} not found`
+      : 'Stored token not found: ids are "store_" followed by 26 characters',
+  );
+}

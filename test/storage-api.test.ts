@@ -1,0 +1,3 @@
+import { describeStorageApi } from './storage-api.js';
+
+describeStorageApi('SQLite');

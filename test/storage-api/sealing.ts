@@ -1,0 +1,120 @@
+import { describe, expect, it } from 'vitest';
+import type { StoreFactory } from './harness.js';
+import { at, HOUR, saveToken, secretsWith, storageClient, TOKEN, useStorageApp } from './harness.js';
+
+/** Sealed at rest: what the store holds, key rotation, lost keys, tampering, concurrency. */
+export function describeSealing(makeStore?: StoreFactory): void {
+  const app = useStorageApp(makeStore, { secrets: secretsWith('k1') });
+
+  describe('sealed at rest', () => {
+    it('gives the store sealed bytes, the key id and the preview, never the token', async () => {
+      const saved = await saveToken(app().app, { expires_at: at(HOUR) });
+      const record = await app().store.findToken(saved.id);
+      expect(record).toMatchObject({
+        id: saved.id,
+        userId: 'usr_9a2f31',
+        kid: 'k1',
+        preview: 'eyJhbGci...Q3Yk',
+      });
+      expect(record?.sealed.length).toBe(12 + Buffer.byteLength(TOKEN) + 16);
+      expect(record?.sealed.includes(Buffer.from(TOKEN))).toBe(false);
+      expect(record?.sealed.includes(Buffer.from('eyJzdWIiOiJ1c3JfOWEyZjMxIn0'))).toBe(false);
+    });
+
+    it('seals the same token differently each time (random nonce)', async () => {
+      const [a, b] = [await saveToken(app().app), await saveToken(app().app)];
+      const [sa, sb] = [await app().store.findToken(a.id), await app().store.findToken(b.id)];
+      expect(sa?.sealed.subarray(0, 12).equals(sb?.sealed.subarray(0, 12) as Buffer)).toBe(false);
+    });
+
+    it('after rotation, opens old records and seals new ones and updates with the new key', async () => {
+      const old = await saveToken(app().app, { token: 'sealed-under-k1' });
+      const rotated = storageClient(await app().anotherApp({ secrets: secretsWith('k2', 'k1') }));
+      expect((await rotated.get(old.id)).json().token).toBe('sealed-under-k1');
+      const fresh = (
+        await rotated.create({ user_id: 'u', token: 'sealed-under-k2', expires_at: at(HOUR) })
+      ).json();
+      expect((await app().store.findToken(fresh.id))?.kid).toBe('k2');
+      expect((await app().store.findToken(old.id))?.kid).toBe('k1');
+      expect((await rotated.get(fresh.id)).json().token).toBe('sealed-under-k2');
+
+      await rotated.update(old.id, { token: 'resealed-under-k2' });
+      expect((await app().store.findToken(old.id))?.kid).toBe('k2');
+      // Only expires_at changes: the sealed token and its key stay as they were.
+      await rotated.update(fresh.id, { expires_at: at(2 * HOUR) });
+      expect((await app().store.findToken(fresh.id))?.kid).toBe('k2');
+
+      const k2Only = storageClient(await app().anotherApp({ secrets: secretsWith('k2') }));
+      expect((await k2Only.get(old.id)).json().token).toBe('resealed-under-k2');
+    });
+
+    it('names the missing key when a record was sealed with a key no longer in the ring', async () => {
+      const saved = await saveToken(app().app, { expires_at: at(HOUR) });
+      const other = storageClient(await app().anotherApp({ secrets: secretsWith('k9') }));
+      const expected = {
+        success: false,
+        error: `Stored token ${saved.id} was sealed with key "k1", which is not in TOKEN_ENCRYPTION_KEYS`,
+        code: 'SEALING_KEY_MISSING',
+      };
+      const byId = await other.get(saved.id);
+      expect(byId.statusCode).toBe(500);
+      expect(byId.json()).toEqual(expected);
+      const current = await other.current();
+      expect(current.statusCode).toBe(500);
+      expect(current.json()).toEqual(expected);
+      // What needs no opening still works, and the record can still be removed or replaced.
+      expect((await other.list()).json().data[0]).toMatchObject({
+        id: saved.id,
+        token_preview: 'eyJhbGci...Q3Yk',
+      });
+      expect((await other.validity()).json()).toMatchObject({ is_valid: true, expires_at: at(HOUR) });
+      expect((await other.update(saved.id, { token: 'replaced-under-k9' })).statusCode).toBe(200);
+      expect((await other.get(saved.id)).json().token).toBe('replaced-under-k9');
+      expect((await other.remove(saved.id)).statusCode).toBe(200);
+    });
+
+    it('is TOKEN_UNREADABLE, not a crash, for a record altered in storage', async () => {
+      const saved = await saveToken(app().app);
+      const record = await app().store.findToken(saved.id);
+      const altered = Buffer.from(record?.sealed as Buffer);
+      altered[20] = (altered[20] as number) ^ 0x01;
+      await app().store.updateToken(saved.id, { sealed: altered, savedAtMs: record?.savedAtMs as number });
+      const response = await storageClient(app().app).get(saved.id);
+      expect(response.statusCode).toBe(500);
+      expect(response.json()).toEqual({
+        success: false,
+        error: `Stored token ${saved.id} cannot be opened: it fails authentication (altered or damaged in storage)`,
+        code: 'TOKEN_UNREADABLE',
+      });
+      expect(response.body).not.toContain(TOKEN);
+      expect((await storageClient(app().app).current()).json().code).toBe('TOKEN_UNREADABLE');
+    });
+
+    it('is TOKEN_UNREADABLE for sealed bytes copied from another record (the id is bound in)', async () => {
+      const [a, b] = [await saveToken(app().app, { token: 'token-of-a' }), await saveToken(app().app)];
+      const sealedA = (await app().store.findToken(a.id))?.sealed as Buffer;
+      await app().store.updateToken(b.id, { sealed: sealedA, kid: 'k1', savedAtMs: 0 });
+      const response = await storageClient(app().app).get(b.id);
+      expect(response.json().code).toBe('TOKEN_UNREADABLE');
+      expect(response.body).not.toContain('token-of-a');
+    });
+  });
+
+  describe('concurrency', () => {
+    it('50 concurrent POSTs give 50 distinct ids and a total of 50', async () => {
+      const client = storageClient(app().app);
+      const responses = await Promise.all(
+        Array.from({ length: 50 }, (_, i) =>
+          client.create({ user_id: `usr_${i}`, token: `token-number-${i}`, expires_at: at(HOUR) }),
+        ),
+      );
+      expect(responses.map((r) => r.statusCode)).toEqual(Array(50).fill(201));
+      const ids = new Set(responses.map((r) => r.json().id as string));
+      expect(ids.size).toBe(50);
+      expect((await client.list('limit=100')).json().pagination.total).toBe(50);
+      for (const [i, response] of responses.entries()) {
+        expect((await client.get(response.json().id)).json().token).toBe(`token-number-${i}`);
+      }
+    });
+  });
+}
