@@ -26,7 +26,7 @@ export interface Config {
   storageRetentionDays: number;
   production: boolean;
   logLevel: string;
-  trustProxy: boolean | string[];
+  trustProxy: boolean | number | string[];
   /** `strict` reads the store on every session check; `cached` trusts the change feed. */
   sessionCheck: 'cached' | 'strict';
   sessionCacheSize: number;
@@ -109,7 +109,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     storageRetentionDays: integer('STORAGE_RETENTION_DAYS', 30, 0, 3650),
     production: text('NODE_ENV') === 'production',
     logLevel,
-    trustProxy: parseTrustProxy(text('TRUST_PROXY')),
+    trustProxy: parseTrustProxy(text('TRUST_PROXY'), problems),
     sessionCheck: sessionCheck === 'strict' ? 'strict' : 'cached',
     sessionCacheSize: integer('SESSION_CACHE_SIZE', 100_000, 100, 10_000_000),
   };
@@ -175,8 +175,18 @@ function parseKeyRing(raw: string, problems: string[]): EncryptionKey[] {
   return ring;
 }
 
-function parseTrustProxy(raw: string | undefined): boolean | string[] {
+/** `true`/`false`, a hop count, or a comma-separated list of proxy addresses or CIDR ranges. */
+function parseTrustProxy(raw: string | undefined, problems: string[]): boolean | number | string[] {
   if (raw === undefined || raw === 'false') return false;
   if (raw === 'true') return true;
-  return raw.split(',').map((s) => s.trim());
+  if (/^\d+$/.test(raw)) return Number(raw);
+  const entries = raw.split(',').map((entry) => entry.trim());
+  const bad = entries.filter((entry) => !/^[0-9A-Fa-f.:]+(\/\d{1,3})?$/.test(entry) || !/[.:]/.test(entry));
+  if (bad.length > 0) {
+    problems.push(
+      `TRUST_PROXY must be true, false, a hop count or a list of proxy addresses, got ${JSON.stringify(bad[0])}`,
+    );
+    return false;
+  }
+  return entries;
 }

@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { RandomSource } from '../clock.js';
+import { StoreUnavailableError } from '../errors.js';
 import type { Store } from '../store/types.js';
 
 /** SHA-256 of the key, hex. A generated key has 256 random bits, so a fast hash is enough. */
@@ -11,10 +12,22 @@ export const generateAdminKey = (random: RandomSource): string => random(32).toS
 /**
  * Compares a presented key with the stored hash in constant time. Both sides are hashed to
  * the same length first, so neither the key's length nor a matching prefix leaks through timing.
+ * `storedHash` may be a getter: null means the hash is not known yet (the store is still
+ * being reached at start-up), which refuses with STORE_UNAVAILABLE rather than guessing.
  */
-export function createAdminKeyCheck(storedHash: string): (presented: string) => boolean {
-  const expected = Buffer.from(storedHash, 'hex');
+export function createAdminKeyCheck(
+  storedHash: string | (() => string | null),
+): (presented: string) => boolean {
+  const current = typeof storedHash === 'string' ? () => storedHash : storedHash;
+  let cachedHex = '';
+  let expected = Buffer.alloc(0);
   return (presented) => {
+    const hex = current();
+    if (hex === null) throw new StoreUnavailableError('store', 'admin key not loaded yet');
+    if (hex !== cachedHex) {
+      cachedHex = hex;
+      expected = Buffer.from(hex, 'hex');
+    }
     const actual = createHash('sha256').update(presented, 'utf8').digest();
     return actual.length === expected.length && timingSafeEqual(actual, expected);
   };

@@ -56,7 +56,10 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, o
         summary: 'Log in with the admin key and get a session',
         tags: ['admin'],
         body: optionalBody(
-          Type.Object({ adminKey: Type.String({ maxLength: 1024 }) }, { additionalProperties: false }),
+          Type.Object(
+            { adminKey: Type.Optional(Type.String({ maxLength: 1024 })) },
+            { additionalProperties: false },
+          ),
         ),
         response: {
           200: Type.Object({
@@ -77,7 +80,7 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, o
         throw new TesseraError(
           'VALIDATION_FAILED',
           'Send the admin key in x-admin-key or as {"adminKey": "..."}',
-          [{ field: 'body.adminKey', message: 'is required when x-admin-key is absent' }],
+          [{ field: 'body.adminKey', message: 'is required' }],
         );
       }
       if (!checkAdminKey(presented)) throw new TesseraError('INVALID_ADMIN_KEY', 'Invalid admin key');
@@ -147,7 +150,7 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, o
         summary: 'List admin sessions (active by default), newest first',
         tags: ['admin'],
         querystring: Type.Object(
-          { status: Type.Optional(Type.Union([...SESSION_STATUSES, 'all'].map((s) => Type.Literal(s)))) },
+          { status: Type.Optional(Type.Enum([...SESSION_STATUSES, 'all'])) },
           { additionalProperties: false },
         ),
       },

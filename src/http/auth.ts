@@ -74,7 +74,10 @@ function isCrossOrigin(request: FastifyRequest): boolean {
   const origin = request.headers.origin;
   if (origin === undefined) return false;
   try {
-    return new URL(origin).host !== request.host;
+    // Read the Host through a URL of the Origin's scheme, so default ports compare equal
+    // (`https://example.com` vs `Host: example.com:443`).
+    const from = new URL(origin);
+    return from.host !== new URL(`${from.protocol}//${request.host}`).host;
   } catch {
     return true;
   }

@@ -82,6 +82,9 @@ export function validationDetails(context: string, errors: readonly AjvError[]):
         message: 'is not an allowed field',
       };
     }
+    if (error.keyword === 'enum' && Array.isArray(error.params.allowedValues)) {
+      return { field: base, message: `must be one of ${error.params.allowedValues.join(', ')}` };
+    }
     if (error.keyword === 'required') {
       return { field: `${base}.${String(error.params.missingProperty)}`, message: 'is required' };
     }

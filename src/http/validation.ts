@@ -32,16 +32,19 @@ export function registerValidation(app: FastifyInstance): void {
   app.setValidatorCompiler(({ schema, httpPart }) => {
     const validate = (httpPart === 'body' ? strict : coercing).compile(schema as FastifySchema & object);
     if (httpPart !== 'body' || !(OPTIONAL_BODY in schema)) return validate;
-    return Object.assign((data: unknown) => data === undefined || validate(data), {
-      get errors() {
-        return validate.errors;
-      },
-    });
+    // Fastify hands a missing body over as null. `errors` must stay a live getter: Fastify reads
+    // it after a failed call, and a copied value (Object.assign runs getters) is always null,
+    // which Fastify takes for "no errors" and lets the body through unvalidated.
+    const optional = (data: unknown) => data === undefined || data === null || validate(data);
+    return Object.defineProperty(optional, 'errors', { get: () => validate.errors });
   });
 
   // An empty JSON body is no body, so `curl -X POST -H 'content-type: application/json'` on
   // routes that take none still works; routes that need a body reject `undefined` by schema.
   const parseJson = app.getDefaultJsonParser('error', 'error');
+  // JSON only: without this, Fastify's built-in text/plain parser hands a string body to the
+  // route, which then fails validation as a 400 instead of the 415 a wrong type deserves.
+  app.removeContentTypeParser('text/plain');
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     if (body === '' || (typeof body === 'string' && body.trim() === '')) return done(null, undefined);

@@ -1,0 +1,275 @@
+import type { ChildProcess } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+/**
+ * `npm run build`'s compile, into a private directory: other processes (bench, `npm start`'s
+ * build-if-stale) rebuild ./dist at any time, and a half-written file there would fail this run.
+ * The directory gets the project's node_modules and package type, so it runs as dist/ would.
+ */
+const BUILD = mkdtempSync(join(tmpdir(), 'tessera-e2e-build-'));
+const MAIN = join(BUILD, 'dist', 'main.js');
+const BANNER = /TESSERA ADMIN KEY[^:\n]*: ([A-Za-z0-9_-]{43})/;
+const START_DEADLINE_MS = 15_000;
+const EXIT_DEADLINE_MS = 10_000;
+
+interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+interface Server {
+  baseUrl: string;
+  stdout(): string;
+  stderr(): string;
+  /** SIGTERM, then the exit (or a failure after the deadline). */
+  stop(): Promise<Exit>;
+}
+
+const children = new Set<ChildProcess>();
+const tempDirs: string[] = [];
+
+/** Only what the server needs: no ADMIN_KEY, DATABASE_URL, ... leaking in from the runner. */
+function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  return { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? tmpdir(), LOG_LEVEL: 'info', ...extra };
+}
+
+function run(env: Record<string, string>): {
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  exited: Promise<Exit>;
+} {
+  const child = spawn(process.execPath, [MAIN], {
+    cwd: BUILD,
+    env: cleanEnv(env),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.add(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+  });
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  // 'close' comes after both pipes are drained, so the output is complete by then.
+  const exited = new Promise<Exit>((resolve) => {
+    child.on('close', (code, signal) => {
+      children.delete(child);
+      resolve({ code, signal });
+    });
+  });
+  return { child, stdout: () => stdout, stderr: () => stderr, exited };
+}
+
+function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
+
+async function until<T>(
+  probe: () => Promise<T | null> | T | null,
+  what: string,
+  ms = START_DEADLINE_MS,
+): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await probe();
+    if (value !== null) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+/** Starts `node dist/main.js` on a free port and waits until /readyz says ready. */
+async function startServer(dataDir: string, env: Record<string, string> = {}): Promise<Server> {
+  const proc = run({ HOST: '127.0.0.1', PORT: '0', TESSERA_DATA_DIR: dataDir, ...env });
+  let exit: Exit | null = null;
+  void proc.exited.then((e) => {
+    exit = e;
+  });
+  const failIfExited = () => {
+    if (exit !== null) throw new Error(`server exited early (${JSON.stringify(exit)}): ${proc.stderr()}`);
+  };
+  const baseUrl = await until(() => {
+    failIfExited();
+    return /listening (?:at|on) (http:\/\/127\.0\.0\.1:\d+)/.exec(proc.stdout())?.[1] ?? null;
+  }, 'the listening line');
+  await until(async () => {
+    failIfExited();
+    try {
+      const response = await fetch(`${baseUrl}/readyz`, { signal: AbortSignal.timeout(2000) });
+      return response.status === 200 ? true : null;
+    } catch {
+      return null;
+    }
+  }, '/readyz to answer 200');
+  return {
+    baseUrl,
+    stdout: proc.stdout,
+    stderr: proc.stderr,
+    async stop() {
+      proc.child.kill('SIGTERM');
+      return withDeadline(proc.exited, EXIT_DEADLINE_MS, 'the server to exit after SIGTERM');
+    },
+  };
+}
+
+async function call(
+  server: Server,
+  method: string,
+  path: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const response = await fetch(`${server.baseUrl}${path}`, {
+    method,
+    headers,
+    signal: AbortSignal.timeout(5000),
+  });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+const newDataDir = () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tessera-e2e-'));
+  tempDirs.push(dir);
+  return join(dir, 'data');
+};
+
+beforeAll(() => {
+  const tsc = join(ROOT, 'node_modules/typescript/bin/tsc');
+  execFileSync(process.execPath, [tsc, '-p', 'tsconfig.build.json', '--outDir', join(BUILD, 'dist')], {
+    cwd: ROOT,
+    stdio: 'pipe',
+  });
+  writeFileSync(join(BUILD, 'package.json'), '{ "type": "module" }\n');
+  symlinkSync(join(ROOT, 'node_modules'), join(BUILD, 'node_modules'), 'dir');
+}, 120_000);
+
+afterAll(() => {
+  for (const child of children) child.kill('SIGKILL');
+  for (const dir of [...tempDirs, BUILD]) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('end to end: the built server (node dist/main.js)', () => {
+  it('login twice, list, revoke one, restart: the other session is still valid and the generated key still works', async () => {
+    const dataDir = newDataDir();
+
+    const first = await startServer(dataDir);
+    const key = await until(() => BANNER.exec(first.stdout())?.[1] ?? null, 'the generated admin key banner');
+    const adminKey = { 'x-admin-key': key };
+
+    const a = await call(first, 'POST', '/api/admin/login', adminKey);
+    const b = await call(first, 'POST', '/api/admin/login', adminKey);
+    expect(a.status).toBe(200);
+    expect(b.status).toBe(200);
+    const listing = await call(first, 'GET', '/api/admin/tokens/sessions', adminKey);
+    expect(listing.body).toMatchObject({ success: true, count: 2 });
+
+    const revoked = await call(first, 'DELETE', `/api/admin/tokens/sessions/${String(a.body.jti)}`, adminKey);
+    expect(revoked).toEqual({ status: 200, body: { success: true, jti: a.body.jti } });
+    expect((await first.stop()).code).toBe(0);
+    const firstOutput = first.stdout();
+    expect(firstOutput.match(new RegExp(BANNER, 'g'))).toHaveLength(1);
+    expect(modeOf(join(dataDir, 'auth_secret'))).toBe(0o600);
+    expect(modeOf(join(dataDir, 'token_keys'))).toBe(0o600);
+
+    const second = await startServer(dataDir);
+    const other = await call(second, 'GET', '/api/admin/session', {
+      authorization: `Bearer ${String(b.body.token)}`,
+    });
+    expect(other.status).toBe(200);
+    expect(other.body).toMatchObject({ via: 'bearer', session: { jti: b.body.jti } });
+    const gone = await call(second, 'GET', '/api/admin/session', {
+      authorization: `Bearer ${String(a.body.token)}`,
+    });
+    expect(gone).toEqual({
+      status: 401,
+      body: { success: false, error: 'Unauthorized', code: 'UNAUTHORIZED' },
+    });
+    expect((await call(second, 'GET', '/api/admin/session', adminKey)).body).toMatchObject({ via: 'key' });
+    expect((await call(second, 'GET', '/api/admin/tokens/sessions', adminKey)).body).toMatchObject({
+      count: 1,
+    });
+
+    expect((await second.stop()).code).toBe(0);
+    expect(second.stdout()).not.toMatch(/TESSERA ADMIN KEY/);
+    expect(second.stdout()).not.toContain(key);
+    // The key is only ever in the banner: never in a log line.
+    expect(firstOutput.replace(BANNER, '').replace(/x-admin-key: [A-Za-z0-9_-]{43}/, '')).not.toContain(key);
+  });
+
+  it('with ADMIN_KEY set, that key works and no key is printed', async () => {
+    const configured = 'configured-admin-key-for-e2e-0123';
+    const server = await startServer(newDataDir(), { ADMIN_KEY: configured });
+    const login = await call(server, 'POST', '/api/admin/login', { 'x-admin-key': configured });
+    expect(login.status).toBe(200);
+    expect(
+      (await call(server, 'GET', '/api/admin/session', { 'x-admin-key': 'not-the-configured-key-0' })).status,
+    ).toBe(401);
+    expect((await server.stop()).code).toBe(0);
+    expect(server.stdout()).not.toMatch(/TESSERA ADMIN KEY/);
+    expect(server.stdout()).not.toContain(configured);
+  });
+
+  it('a bad variable exits 1 printing one clear line and no stack trace', async () => {
+    const proc = run({ TESSERA_DATA_DIR: newDataDir(), PORT: '0', ADMIN_AUTH_TTL_HOURS: 'abc' });
+    const exit = await withDeadline(proc.exited, EXIT_DEADLINE_MS, 'the process to exit');
+    expect(exit.code).toBe(1);
+    expect(proc.stderr()).toBe('tessera: ADMIN_AUTH_TTL_HOURS must be an integer from 1 to 168, got "abc"\n');
+    expect(proc.stdout()).toBe('');
+  });
+
+  it('several bad variables are all printed, one line each, and the process exits 1', async () => {
+    const proc = run({
+      TESSERA_DATA_DIR: newDataDir(),
+      PORT: '99999',
+      ADMIN_KEY: 'short',
+      LOG_LEVEL: 'loud',
+    });
+    const exit = await withDeadline(proc.exited, EXIT_DEADLINE_MS, 'the process to exit');
+    expect(exit.code).toBe(1);
+    expect(proc.stderr().trimEnd().split('\n').sort()).toEqual([
+      'tessera: ADMIN_KEY must be at least 16 characters, got 5',
+      'tessera: LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "loud"',
+      'tessera: PORT must be an integer from 0 to 65535, got "99999"',
+    ]);
+    expect(proc.stderr()).not.toMatch(/\n\s+at /);
+  });
+
+  it('the data dir never holds the generated admin key in clear, only its hash', async () => {
+    const dataDir = newDataDir();
+    const server = await startServer(dataDir);
+    const key = await until(
+      () => BANNER.exec(server.stdout())?.[1] ?? null,
+      'the generated admin key banner',
+    );
+    await server.stop();
+    expect(existsSync(join(dataDir, 'tessera.db'))).toBe(true);
+    for (const name of readdirSync(dataDir)) {
+      expect(readFileSync(join(dataDir, name)).includes(key), `${name} contains the admin key`).toBe(false);
+    }
+  });
+});
+
+function modeOf(path: string): number {
+  return statSync(path).mode & 0o777;
+}
