@@ -7,6 +7,7 @@ import { loadConfig } from './config.js';
 import { ConfigError } from './errors.js';
 import { createLogger } from './log.js';
 import { resolveSecrets } from './secrets.js';
+import { connectStore, defaultRetry } from './startup.js';
 import { openStore } from './store/open.js';
 import type { Store } from './store/types.js';
 import { startSweeper } from './sweeper.js';
@@ -25,24 +26,26 @@ async function main(): Promise<void> {
   const logger = createLogger(config.logLevel);
   const secrets = resolveSecrets(config, systemRandom);
   const store: Store = await openStore(config.backend);
-  await store.migrate();
-  const adminKey = await resolveAdminKey(store, config.adminKey, systemRandom);
-  if (adminKey.generatedKey !== null) announceAdminKey(adminKey.generatedKey);
-
+  // Listen first: /healthz answers at once and /readyz says 503 until the store is reached.
+  let adminKeyHash: string | null = null;
+  let closing = false;
+  let markStoreReady = () => {};
+  const storeReady = new Promise<void>((resolve) => {
+    markStoreReady = resolve;
+  });
   const app: FastifyInstance = await buildApp({
     config,
     store,
     secrets,
-    adminKeyHash: adminKey.hash,
+    adminKeyHash: () => adminKeyHash,
+    isReady: () => adminKeyHash !== null,
+    storeReady,
     clock: systemClock,
     random: systemRandom,
     logger,
   });
-  const stopSweeper = startSweeper(store, systemClock, config.storageRetentionDays, (error) =>
-    logger.warn({ err: error }, 'expiry sweep failed'),
-  );
+  let stopSweeper = () => {};
 
-  let closing = false;
   const shutdown = async (signal: string) => {
     if (closing) return;
     closing = true;
@@ -55,8 +58,19 @@ async function main(): Promise<void> {
   process.once('SIGINT', () => void shutdown('SIGINT'));
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
 
-  await app.listen({ host: config.host, port: config.port });
-  logger.info({ backend: store.backend }, `tessera listening on ${config.host}:${config.port}`);
+  // The address actually bound: with PORT=0 the system picks the port.
+  const address = await app.listen({ host: config.host, port: config.port });
+  logger.info({ backend: store.backend, address }, `tessera listening on ${address}`);
+
+  if (!(await connectStore(store, logger, { ...defaultRetry, cancelled: () => closing }))) return;
+  markStoreReady();
+  const adminKey = await resolveAdminKey(store, config.adminKey, systemRandom);
+  if (adminKey.generatedKey !== null) announceAdminKey(adminKey.generatedKey);
+  adminKeyHash = adminKey.hash;
+  stopSweeper = startSweeper(store, systemClock, config.storageRetentionDays, (error) =>
+    logger.warn({ err: error }, 'expiry sweep failed'),
+  );
+  logger.info({ backend: store.backend }, 'ready');
 }
 
 main().catch((error: unknown) => {
@@ -64,7 +78,8 @@ main().catch((error: unknown) => {
     for (const problem of error.problems) process.stderr.write(`tessera: ${problem}\n`);
   } else {
     const message = error instanceof Error ? error.message : String(error);
-    process.stderr.write(`tessera: failed to start: ${message}\n`);
+    const cause = error instanceof Error && error.cause instanceof Error ? ` (${error.cause.message})` : '';
+    process.stderr.write(`tessera: failed to start: ${message}${cause}\n`);
   }
   process.exit(1);
 });
