@@ -28,4 +28,9 @@ export const sqliteMigrations: string[] = [
    CREATE INDEX stored_tokens_saved ON stored_tokens (saved_at_ms DESC, id DESC);
    CREATE INDEX stored_tokens_user_saved ON stored_tokens (user_id, saved_at_ms DESC, id DESC);
    CREATE INDEX stored_tokens_expires ON stored_tokens (expires_at_ms);`,
+  // meta.value has NUMERIC affinity, so text that looks like a number ('0012e5') was stored
+  // as one; settings that are strings live in a TEXT column instead.
+  `CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
+   INSERT INTO settings (key, value) SELECT key, CAST(value AS TEXT) FROM meta WHERE key = 'admin_key_hash';
+   DELETE FROM meta WHERE key = 'admin_key_hash';`,
 ];

@@ -135,6 +135,9 @@ export class SqliteStore implements Store {
   }
 
   close(): Promise<void> {
+    // Subscribers must stop answering from memory: nothing more will reach them.
+    for (const listener of this.feedListeners) listener.down();
+    this.feedListeners.clear();
     this.feed.removeAllListeners();
     if (this.db.open) this.db.close();
     return Promise.resolve();
@@ -142,7 +145,7 @@ export class SqliteStore implements Store {
 
   getAdminKeyHash(): Promise<string | null> {
     return this.run(() => {
-      const row = this.db.prepare("SELECT value FROM meta WHERE key = 'admin_key_hash'").get() as
+      const row = this.db.prepare("SELECT value FROM settings WHERE key = 'admin_key_hash'").get() as
         | { value: string }
         | undefined;
       return row?.value ?? null;
@@ -152,10 +155,12 @@ export class SqliteStore implements Store {
   initAdminKeyHash(hash: string): Promise<string> {
     return this.run(() => {
       this.db
-        .prepare("INSERT INTO meta (key, value) VALUES ('admin_key_hash', ?) ON CONFLICT (key) DO NOTHING")
+        .prepare(
+          "INSERT INTO settings (key, value) VALUES ('admin_key_hash', ?) ON CONFLICT (key) DO NOTHING",
+        )
         .run(hash);
       return (
-        this.db.prepare("SELECT value FROM meta WHERE key = 'admin_key_hash'").get() as { value: string }
+        this.db.prepare("SELECT value FROM settings WHERE key = 'admin_key_hash'").get() as { value: string }
       ).value;
     });
   }

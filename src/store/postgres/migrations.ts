@@ -1,0 +1,97 @@
+import type { PoolClient } from 'pg';
+
+/**
+ * Versioned schema, each entry given the quoted schema name. Append only: a released
+ * migration is never edited. Times are ms (`*_ms`) or JWT seconds (`iat`, `exp`) as bigint;
+ * ids use the "C" collation so ordering is bytewise, as on the other backends.
+ */
+export const postgresMigrations: ((schema: string) => string)[] = [
+  (s) => `
+    CREATE TABLE ${s}.settings (key text PRIMARY KEY, value text NOT NULL);
+    CREATE TABLE ${s}.counters (name text PRIMARY KEY, value bigint NOT NULL);
+    INSERT INTO ${s}.counters (name, value) VALUES ('token_version', 1);
+    CREATE TABLE ${s}.admin_sessions (
+      jti text COLLATE "C" PRIMARY KEY,
+      iat bigint NOT NULL,
+      exp bigint NOT NULL,
+      v bigint NOT NULL,
+      created_at_ms bigint NOT NULL,
+      revoked_at_ms bigint,
+      ip text,
+      user_agent text,
+      last_seen_at_ms bigint
+    );
+    CREATE INDEX admin_sessions_created ON ${s}.admin_sessions (created_at_ms DESC, jti DESC);
+    CREATE INDEX admin_sessions_exp ON ${s}.admin_sessions (exp);
+    -- revoke-others scans only live sessions of the current version.
+    CREATE INDEX admin_sessions_live ON ${s}.admin_sessions (v, exp) WHERE revoked_at_ms IS NULL;`,
+  (s) => `
+    CREATE TABLE ${s}.stored_tokens (
+      id text COLLATE "C" PRIMARY KEY,
+      user_id text COLLATE "C" NOT NULL,
+      kid text NOT NULL,
+      sealed bytea NOT NULL,
+      preview text NOT NULL,
+      expires_at_ms bigint NOT NULL,
+      saved_at_ms bigint NOT NULL,
+      created_at_ms bigint NOT NULL
+    );
+    CREATE INDEX stored_tokens_saved ON ${s}.stored_tokens (saved_at_ms DESC, id DESC);
+    CREATE INDEX stored_tokens_user_saved ON ${s}.stored_tokens (user_id, saved_at_ms DESC, id DESC);
+    CREATE INDEX stored_tokens_expires ON ${s}.stored_tokens (expires_at_ms);
+
+    -- count(*) over a million rows takes ~80 ms, too slow for every listing; the unfiltered
+    -- total is kept in 16 slots instead (one per backend pid mod 16, so concurrent writers
+    -- rarely wait on one row), maintained per statement. TRUNCATE would bypass it: never used.
+    CREATE TABLE ${s}.token_counts (slot smallint PRIMARY KEY, n bigint NOT NULL);
+    INSERT INTO ${s}.token_counts (slot, n) SELECT g, 0 FROM generate_series(0, 15) AS g;
+    CREATE FUNCTION ${s}.count_stored_tokens() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      IF TG_OP = 'INSERT' THEN
+        UPDATE ${s}.token_counts SET n = n + (SELECT count(*) FROM changed) WHERE slot = pg_backend_pid() % 16;
+      ELSE
+        UPDATE ${s}.token_counts SET n = n - (SELECT count(*) FROM changed) WHERE slot = pg_backend_pid() % 16;
+      END IF;
+      RETURN NULL;
+    END $$;
+    CREATE TRIGGER stored_tokens_count_insert AFTER INSERT ON ${s}.stored_tokens
+      REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION ${s}.count_stored_tokens();
+    CREATE TRIGGER stored_tokens_count_delete AFTER DELETE ON ${s}.stored_tokens
+      REFERENCING OLD TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION ${s}.count_stored_tokens();`,
+];
+
+/** Advisory lock class for Tessera migrations; the second key is a hash of the schema name. */
+const MIGRATION_LOCK = 0x7e55e7a;
+
+/**
+ * Applies pending migrations in one transaction, under a transaction-level advisory lock per
+ * schema: instances starting together queue on the lock, and the later ones find nothing
+ * left to do. A failed migration rolls back whole, lock included.
+ */
+export async function applyPostgresMigrations(client: PoolClient, schemaName: string): Promise<void> {
+  const s = quoteIdentifier(schemaName);
+  await client.query('BEGIN');
+  try {
+    await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [MIGRATION_LOCK, schemaName]);
+    await client.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
+    await client.query(
+      `CREATE TABLE IF NOT EXISTS ${s}.schema_migrations (
+         version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`,
+    );
+    const applied = await client.query<{ version: number }>(
+      `SELECT COALESCE(MAX(version), 0) AS version FROM ${s}.schema_migrations`,
+    );
+    for (let version = (applied.rows[0]?.version ?? 0) + 1; version <= postgresMigrations.length; version++) {
+      const migration = postgresMigrations[version - 1] as (schema: string) => string;
+      await client.query(migration(s));
+      await client.query(`INSERT INTO ${s}.schema_migrations (version) VALUES ($1)`, [version]);
+    }
+    await client.query('COMMIT');
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  }
+}
+
+/** Quotes a SQL identifier. Config already admits only lower-case identifiers; this is the belt. */
+export const quoteIdentifier = (name: string): string => `"${name.replaceAll('"', '""')}"`;

@@ -1,0 +1,283 @@
+import { Pool, type QueryResult, type QueryResultRow } from 'pg';
+import type { BackendConfig } from '../../config.js';
+import type {
+  FeedListener,
+  NewSession,
+  SealedToken,
+  SessionRecord,
+  Store,
+  TokenPage,
+  TokenPatch,
+  TokenQuery,
+} from '../types.js';
+import { feedChannel, PostgresFeed } from './feed.js';
+import { applyPostgresMigrations, quoteIdentifier } from './migrations.js';
+import { type SessionRow, type TokenRow, toSession, toToken } from './rows.js';
+import { currentTokenQuery, listTokensQuery } from './token-queries.js';
+import { toStoreError } from './unavailable.js';
+
+export interface PostgresStoreOptions {
+  /** How often the feed connection proves it is alive, ms (default 5000). */
+  feedHeartbeatMs?: number;
+}
+
+/** NOTIFY payloads must stay under 8000 bytes; revoked jtis are sent in chunks of about this. */
+const NOTIFY_CHUNK_BYTES = 7000;
+
+/**
+ * The shared backend on PostgreSQL. Every method is one statement (so atomic on its own);
+ * session changes NOTIFY in that same statement, so an event is sent exactly when, and only
+ * if, the change commits. All names are qualified with the configured schema.
+ */
+export class PostgresStore implements Store {
+  readonly backend = 'postgres' as const;
+  /** Exposed for tests that inspect plans and raw rows; the domain never uses it. */
+  readonly pool: Pool;
+  private readonly schema: string;
+  private readonly s: string;
+  private readonly feed: PostgresFeed;
+  private closing: Promise<void> | null = null;
+
+  constructor(config: Extract<BackendConfig, { kind: 'postgres' }>, options: PostgresStoreOptions = {}) {
+    this.schema = config.schema;
+    this.s = quoteIdentifier(config.schema);
+    this.pool = new Pool({
+      connectionString: config.url,
+      max: config.poolMax,
+      // A store that is down fails requests fast (503) instead of queueing them.
+      connectionTimeoutMillis: 3000,
+      idleTimeoutMillis: 30_000,
+    });
+    // An idle client that loses its server emits 'error' on the pool; unhandled, that would
+    // crash the process. The pool drops the client; the next query reconnects or reports.
+    this.pool.on('error', () => undefined);
+    this.feed = new PostgresFeed(config.url, feedChannel(config.schema), options.feedHeartbeatMs);
+  }
+
+  private async query<R extends QueryResultRow>(text: string, values?: unknown[]): Promise<QueryResult<R>> {
+    try {
+      return await this.pool.query<R>(text, values);
+    } catch (error) {
+      throw toStoreError(error);
+    }
+  }
+
+  async migrate(): Promise<void> {
+    const client = await this.pool.connect().catch((error: unknown) => {
+      throw toStoreError(error);
+    });
+    try {
+      await applyPostgresMigrations(client, this.schema);
+      client.release();
+    } catch (error) {
+      client.release(true);
+      throw toStoreError(error);
+    }
+  }
+
+  async ping(): Promise<void> {
+    await this.query('SELECT 1');
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.feed.close().then(() => this.pool.end());
+    return this.closing;
+  }
+
+  async getAdminKeyHash(): Promise<string | null> {
+    const { rows } = await this.query<{ value: string }>(
+      `SELECT value FROM ${this.s}.settings WHERE key = 'admin_key_hash'`,
+    );
+    return rows[0]?.value ?? null;
+  }
+
+  async initAdminKeyHash(hash: string): Promise<string> {
+    // DO UPDATE (to itself) rather than DO NOTHING: it locks and returns the row in force even
+    // when a concurrent writer committed it after this statement's snapshot was taken.
+    const { rows } = await this.query<{ value: string }>(
+      `INSERT INTO ${this.s}.settings (key, value) VALUES ('admin_key_hash', $1)
+       ON CONFLICT (key) DO UPDATE SET value = settings.value RETURNING value`,
+      [hash],
+    );
+    return (rows[0] as { value: string }).value;
+  }
+
+  async getTokenVersion(): Promise<number> {
+    const { rows } = await this.query<{ value: string }>(
+      `SELECT value FROM ${this.s}.counters WHERE name = 'token_version'`,
+    );
+    return Number(rows[0]?.value);
+  }
+
+  async bumpTokenVersion(): Promise<number> {
+    const { rows } = await this.query<{ value: string }>(
+      `WITH bumped AS (
+         UPDATE ${this.s}.counters SET value = value + 1 WHERE name = 'token_version' RETURNING value)
+       SELECT value, pg_notify($1, json_build_object('type', 'version', 'version', value)::text) FROM bumped`,
+      [this.feed.channel],
+    );
+    return Number(rows[0]?.value);
+  }
+
+  async createSession(session: NewSession): Promise<void> {
+    await this.query(
+      `WITH created AS (
+         INSERT INTO ${this.s}.admin_sessions (jti, iat, exp, v, created_at_ms, ip, user_agent)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING jti)
+       SELECT pg_notify($8, json_build_object('type', 'created', 'jti', jti)::text) FROM created`,
+      [
+        session.jti,
+        session.iat,
+        session.exp,
+        session.v,
+        session.createdAtMs,
+        session.ip,
+        session.userAgent,
+        this.feed.channel,
+      ],
+    );
+  }
+
+  async findSession(jti: string): Promise<SessionRecord | null> {
+    const { rows } = await this.query<SessionRow>(`SELECT * FROM ${this.s}.admin_sessions WHERE jti = $1`, [
+      jti,
+    ]);
+    return rows[0] === undefined ? null : toSession(rows[0]);
+  }
+
+  async listSessions(): Promise<SessionRecord[]> {
+    const { rows } = await this.query<SessionRow>(
+      `SELECT * FROM ${this.s}.admin_sessions ORDER BY created_at_ms DESC, jti DESC`,
+    );
+    return rows.map(toSession);
+  }
+
+  /** "Active" as the port defines it, for an UPDATE whose `$1` is nowMs and `$2` now in seconds. */
+  private get activeAt(): string {
+    return `revoked_at_ms IS NULL AND exp > $2
+      AND v = (SELECT value FROM ${this.s}.counters WHERE name = 'token_version')`;
+  }
+
+  async revokeSession(jti: string, nowMs: number): Promise<boolean> {
+    // Concurrent revokes queue on the row lock; after the first commits, the others re-check
+    // `revoked_at_ms IS NULL`, find it false and change nothing.
+    const { rowCount } = await this.query(
+      `WITH revoked AS (
+         UPDATE ${this.s}.admin_sessions SET revoked_at_ms = $1 WHERE jti = $3 AND ${this.activeAt} RETURNING jti)
+       SELECT pg_notify($4, json_build_object('type', 'revoked', 'jtis', json_build_array(jti))::text)
+       FROM revoked`,
+      [nowMs, Math.floor(nowMs / 1000), jti, this.feed.channel],
+    );
+    return rowCount === 1;
+  }
+
+  async revokeOtherSessions(exceptJti: string | null, nowMs: number): Promise<string[]> {
+    const { rows } = await this.query<{ jtis: string[] }>(
+      `WITH revoked AS (
+         UPDATE ${this.s}.admin_sessions SET revoked_at_ms = $1
+         WHERE jti IS DISTINCT FROM $3 AND ${this.activeAt} RETURNING jti),
+       sized AS (
+         SELECT jti, sum(octet_length(to_json(jti)::text) + 1) OVER (ORDER BY jti) / $5 AS chunk FROM revoked)
+       SELECT array_agg(jti) AS jtis,
+         pg_notify($4, json_build_object('type', 'revoked', 'jtis', json_agg(jti))::text)
+       FROM sized GROUP BY chunk`,
+      [nowMs, Math.floor(nowMs / 1000), exceptJti, this.feed.channel, NOTIFY_CHUNK_BYTES],
+    );
+    return rows.flatMap((row) => row.jtis);
+  }
+
+  async touchSessions(seen: Map<string, number>): Promise<void> {
+    if (seen.size === 0) return;
+    // Sorted, so concurrent batches lock rows in one order and cannot deadlock each other.
+    const entries = [...seen].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    await this.query(
+      `UPDATE ${this.s}.admin_sessions AS session
+       SET last_seen_at_ms = GREATEST(session.last_seen_at_ms, seen.at_ms)
+       FROM unnest($1::text[], $2::bigint[]) AS seen (jti, at_ms) WHERE session.jti = seen.jti`,
+      [entries.map(([jti]) => jti), entries.map(([, atMs]) => atMs)],
+    );
+  }
+
+  async purgeSessions(beforeSeconds: number): Promise<number> {
+    const { rowCount } = await this.query(`DELETE FROM ${this.s}.admin_sessions WHERE exp < $1`, [
+      beforeSeconds,
+    ]);
+    return rowCount ?? 0;
+  }
+
+  async insertToken(token: SealedToken): Promise<void> {
+    await this.query(
+      `INSERT INTO ${this.s}.stored_tokens (id, user_id, kid, sealed, preview, expires_at_ms, saved_at_ms, created_at_ms)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+      [
+        token.id,
+        token.userId,
+        token.kid,
+        token.sealed,
+        token.preview,
+        token.expiresAtMs,
+        token.savedAtMs,
+        token.createdAtMs,
+      ],
+    );
+  }
+
+  async findToken(id: string): Promise<SealedToken | null> {
+    const { rows } = await this.query<TokenRow>(`SELECT * FROM ${this.s}.stored_tokens WHERE id = $1`, [id]);
+    return rows[0] === undefined ? null : toToken(rows[0]);
+  }
+
+  async listTokens(query: TokenQuery): Promise<TokenPage> {
+    const { text, values } = listTokensQuery(this.s, query);
+    const { rows } = await this.query<{ total: string | null } & TokenRow>(text, values);
+    return {
+      total: Number(rows[0]?.total ?? 0),
+      items: rows.filter((row) => row.id !== null).map(toToken),
+    };
+  }
+
+  async findCurrentToken(nowMs: number, userId?: string): Promise<SealedToken | null> {
+    const { text, values } = currentTokenQuery(this.s, nowMs, userId);
+    const { rows } = await this.query<TokenRow>(text, values);
+    return rows[0] === undefined ? null : toToken(rows[0]);
+  }
+
+  async updateToken(id: string, patch: TokenPatch): Promise<SealedToken | null> {
+    const { rows } = await this.query<TokenRow>(
+      `UPDATE ${this.s}.stored_tokens SET
+         kid = COALESCE($2, kid), sealed = COALESCE($3::bytea, sealed), preview = COALESCE($4, preview),
+         expires_at_ms = COALESCE($5::bigint, expires_at_ms), saved_at_ms = $6
+       WHERE id = $1 RETURNING *`,
+      [
+        id,
+        patch.kid ?? null,
+        patch.sealed ?? null,
+        patch.preview ?? null,
+        patch.expiresAtMs ?? null,
+        patch.savedAtMs,
+      ],
+    );
+    return rows[0] === undefined ? null : toToken(rows[0]);
+  }
+
+  async deleteToken(id: string): Promise<boolean> {
+    const { rowCount } = await this.query(`DELETE FROM ${this.s}.stored_tokens WHERE id = $1`, [id]);
+    return rowCount === 1;
+  }
+
+  async clearTokens(): Promise<number> {
+    const { rowCount } = await this.query(`DELETE FROM ${this.s}.stored_tokens`);
+    return rowCount ?? 0;
+  }
+
+  async purgeTokens(beforeMs: number): Promise<number> {
+    const { rowCount } = await this.query(`DELETE FROM ${this.s}.stored_tokens WHERE expires_at_ms < $1`, [
+      beforeMs,
+    ]);
+    return rowCount ?? 0;
+  }
+
+  subscribe(listener: FeedListener): () => void {
+    return this.feed.subscribe(listener);
+  }
+}

@@ -1,0 +1,53 @@
+import type { TokenQuery } from '../types.js';
+
+export interface SqlQuery {
+  text: string;
+  values: unknown[];
+}
+
+/** The listing order, served by `stored_tokens_saved` and `stored_tokens_user_saved`. */
+const NEWEST_FIRST = 'ORDER BY saved_at_ms DESC, id DESC';
+
+/**
+ * One page and its total in a single statement, so both come from one snapshot. The
+ * unfiltered total is the sum of `token_counts` (no count over the table); a filtered one is
+ * counted over its index range. A page past the end yields one row with a null id.
+ * Exported for the EXPLAIN test, which checks these very statements use indexes.
+ */
+export function listTokensQuery(schema: string, query: TokenQuery): SqlQuery {
+  const values: unknown[] = [];
+  const param = (value: unknown) => {
+    values.push(value);
+    return `$${values.length}`;
+  };
+  const where: string[] = [];
+  if (query.userId !== undefined) where.push(`user_id = ${param(query.userId)}`);
+  if (query.valid === true) where.push(`expires_at_ms > ${param(query.nowMs)}`);
+  if (query.valid === false) where.push(`expires_at_ms <= ${param(query.nowMs)}`);
+  const filter = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
+  const total =
+    where.length > 0
+      ? `SELECT count(*) FROM ${schema}.stored_tokens ${filter}`
+      : `SELECT sum(n) FROM ${schema}.token_counts`;
+  const page = `SELECT * FROM ${schema}.stored_tokens ${filter} ${NEWEST_FIRST}
+    LIMIT ${param(query.limit)} OFFSET ${param(query.offset)}`;
+  return {
+    text: `SELECT counted.total, page.* FROM (${total}) AS counted (total)
+      LEFT JOIN (${page}) AS page ON true
+      ORDER BY page.saved_at_ms DESC, page.id DESC`,
+    values,
+  };
+}
+
+/** The most recently saved token still valid at `nowMs`, optionally for one user. */
+export function currentTokenQuery(schema: string, nowMs: number, userId?: string): SqlQuery {
+  return userId === undefined
+    ? {
+        text: `SELECT * FROM ${schema}.stored_tokens WHERE expires_at_ms > $1 ${NEWEST_FIRST} LIMIT 1`,
+        values: [nowMs],
+      }
+    : {
+        text: `SELECT * FROM ${schema}.stored_tokens WHERE user_id = $2 AND expires_at_ms > $1 ${NEWEST_FIRST} LIMIT 1`,
+        values: [nowMs, userId],
+      };
+}

@@ -1,0 +1,97 @@
+import { describe, expect, it } from 'vitest';
+import type { SessionEvent } from '../../src/store/types.js';
+import { type ContractContext, newSession, RecordingListener, T0 } from './support.js';
+
+const isCreated = (jti: string) => (e: SessionEvent) => e.type === 'created' && e.jti === jti;
+const isVersion = (version: number) => (e: SessionEvent) => e.type === 'version' && e.version === version;
+const isRevoked = (jti: string) => (e: SessionEvent) => e.type === 'revoked' && e.jtis.includes(jti);
+
+/** The change feed: what mutations tell listeners of this and of other instances. */
+export function describeFeedContract(ctx: ContractContext): void {
+  describe('change feed', () => {
+    it('subscribe: up() is called once the feed is live', async () => {
+      const listener = new RecordingListener(ctx.store);
+      const unsubscribe = ctx.store.subscribe(listener);
+      await listener.waitUp();
+      expect(listener.downs).toBe(0);
+      unsubscribe();
+    });
+
+    it('subscribe: created, revoked and version events reach a listener of the same instance, in order', async () => {
+      const listener = new RecordingListener(ctx.store);
+      const unsubscribe = ctx.store.subscribe(listener);
+      await listener.waitUp();
+      await ctx.store.createSession(newSession('s1'));
+      await ctx.store.revokeSession('s1', T0);
+      const version = await ctx.store.bumpTokenVersion();
+      await listener.waitForEvent('the version event', isVersion(version));
+      expect(listener.events).toEqual([
+        { type: 'created', jti: 's1' },
+        { type: 'revoked', jtis: ['s1'] },
+        { type: 'version', version: 2 },
+      ]);
+      unsubscribe();
+    });
+
+    it('subscribe: revokeOtherSessions sends one revoked event with every revoked jti', async () => {
+      for (const jti of ['keep', 'a', 'b']) await ctx.store.createSession(newSession(jti));
+      const listener = new RecordingListener(ctx.store);
+      const unsubscribe = ctx.store.subscribe(listener);
+      await listener.waitUp();
+      await ctx.store.revokeOtherSessions('keep', T0);
+      await listener.waitForEvent('the revoked event', isRevoked('a'));
+      const revoked = listener.events.filter((e) => e.type === 'revoked');
+      expect(revoked).toHaveLength(1);
+      expect(revoked[0]?.type === 'revoked' && [...revoked[0].jtis].sort()).toEqual(['a', 'b']);
+      unsubscribe();
+    });
+
+    it('subscribe: a revoke that changes nothing sends no event', async () => {
+      await ctx.store.createSession(newSession('s1'));
+      const listener = new RecordingListener(ctx.store);
+      const unsubscribe = ctx.store.subscribe(listener);
+      await listener.waitUp();
+      expect(await ctx.store.revokeSession('unknown', T0)).toBe(false);
+      expect(await ctx.store.revokeOtherSessions('s1', T0)).toEqual([]);
+      expect(await ctx.store.revokeSession('s1', T0)).toBe(true);
+      // Events arrive in order, so once the last one is here the others would have been too.
+      await listener.waitForEvent('the revoked event for s1', isRevoked('s1'));
+      expect(listener.events).toEqual([{ type: 'revoked', jtis: ['s1'] }]);
+      unsubscribe();
+    });
+
+    it('subscribe: after unsubscribe a listener gets nothing more', async () => {
+      const gone = new RecordingListener(ctx.store);
+      const kept = new RecordingListener(ctx.store);
+      const unsubscribeGone = ctx.store.subscribe(gone);
+      const unsubscribeKept = ctx.store.subscribe(kept);
+      await gone.waitUp();
+      await kept.waitUp();
+      unsubscribeGone();
+      const version = await ctx.store.bumpTokenVersion();
+      await kept.waitForEvent('the version event', isVersion(version));
+      expect(gone.events).toEqual([]);
+      unsubscribeKept();
+    });
+
+    it('subscribe: events written by another instance arrive (cross-instance feed)', async (test) => {
+      if (!ctx.fixture.crossInstanceFeed) test.skip('this backend has no cross-instance event feed');
+      const other = await ctx.reopen();
+      const listener = new RecordingListener(other);
+      const unsubscribe = other.subscribe(listener);
+      await listener.waitUp();
+      await ctx.store.createSession(newSession('s1'));
+      await ctx.store.revokeSession('s1', T0);
+      const version = await ctx.store.bumpTokenVersion();
+      await listener.waitForEvent('the created event', isCreated('s1'));
+      await listener.waitForEvent('the revoked event', isRevoked('s1'));
+      await listener.waitForEvent('the version event', isVersion(version));
+      expect(listener.events).toEqual([
+        { type: 'created', jti: 's1' },
+        { type: 'revoked', jtis: ['s1'] },
+        { type: 'version', version },
+      ]);
+      unsubscribe();
+    });
+  });
+}

@@ -1,0 +1,102 @@
+import type { FeedListener, NewSession, SealedToken, SessionEvent, Store } from '../../src/store/types.js';
+
+/** What a backend's test file hands the contract suite: one fresh, migrated, empty store. */
+export interface StoreFixture {
+  store: Store;
+  /** Closes nothing; opens a NEW store instance on the same data (same file/schema/prefix), migrated. */
+  reopen(): Promise<Store>;
+  /** Drops the schema / prefix / file. Runs after every store of the fixture is closed. */
+  cleanup(): Promise<void>;
+  /**
+   * Whether events written by one instance reach listeners of another (`reopen()`) one.
+   * Postgres and Redis: true. SQLite: false, its events are in-process per connection.
+   */
+  crossInstanceFeed: boolean;
+}
+
+/** What each part of the suite sees of the running test's fixture. */
+export interface ContractContext {
+  readonly fixture: StoreFixture;
+  readonly store: Store;
+  /** `fixture.reopen()`, closed by the suite after the test. */
+  reopen(): Promise<Store>;
+}
+
+/** 2026-03-26T08:00:00Z. Every time in the suite is derived from it, never from the wall clock. */
+export const T0 = Date.UTC(2026, 2, 26, 8, 0, 0);
+export const T0_SECONDS = T0 / 1000;
+
+/** A session active at T0 under token version 1, with no ip or user agent. */
+export const newSession = (jti: string, overrides: Partial<NewSession> = {}): NewSession => ({
+  jti,
+  iat: T0_SECONDS,
+  exp: T0_SECONDS + 3600,
+  v: 1,
+  createdAtMs: T0,
+  ip: null,
+  userAgent: null,
+  ...overrides,
+});
+
+/**
+ * Bytes a careless backend would mangle: NULs (C strings), bytes >= 0x80 (UTF-8 decoding),
+ * and a trailing zero (trimmed buffers).
+ */
+export const awkwardBytes = (seed: number): Buffer =>
+  Buffer.from([0, seed & 0xff, 0xff, 0xfe, 0x80, 0x00, 0x7f, 0xc3, 0x28, 0x00, 0xe2, 0x82, 0x00]);
+
+export const newToken = (id: string, overrides: Partial<SealedToken> = {}): SealedToken => ({
+  id,
+  userId: 'usr_a',
+  kid: 'k1',
+  sealed: awkwardBytes(id.length),
+  preview: 'eyJhbGci...Q3Yk',
+  expiresAtMs: T0 + 3_600_000,
+  savedAtMs: T0,
+  createdAtMs: T0,
+  ...overrides,
+});
+
+/**
+ * Polls `check` until it is true or the deadline passes (then fails, naming `what`). Feed
+ * events arrive asynchronously on networked backends; this waits exactly as long as needed.
+ */
+export async function waitFor(what: string, check: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!check()) {
+    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+/** A feed listener that records what it is told. */
+export class RecordingListener implements FeedListener {
+  readonly events: SessionEvent[] = [];
+  ups = 0;
+  downs = 0;
+
+  /** `store` is the store subscribed to; waiting on a listener also drains its `pollFeed`. */
+  constructor(private readonly store: Store) {}
+
+  event(event: SessionEvent): void {
+    this.events.push(event);
+  }
+  up(): void {
+    this.ups++;
+  }
+  down(): void {
+    this.downs++;
+  }
+
+  /** Resolves once `up()` has been called: mutations from then on must be delivered. */
+  waitUp(): Promise<void> {
+    return waitFor('the feed to come up', () => this.ups > 0);
+  }
+
+  waitForEvent(what: string, match: (event: SessionEvent) => boolean): Promise<void> {
+    return waitFor(what, () => {
+      this.store.pollFeed?.();
+      return this.events.some(match);
+    });
+  }
+}

@@ -1,0 +1,109 @@
+import { Client } from 'pg';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { quoteIdentifier } from '../src/store/postgres/migrations.js';
+import { PostgresStore } from '../src/store/postgres/postgres-store.js';
+import { currentTokenQuery, listTokensQuery, type SqlQuery } from '../src/store/postgres/token-queries.js';
+import { T0 } from './store-contract/support.js';
+import { describeWithService, TEST_DATABASE_URL, uniqueName } from './support/services.js';
+
+const ROWS = 100_000;
+const USERS = 100;
+/** Half the tokens have expired at NOW: validity filters cannot lean on "everything matches". */
+const NOW = T0 + (ROWS / 2) * 1000;
+
+interface PlanNode {
+  'Node Type': string;
+  'Relation Name'?: string;
+  'Index Name'?: string;
+  Plans?: PlanNode[];
+}
+
+const flatten = (node: PlanNode): PlanNode[] => [node, ...(node.Plans ?? []).flatMap(flatten)];
+
+await describeWithService(
+  'PostgreSQL',
+  async () => {
+    const client = new Client({ connectionString: TEST_DATABASE_URL });
+    await client.connect();
+    await client.end();
+  },
+  'Postgres store: list queries use indexes at 100k tokens',
+  () => {
+    const schema = uniqueName('tessera_test');
+    const s = quoteIdentifier(schema);
+    const store = new PostgresStore({ kind: 'postgres', url: TEST_DATABASE_URL, schema, poolMax: 2 });
+
+    /** Every node of the plan the server makes for this very statement, with these values. */
+    const plan = async (query: SqlQuery): Promise<PlanNode[]> => {
+      const { rows } = await store.pool.query<{ 'QUERY PLAN': { Plan: PlanNode }[] }>(
+        `EXPLAIN (FORMAT JSON) ${query.text}`,
+        query.values,
+      );
+      const root = rows[0]?.['QUERY PLAN'][0]?.Plan;
+      if (root === undefined) throw new Error('EXPLAIN returned no plan');
+      return flatten(root);
+    };
+
+    const expectIndexedOnTokens = (nodes: PlanNode[]) => {
+      const onTokens = nodes.filter((node) => node['Relation Name'] === 'stored_tokens');
+      expect(onTokens.length).toBeGreaterThan(0);
+      expect(onTokens.filter((node) => node['Node Type'] === 'Seq Scan')).toEqual([]);
+      expect(nodes.some((node) => node['Index Name']?.startsWith('stored_tokens_'))).toBe(true);
+    };
+
+    beforeAll(async () => {
+      await store.migrate();
+      // One statement, so the row-count trigger runs once; ANALYZE as autovacuum would.
+      await store.pool.query(
+        `INSERT INTO ${s}.stored_tokens (id, user_id, kid, sealed, preview, expires_at_ms, saved_at_ms, created_at_ms)
+         SELECT 'tok_' || lpad(g::text, 8, '0'), 'usr_' || (g % ${USERS}), 'k1', decode(repeat('ab', 60), 'hex'),
+                'eyJhbGci...Q3Yk', ${T0} + g * 1000, ${T0} + g, ${T0} + g
+         FROM generate_series(1, ${ROWS}) AS g`,
+      );
+      await store.pool.query(`ANALYZE ${s}.stored_tokens`);
+    }, 120_000);
+
+    afterAll(async () => {
+      await store.pool.query(`DROP SCHEMA IF EXISTS ${s} CASCADE`);
+      await store.close();
+    });
+
+    it('the bulk-inserted rows are all counted', async () => {
+      const page = await store.listTokens({ offset: 0, limit: 2, nowMs: NOW });
+      expect(page.total).toBe(ROWS);
+      expect(page.items.map((t) => t.id)).toEqual(['tok_00100000', 'tok_00099999']);
+    });
+
+    it('unfiltered page: index scan, total read from token_counts', async () => {
+      const nodes = await plan(listTokensQuery(s, { offset: 0, limit: 50, nowMs: NOW }));
+      expectIndexedOnTokens(nodes);
+      expect(nodes.some((node) => node['Relation Name'] === 'token_counts')).toBe(true);
+    });
+
+    it('a later unfiltered page: still an index scan', async () => {
+      expectIndexedOnTokens(await plan(listTokensQuery(s, { offset: 1000, limit: 50, nowMs: NOW })));
+    });
+
+    it('page by user_id, with its count: index scans', async () => {
+      expectIndexedOnTokens(
+        await plan(listTokensQuery(s, { offset: 0, limit: 50, userId: 'usr_7', nowMs: NOW })),
+      );
+    });
+
+    it('page by user_id and validity: index scans', async () => {
+      const query = { offset: 0, limit: 50, userId: 'usr_7', valid: true, nowMs: NOW };
+      expectIndexedOnTokens(await plan(listTokensQuery(s, query)));
+    });
+
+    it('current token, for everyone and for one user: index scans', async () => {
+      expectIndexedOnTokens(await plan(currentTokenQuery(s, NOW)));
+      expectIndexedOnTokens(await plan(currentTokenQuery(s, NOW, 'usr_7')));
+    });
+
+    it('find by id: index scan', async () => {
+      expectIndexedOnTokens(
+        await plan({ text: `SELECT * FROM ${s}.stored_tokens WHERE id = $1`, values: ['tok_00000042'] }),
+      );
+    });
+  },
+);

@@ -1,0 +1,221 @@
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { Client, type QueryResultRow } from 'pg';
+import { afterEach, describe, expect, it } from 'vitest';
+import { StoreUnavailableError } from '../src/errors.js';
+import { feedChannel } from '../src/store/postgres/feed.js';
+import { quoteIdentifier } from '../src/store/postgres/migrations.js';
+import { PostgresStore } from '../src/store/postgres/postgres-store.js';
+import { newToken, RecordingListener, waitFor } from './store-contract/support.js';
+import { describeStoreContract } from './store-contract.js';
+import { describeWithService, TEST_DATABASE_URL, uniqueName } from './support/services.js';
+
+/** Runs one statement on a connection of its own (schema set-up and inspection). */
+async function adminQuery<R extends QueryResultRow>(text: string, values: unknown[] = []): Promise<R[]> {
+  const client = new Client({ connectionString: TEST_DATABASE_URL });
+  await client.connect();
+  try {
+    return (await client.query<R>(text, values)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+const openStore = (schema: string, url = TEST_DATABASE_URL) =>
+  new PostgresStore({ kind: 'postgres', url, schema, poolMax: 5 });
+
+/**
+ * A TCP relay to the test server whose open connections can be frozen: bytes stop flowing
+ * both ways but nothing is closed, as when a NAT forgets a connection. New connections flow.
+ */
+async function freezableRelay(): Promise<{ url: string; freeze(): void; close(): Promise<void> }> {
+  const target = new URL(TEST_DATABASE_URL);
+  const sockets: Socket[] = [];
+  const server: Server = createServer((downstream) => {
+    const upstream = connect(Number(target.port || 5432), target.hostname);
+    sockets.push(downstream, upstream);
+    downstream.pipe(upstream).on('error', () => undefined);
+    upstream.pipe(downstream).on('error', () => undefined);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  const url = new URL(TEST_DATABASE_URL);
+  url.host = `127.0.0.1:${port}`;
+  return {
+    url: url.toString(),
+    freeze() {
+      for (const socket of sockets) {
+        socket.unpipe();
+        socket.pause();
+      }
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+const dropSchema = (schema: string) => adminQuery(`DROP SCHEMA IF EXISTS ${quoteIdentifier(schema)} CASCADE`);
+
+await describeWithService(
+  'PostgreSQL',
+  async () => void (await adminQuery('SELECT 1')),
+  'Postgres store',
+  () => {
+    describeStoreContract('PostgreSQL', async () => {
+      const schema = uniqueName('tessera_test');
+      const reopen = async () => {
+        const store = openStore(schema);
+        await store.migrate();
+        return store;
+      };
+      return {
+        store: await reopen(),
+        reopen,
+        cleanup: () => dropSchema(schema).then(() => undefined),
+        crossInstanceFeed: true,
+      };
+    });
+
+    describe('PostgreSQL specifics', () => {
+      const schemas: string[] = [];
+      const stores: PostgresStore[] = [];
+      const track = (schema: string) => {
+        schemas.push(schema);
+        const store = openStore(schema);
+        stores.push(store);
+        return store;
+      };
+      afterEach(async () => {
+        for (const store of stores.splice(0)) await store.close();
+        for (const schema of schemas.splice(0)) await dropSchema(schema);
+      });
+
+      it('migrate: four instances migrating a fresh schema at once all succeed, each migration applied once', async () => {
+        const schema = uniqueName('tessera_test');
+        const instances = [1, 2, 3, 4].map(() => track(schema));
+        await Promise.all(instances.map((store) => store.migrate()));
+        const applied = await adminQuery<{ version: number }>(
+          `SELECT version FROM ${quoteIdentifier(schema)}.schema_migrations ORDER BY version`,
+        );
+        expect(applied.map((row) => row.version)).toEqual([1, 2]);
+        expect(await instances[3]?.getTokenVersion()).toBe(1);
+      });
+
+      it('ping: a store on a closed port rejects with StoreUnavailableError quickly', async () => {
+        const store = openStore('tessera_down', 'postgres://postgres@127.0.0.1:1/test');
+        stores.push(store);
+        const started = performance.now();
+        await expect(store.ping()).rejects.toBeInstanceOf(StoreUnavailableError);
+        await expect(store.migrate()).rejects.toBeInstanceOf(StoreUnavailableError);
+        expect(performance.now() - started).toBeLessThan(3500);
+      });
+
+      it('errors that are not about the connection propagate unchanged', async () => {
+        const store = track(uniqueName('tessera_test'));
+        // Never migrated: the tables do not exist (42P01), a bug, not an outage.
+        const error = await store.findSession('s1').catch((caught: unknown) => caught);
+        expect(error).not.toBeInstanceOf(StoreUnavailableError);
+        expect((error as { code?: string }).code).toBe('42P01');
+      });
+
+      it('a pool connection killed while idle is dropped without crashing, and the next query works', async () => {
+        const store = track(uniqueName('tessera_test'));
+        await store.migrate();
+        const client = await store.pool.connect();
+        const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+        client.release();
+        const pid = rows[0]?.pid;
+        await adminQuery('SELECT pg_terminate_backend($1)', [pid]);
+        await waitFor('the pool to drop the killed client', () => store.pool.totalCount === 0);
+        await expect(store.ping()).resolves.toBeUndefined();
+      });
+
+      it('feed: a lost LISTEN connection reports down(), reconnects, reports up() and delivers again', async () => {
+        const schema = uniqueName('tessera_test');
+        const store = track(schema);
+        await store.migrate();
+        const listener = new RecordingListener(store);
+        store.subscribe(listener);
+        await listener.waitUp();
+        await adminQuery('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = $1', [
+          `LISTEN ${quoteIdentifier(feedChannel(schema))}`,
+        ]);
+        await waitFor('down()', () => listener.downs === 1);
+        await waitFor('up() again', () => listener.ups === 2);
+        const version = await store.bumpTokenVersion();
+        await listener.waitForEvent(
+          'the version event',
+          (e) => e.type === 'version' && e.version === version,
+        );
+      });
+
+      it('feed: a LISTEN connection that goes silent is found by the heartbeat, reported down and replaced', async () => {
+        const relay = await freezableRelay();
+        try {
+          const schema = uniqueName('tessera_test');
+          const writer = track(schema);
+          await writer.migrate();
+          const store = new PostgresStore(
+            { kind: 'postgres', url: relay.url, schema, poolMax: 1 },
+            { feedHeartbeatMs: 100 },
+          );
+          stores.push(store);
+          const listener = new RecordingListener(store);
+          store.subscribe(listener);
+          await listener.waitUp();
+          relay.freeze();
+          await waitFor('down()', () => listener.downs === 1);
+          await waitFor('up() again', () => listener.ups === 2);
+          const version = await writer.bumpTokenVersion();
+          await listener.waitForEvent(
+            'the version event',
+            (e) => e.type === 'version' && e.version === version,
+          );
+        } finally {
+          await relay.close();
+        }
+      });
+
+      it('feed: revoking more sessions than one NOTIFY can carry sends every jti, in several events', async () => {
+        const schema = uniqueName('tessera_test');
+        const store = track(schema);
+        await store.migrate();
+        const jtis = Array.from(
+          { length: 600 },
+          (_, i) => `jti_${String(i).padStart(4, '0')}_${'x'.repeat(20)}`,
+        );
+        await adminQuery(
+          `INSERT INTO ${quoteIdentifier(schema)}.admin_sessions (jti, iat, exp, v, created_at_ms)
+           SELECT jti, 0, 9999999999, 1, 0 FROM unnest($1::text[]) AS jti`,
+          [jtis],
+        );
+        const listener = new RecordingListener(store);
+        store.subscribe(listener);
+        await listener.waitUp();
+        expect((await store.revokeOtherSessions(null, 1000)).sort()).toEqual(jtis);
+        const delivered = () => listener.events.flatMap((e) => (e.type === 'revoked' ? e.jtis : []));
+        await waitFor('every revoked jti', () => delivered().length === jtis.length);
+        expect(delivered().sort()).toEqual(jtis);
+        expect(listener.events.length).toBeGreaterThan(1);
+      });
+
+      it('no stored token in clear: the raw row holds only the sealed bytes and the preview', async () => {
+        const schema = uniqueName('tessera_test');
+        const store = track(schema);
+        await store.migrate();
+        const clear = 'eyJhbGciOiJIUzI1NiJ9.CLEAR-MARKER-7f3a9c.sig0Q3Yk';
+        const sealed = Buffer.from('00ff8a5e0c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f', 'hex');
+        await store.insertToken(newToken('tok_1', { sealed, preview: 'eyJhbGci...Q3Yk' }));
+        const [row] = await adminQuery<{ text: string }>(
+          `SELECT t::text AS text FROM ${quoteIdentifier(schema)}.stored_tokens AS t`,
+        );
+        expect(row?.text).toContain('eyJhbGci...Q3Yk');
+        expect(row?.text).toContain(sealed.toString('hex'));
+        expect(row?.text).not.toContain('CLEAR-MARKER');
+        expect(row?.text).not.toContain(clear.slice(8, -4));
+      });
+    });
+  },
+);
