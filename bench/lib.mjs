@@ -1,0 +1,153 @@
+// @ts-check
+// Shared pieces of `npm run bench`: start a built Tessera, load it from another process with
+// autocannon, and read percentiles. Everything targets 127.0.0.1 and stops by itself.
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+export const ADMIN_KEY = 'bench-admin-key-0123456789abcdef';
+export const BENCH_SECRETS = {
+  AUTH_SECRET: 'bench-auth-secret-0123456789abcdef-0123456789',
+  TOKEN_ENCRYPTION_KEYS: `b1:${Buffer.alloc(32, 5).toString('base64')}`,
+};
+
+/** @returns {Promise<number>} a free loopback port */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Starts `node dist/main.js` with `env` and resolves once /healthz answers.
+ * @param {Record<string, string>} env
+ * @returns {Promise<{ url: string, pid: number, startMs: number, stop(): Promise<void>, rssMb(): number }>}
+ */
+export async function startServer(env) {
+  const port = await freePort();
+  const dataDir = env.TESSERA_DATA_DIR ?? mkdtempSync(join(tmpdir(), 'tessera-bench-'));
+  const began = performance.now();
+  const child = spawn(process.execPath, ['dist/main.js'], {
+    env: {
+      ...process.env,
+      LOG_LEVEL: 'warn',
+      ADMIN_KEY,
+      ...BENCH_SECRETS,
+      ...env,
+      PORT: String(port),
+      TESSERA_DATA_DIR: dataDir,
+    },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr?.on('data', (chunk) => {
+    stderr += chunk;
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`server exited (${child.exitCode}): ${stderr}`);
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`server did not answer within 30 s: ${stderr}`);
+    }
+    try {
+      if ((await fetch(`${url}/healthz`)).ok) break;
+    } catch {}
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  const startMs = performance.now() - began;
+  return {
+    url,
+    pid: /** @type {number} */ (child.pid),
+    startMs,
+    rssMb() {
+      const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+      const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+      return Math.round(kb / 102.4) / 10;
+    },
+    async stop() {
+      if (child.exitCode === null) {
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+        await exited;
+        clearTimeout(timer);
+      }
+      if (env.TESSERA_DATA_DIR === undefined) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * Loads `url` from a separate autocannon process.
+ * @param {{ url: string, seconds: number, connections?: number, method?: string, headers?: Record<string,string>, body?: string }} load
+ * @returns {Promise<{ rps: number, p50: number, p99: number, non2xx: number, errors: number }>}
+ */
+export async function loadTest(load) {
+  const args = [
+    'node_modules/autocannon/autocannon.js',
+    '-j',
+    '-c',
+    String(load.connections ?? 16),
+    '-d',
+    String(load.seconds),
+  ];
+  if (load.method) args.push('-m', load.method);
+  for (const [name, value] of Object.entries(load.headers ?? {})) args.push('-H', `${name}=${value}`);
+  if (load.body !== undefined) args.push('-b', load.body);
+  args.push(load.url);
+  const { stdout } = await run(process.execPath, args, { maxBuffer: 16 * 1024 * 1024 });
+  const result = JSON.parse(stdout);
+  return {
+    rps: Math.round(result.requests.average),
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    non2xx: result.non2xx,
+    errors: result.errors + result.timeouts,
+  };
+}
+
+/** @param {number[]} values @param {number} p */
+export function percentile(values, p) {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
+}
+
+/**
+ * @param {string} url
+ * @param {{ method?: string, headers?: Record<string,string>, body?: unknown }} [init]
+ */
+export async function call(url, init = {}) {
+  const response = await fetch(url, {
+    method: init.method ?? 'GET',
+    headers: { ...(init.body === undefined ? {} : { 'content-type': 'application/json' }), ...init.headers },
+    body: init.body === undefined ? undefined : JSON.stringify(init.body),
+  });
+  const text = await response.text();
+  return { status: response.status, headers: response.headers, json: text ? JSON.parse(text) : null };
+}
+
+/** Logs in with the bench admin key. @param {string} url */
+export async function login(url) {
+  const response = await call(`${url}/api/admin/login`, {
+    method: 'POST',
+    headers: { 'x-admin-key': ADMIN_KEY },
+  });
+  if (response.status !== 200) throw new Error(`login failed: ${response.status}`);
+  return {
+    token: response.json.token,
+    jti: response.json.jti,
+    cookie: String(response.headers.get('set-cookie')).split(';')[0],
+  };
+}
