@@ -25,7 +25,7 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
   const secrets = resolveSecrets(config, systemRandom);
-  const store: Store = await openStore(config.backend);
+  const store: Store = await openStore(config.backend, { retentionDays: config.storageRetentionDays });
   // Listen first: /healthz answers at once and /readyz says 503 until the store is reached.
   let adminKeyHash: string | null = null;
   let closing = false;

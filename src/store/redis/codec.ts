@@ -1,0 +1,93 @@
+import type { NewSession, SealedToken, SessionRecord } from '../types.js';
+
+/**
+ * Records as Redis hashes. A null field is an absent hash field (so `''` and null stay
+ * distinct); numbers are decimal strings; `sealed` is stored as raw bytes.
+ */
+
+type Field = string | Buffer;
+
+/** `HGETALL` as a flat reply (from a script) into a field map. */
+export function pairsToMap<V>(flat: V[]): Map<string, V> {
+  const fields = new Map<string, V>();
+  for (let i = 0; i + 1 < flat.length; i += 2) fields.set(String(flat[i]), flat[i + 1] as V);
+  return fields;
+}
+
+const need = <V>(fields: Map<string, V>, name: string): V => {
+  const value = fields.get(name);
+  if (value === undefined) throw new Error(`redis store: stored record lacks field "${name}"`);
+  return value;
+};
+
+const optionalNumber = (value: Field | undefined): number | null =>
+  value === undefined ? null : Number(String(value));
+
+export function sessionFields(session: NewSession): string[] {
+  const fields = [
+    'jti',
+    session.jti,
+    'iat',
+    String(session.iat),
+    'exp',
+    String(session.exp),
+    'v',
+    String(session.v),
+    'createdAtMs',
+    String(session.createdAtMs),
+  ];
+  if (session.ip !== null) fields.push('ip', session.ip);
+  if (session.userAgent !== null) fields.push('userAgent', session.userAgent);
+  return fields;
+}
+
+export function toSession(fields: Map<string, string>): SessionRecord {
+  return {
+    jti: need(fields, 'jti'),
+    iat: Number(need(fields, 'iat')),
+    exp: Number(need(fields, 'exp')),
+    v: Number(need(fields, 'v')),
+    createdAtMs: Number(need(fields, 'createdAtMs')),
+    revokedAtMs: optionalNumber(fields.get('revokedAtMs')),
+    ip: fields.get('ip') ?? null,
+    userAgent: fields.get('userAgent') ?? null,
+    lastSeenAtMs: optionalNumber(fields.get('lastSeenAtMs')),
+  };
+}
+
+export function tokenFields(token: SealedToken): Field[] {
+  return [
+    'id',
+    token.id,
+    'userId',
+    token.userId,
+    'kid',
+    token.kid,
+    'sealed',
+    token.sealed,
+    'preview',
+    token.preview,
+    'expiresAtMs',
+    String(token.expiresAtMs),
+    'savedAtMs',
+    String(token.savedAtMs),
+    'createdAtMs',
+    String(token.createdAtMs),
+  ];
+}
+
+/** Reads a token hash fetched as buffers: text fields are UTF-8, `sealed` stays bytes. */
+export function toToken(fields: Map<string, Buffer>): SealedToken {
+  const text = (name: string) => need(fields, name).toString('utf8');
+  return {
+    id: text('id'),
+    userId: text('userId'),
+    kid: text('kid'),
+    // A copy: the reply buffer may be a slice of a larger socket buffer.
+    sealed: Buffer.from(need(fields, 'sealed')),
+    preview: text('preview'),
+    expiresAtMs: Number(text('expiresAtMs')),
+    savedAtMs: Number(text('savedAtMs')),
+    createdAtMs: Number(text('createdAtMs')),
+  };
+}

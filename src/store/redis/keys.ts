@@ -1,0 +1,82 @@
+/**
+ * Where a store keeps what. Every key starts with the configured prefix (so ACLs and
+ * `SCAN MATCH prefix*` find them) followed by one hash tag, `{tessera}`; the config refuses
+ * braces in the prefix, so that tag is always the one Redis Cluster hashes.
+ *
+ * One hash tag puts all of a store's data in one cluster slot, hence on one node. That is
+ * what makes the multi-key Lua scripts and their atomicity legal on Redis Cluster, and it is
+ * the right trade here: admin sessions are few, and stored tokens are small (a few hundred
+ * bytes each, so a million fit in well under 1 GB). Spreading tokens over slots would need
+ * a cross-slot index for listing and totals, losing the one-script atomicity of every
+ * insert, update and delete. A cluster still helps: other data sits on the other nodes, and
+ * failover works as usual.
+ */
+export class RedisKeys {
+  private readonly base: string;
+  /** Pub/sub channel of the change feed. Channels are not keys and need no hash tag. */
+  readonly channel: string;
+
+  constructor(prefix: string) {
+    this.base = `${prefix}{tessera}:`;
+    this.channel = `${prefix}events`;
+  }
+
+  /** Global token version: a counter, initialised to 1 by migrate. */
+  get version(): string {
+    return `${this.base}version`;
+  }
+  get adminKeyHash(): string {
+    return `${this.base}admin-key-hash`;
+  }
+  /** Layout version of these keys, for a future migration. */
+  get schema(): string {
+    return `${this.base}schema`;
+  }
+
+  /** Prefix of the session hashes: `<prefix>{tessera}:session:<jti>`. */
+  get sessionPrefix(): string {
+    return `${this.base}session:`;
+  }
+  session(jti: string): string {
+    return this.sessionPrefix + jti;
+  }
+  /** Sorted set of jtis scored by createdAtMs: the listing order. */
+  get sessionsByCreated(): string {
+    return `${this.base}sessions:by-created`;
+  }
+  /** Sorted set of jtis scored by exp (seconds): revoke-others and purge. */
+  get sessionsByExp(): string {
+    return `${this.base}sessions:by-exp`;
+  }
+
+  /** Prefix of the token hashes: `<prefix>{tessera}:token:<id>`. */
+  get tokenPrefix(): string {
+    return `${this.base}token:`;
+  }
+  token(id: string): string {
+    return this.tokenPrefix + id;
+  }
+  /** Sorted set of token ids scored by savedAtMs: the listing order. */
+  get tokensBySaved(): string {
+    return `${this.base}tokens:by-saved`;
+  }
+  /** Sorted set of token ids scored by expiresAtMs: validity counts and purge. */
+  get tokensByExpiry(): string {
+    return `${this.base}tokens:by-expiry`;
+  }
+  /** Prefix of the per-user sorted sets of token ids scored by savedAtMs. */
+  get userTokensPrefix(): string {
+    return `${this.base}tokens:user:`;
+  }
+  userTokens(userId: string): string {
+    return this.userTokensPrefix + userId;
+  }
+  /** Hash of token id to userId (see TOKEN_PRELUDE in scripts.ts). */
+  get tokenOwners(): string {
+    return `${this.base}tokens:owner`;
+  }
+  /** Scratch sorted set of one listing script, created and deleted inside it. */
+  get scratch(): string {
+    return `${this.base}scratch`;
+  }
+}

@@ -1,0 +1,353 @@
+import type {
+  FeedListener,
+  NewSession,
+  SealedToken,
+  SessionEvent,
+  SessionRecord,
+  Store,
+  TokenPage,
+  TokenPatch,
+  TokenQuery,
+} from '../types.js';
+import { ConnectionGate } from './availability.js';
+import { pairsToMap, sessionFields, tokenFields, toSession, toToken } from './codec.js';
+import {
+  createClient,
+  createSubscriber,
+  type ParsedRedisUrl,
+  parseRedisUrl,
+  type RedisBackendConfig,
+  type RedisClient,
+} from './connection.js';
+import { RedisFeed } from './feed.js';
+import { RedisKeys } from './keys.js';
+import * as lua from './scripts.js';
+
+const DAY_MS = 86_400_000;
+/** The key layout `keys.ts` describes; bump it with a migration when the layout changes. */
+const SCHEMA_VERSION = 1;
+/** Tokens deleted per script call by clear and purge, so no call blocks Redis for long. */
+const BATCH = 500;
+
+export interface RedisStoreOptions {
+  /**
+   * How long a record's hash outlives its expiry before Redis drops it by TTL. The sweeper
+   * (`purgeTokens`, `purgeSessions`) is what deletes expired records; the TTL is a backstop
+   * that bounds memory if it never runs, so keep it above the retention period
+   * (`STORAGE_RETENTION_DAYS`, 30 by default). Default 31 days.
+   */
+  ttlMarginMs?: number;
+  /** Longest wait for a connection. Default 2000 ms. */
+  connectTimeoutMs?: number;
+  /** Longest wait for a reply. Default 2000 ms. */
+  commandTimeoutMs?: number;
+}
+
+/**
+ * The Redis backend (also Redis Cluster, Vercel KV, Upstash). Records are hashes, orders and
+ * filters are sorted-set indexes, and every change touching more than one key is one Lua
+ * script (`scripts.ts`), so each method is atomic as the port promises. The change feed is
+ * pub/sub on `<prefix>events` (`feed.ts`).
+ *
+ * Requests fail fast with StoreUnavailableError while the server is unreachable (nothing is
+ * queued); the client reconnects by itself and requests work again once it has.
+ *
+ * Needs Redis 6.2 or newer (ZRANGESTORE), with Lua scripting and pub/sub.
+ */
+export class RedisStore implements Store {
+  readonly backend = 'redis' as const;
+  private readonly keys: RedisKeys;
+  private readonly server: ParsedRedisUrl;
+  private readonly client: RedisClient;
+  private readonly feed: RedisFeed;
+  private readonly ttlMarginMs: number;
+  private readonly gate: ConnectionGate;
+  private closed = false;
+
+  constructor(config: RedisBackendConfig, options: RedisStoreOptions = {}) {
+    const connectTimeoutMs = options.connectTimeoutMs ?? 2000;
+    this.ttlMarginMs = options.ttlMarginMs ?? 31 * DAY_MS;
+    this.keys = new RedisKeys(config.prefix);
+    this.server = parseRedisUrl(config.url, {
+      connectTimeoutMs,
+      commandTimeoutMs: options.commandTimeoutMs ?? 2000,
+    });
+    // Names for CLIENT LIST: which connections are this store's, and which one is its feed.
+    this.client = createClient(this.server, config.cluster, `${config.prefix}store`);
+    this.gate = new ConnectionGate(this.client, connectTimeoutMs + 500);
+    this.feed = new RedisFeed(this.keys.channel, (generation) =>
+      createSubscriber(this.server, this.client, generation, `${config.prefix}feed`),
+    );
+  }
+
+  private run<T>(operation: () => Promise<T>): Promise<T> {
+    return this.gate.run(operation);
+  }
+
+  /**
+   * Runs a session script with the KEYS and leading ARGV that SESSION_PRELUDE expects;
+   * `eventId` names the event it may publish ('' for scripts that publish none).
+   */
+  private sessionScript(
+    script: lua.LuaScript,
+    eventId: string,
+    ...args: (string | number)[]
+  ): Promise<unknown> {
+    const { keys } = this;
+    return lua.runScript(
+      this.client,
+      script,
+      [keys.sessionsByCreated, keys.sessionsByExp, keys.version],
+      [keys.sessionPrefix, keys.channel, eventId, ...args],
+    );
+  }
+
+  /** Runs a token script with the KEYS and leading ARGV that TOKEN_PRELUDE expects. */
+  private tokenScript(
+    script: lua.LuaScript,
+    args: (string | Buffer | number)[],
+    { moreKeys = [], buffers = false }: { moreKeys?: string[]; buffers?: boolean } = {},
+  ): Promise<unknown> {
+    const { keys } = this;
+    return lua.runScript(
+      this.client,
+      script,
+      [keys.tokensBySaved, keys.tokensByExpiry, keys.tokenOwners, ...moreKeys],
+      [keys.tokenPrefix, keys.userTokensPrefix, ...args],
+      buffers,
+    );
+  }
+
+  /** Milliseconds a record's hash lives: until its expiry plus the margin, never less than the margin. */
+  private ttlMs(expiresAtMs: number): number {
+    // Wall clock on purpose: the TTL is physical clean-up, not domain time.
+    return Math.ceil(Math.max(expiresAtMs + this.ttlMarginMs - Date.now(), this.ttlMarginMs));
+  }
+
+  /** Initialises the version (SET NX: concurrent instances agree) and records the key layout. */
+  migrate(): Promise<void> {
+    return this.run(async () => {
+      await this.client.set(this.keys.version, '1', 'NX');
+      await this.client.set(this.keys.schema, String(SCHEMA_VERSION), 'NX');
+      const schema = Number(await this.client.get(this.keys.schema));
+      if (schema > SCHEMA_VERSION) {
+        throw new Error(
+          `redis store: the data has key layout ${schema}; this Tessera knows ${SCHEMA_VERSION}`,
+        );
+      }
+    });
+  }
+
+  ping(): Promise<void> {
+    return this.run(async () => {
+      await this.client.ping();
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.feed.close();
+    this.gate.close();
+    if (this.client.status !== 'ready') return this.client.disconnect();
+    await this.client.quit().catch(() => this.client.disconnect());
+  }
+
+  getAdminKeyHash(): Promise<string | null> {
+    return this.run(() => this.client.get(this.keys.adminKeyHash));
+  }
+
+  /** SET NX then GET: the first writer's hash is the one every caller gets back. */
+  initAdminKeyHash(hash: string): Promise<string> {
+    return this.run(async () => {
+      await this.client.set(this.keys.adminKeyHash, hash, 'NX');
+      return (await this.client.get(this.keys.adminKeyHash)) ?? hash;
+    });
+  }
+
+  getTokenVersion(): Promise<number> {
+    return this.run(async () => Number((await this.client.get(this.keys.version)) ?? 1));
+  }
+
+  // Mutations publish their event inside the script, so it goes out exactly when the change
+  // happens, and never for a change that did not happen.
+
+  /**
+   * Runs a session script that may publish, then hands its event (null: none was published)
+   * to this instance's listeners before returning; see RedisFeed for why both.
+   */
+  private async publishing<T>(
+    script: lua.LuaScript,
+    args: (string | number)[],
+    eventOf: (result: unknown) => { result: T; event: SessionEvent | null },
+  ): Promise<T> {
+    const eventId = this.feed.begin();
+    try {
+      const { result, event } = eventOf(await this.sessionScript(script, eventId, ...args));
+      if (event === null) this.feed.abandon(eventId);
+      else this.feed.published(eventId, event);
+      return result;
+    } catch (error) {
+      this.feed.abandon(eventId);
+      throw error;
+    }
+  }
+
+  bumpTokenVersion(): Promise<number> {
+    return this.run(() =>
+      this.publishing(lua.BUMP_VERSION, [], (reply) => {
+        const version = Number(reply);
+        return { result: version, event: { type: 'version', version } };
+      }),
+    );
+  }
+
+  createSession(session: NewSession): Promise<void> {
+    return this.run(async () => {
+      const { jti, createdAtMs, exp } = session;
+      const ttlMs = this.ttlMs(exp * 1000);
+      const args = [jti, createdAtMs, exp, ttlMs, ...sessionFields(session)];
+      await this.publishing(lua.CREATE_SESSION, args, () => ({
+        result: undefined,
+        event: { type: 'created', jti },
+      }));
+    });
+  }
+
+  findSession(jti: string): Promise<SessionRecord | null> {
+    return this.run(async () => {
+      const fields = await this.client.hgetall(this.keys.session(jti));
+      return Object.keys(fields).length === 0 ? null : toSession(new Map(Object.entries(fields)));
+    });
+  }
+
+  listSessions(): Promise<SessionRecord[]> {
+    return this.run(async () => {
+      const hashes = (await this.sessionScript(lua.LIST_SESSIONS, '')) as string[][];
+      return hashes.map((flat) => toSession(pairsToMap(flat)));
+    });
+  }
+
+  revokeSession(jti: string, nowMs: number): Promise<boolean> {
+    return this.run(() =>
+      this.publishing(lua.REVOKE_SESSION, [jti, nowMs, Math.floor(nowMs / 1000)], (reply) => {
+        const revoked = Number(reply) === 1;
+        return { result: revoked, event: revoked ? { type: 'revoked', jtis: [jti] } : null };
+      }),
+    );
+  }
+
+  revokeOtherSessions(exceptJti: string | null, nowMs: number): Promise<string[]> {
+    const keep = exceptJti === null ? ['0', ''] : ['1', exceptJti];
+    return this.run(() =>
+      this.publishing(lua.REVOKE_OTHER_SESSIONS, [nowMs, Math.floor(nowMs / 1000), ...keep], (reply) => {
+        const jtis = reply as string[];
+        return { result: jtis, event: jtis.length > 0 ? { type: 'revoked', jtis } : null };
+      }),
+    );
+  }
+
+  touchSessions(seen: Map<string, number>): Promise<void> {
+    if (seen.size === 0) return Promise.resolve();
+    return this.run(async () => {
+      await this.sessionScript(lua.TOUCH_SESSIONS, '', ...[...seen].flat());
+    });
+  }
+
+  purgeSessions(beforeSeconds: number): Promise<number> {
+    return this.run(async () => Number(await this.sessionScript(lua.PURGE_SESSIONS, '', beforeSeconds)));
+  }
+
+  insertToken(token: SealedToken): Promise<void> {
+    return this.run(async () => {
+      const { id, userId, savedAtMs, expiresAtMs } = token;
+      const ttlMs = this.ttlMs(expiresAtMs);
+      await this.tokenScript(lua.INSERT_TOKEN, [
+        id,
+        userId,
+        savedAtMs,
+        expiresAtMs,
+        ttlMs,
+        ...tokenFields(token),
+      ]);
+    });
+  }
+
+  findToken(id: string): Promise<SealedToken | null> {
+    return this.run(async () => {
+      const fields = await this.client.hgetallBuffer(this.keys.token(id));
+      return Object.keys(fields).length === 0 ? null : toToken(new Map(Object.entries(fields)));
+    });
+  }
+
+  listTokens(query: TokenQuery): Promise<TokenPage> {
+    return this.run(() => this.tokenPage(query, true));
+  }
+
+  findCurrentToken(nowMs: number, userId?: string): Promise<SealedToken | null> {
+    return this.run(async () => {
+      const page = await this.tokenPage({ offset: 0, limit: 1, valid: true, nowMs, userId }, false);
+      return page.items[0] ?? null;
+    });
+  }
+
+  /** See TOKEN_PAGE for how filters are answered without scanning. */
+  private async tokenPage(query: TokenQuery, needTotal: boolean): Promise<TokenPage> {
+    const { userId, offset, limit, nowMs } = query;
+    const order = userId === undefined ? this.keys.tokensBySaved : this.keys.userTokens(userId);
+    const filter = query.valid === undefined ? 'any' : query.valid ? 'valid' : 'expired';
+    const scoped = userId === undefined ? '0' : '1';
+    const [total, ...hashes] = (await this.tokenScript(
+      lua.TOKEN_PAGE,
+      [offset, limit, filter, nowMs, scoped, needTotal ? '1' : '0'],
+      { moreKeys: [order, this.keys.scratch], buffers: true },
+    )) as [number, ...Buffer[][]];
+    // An empty hash is a token the TTL removed before the sweeper did; it is skipped.
+    const items = hashes.filter((flat) => flat.length > 0).map((flat) => toToken(pairsToMap(flat)));
+    return { items, total: Number(total) };
+  }
+
+  updateToken(id: string, patch: TokenPatch): Promise<SealedToken | null> {
+    return this.run(async () => {
+      const { savedAtMs, expiresAtMs } = patch;
+      const fields: (string | Buffer)[] = ['savedAtMs', String(savedAtMs)];
+      if (patch.kid !== undefined) fields.push('kid', patch.kid);
+      if (patch.sealed !== undefined) fields.push('sealed', patch.sealed);
+      if (patch.preview !== undefined) fields.push('preview', patch.preview);
+      if (expiresAtMs !== undefined) fields.push('expiresAtMs', String(expiresAtMs));
+      const expiry = expiresAtMs === undefined ? ['', ''] : [expiresAtMs, this.ttlMs(expiresAtMs)];
+      const flat = (await this.tokenScript(lua.UPDATE_TOKEN, [id, savedAtMs, ...expiry, ...fields], {
+        buffers: true,
+      })) as Buffer[] | null;
+      return flat === null ? null : toToken(pairsToMap(flat));
+    });
+  }
+
+  deleteToken(id: string): Promise<boolean> {
+    return this.run(async () => Number(await this.tokenScript(lua.DELETE_TOKEN, [id])) === 1);
+  }
+
+  /** Deletes in batches of 500: each batch is atomic, the whole is not (tokens saved meanwhile may stay). */
+  clearTokens(): Promise<number> {
+    return this.run(() => this.inBatches(lua.CLEAR_TOKENS, []));
+  }
+
+  /** Deletes in batches of 500, each atomic. */
+  purgeTokens(beforeMs: number): Promise<number> {
+    return this.run(() => this.inBatches(lua.PURGE_TOKENS, [beforeMs]));
+  }
+
+  /** Runs a batch script (whose last argument is the batch size) until a batch comes back short. */
+  private async inBatches(script: lua.LuaScript, args: number[]): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const deleted = Number(await this.tokenScript(script, [...args, BATCH]));
+      total += deleted;
+      if (deleted < BATCH) return total;
+    }
+  }
+
+  subscribe(listener: FeedListener): () => void {
+    return this.feed.subscribe(listener);
+  }
+}

@@ -1,0 +1,298 @@
+import { createHash } from 'node:crypto';
+import type { RedisClient } from './connection.js';
+
+/**
+ * The Lua scripts behind every multi-key change. A script runs atomically on the server, so
+ * a record and its indexes never disagree, and a publish inside a script goes out exactly
+ * when its change happened. Dynamic keys (`<prefix>session:<jti>`) are built inside the
+ * script from prefixes passed in ARGV; that is legal on a cluster only because every key of
+ * the store carries the same hash tag (see `keys.ts`).
+ */
+export interface LuaScript {
+  readonly source: string;
+  readonly sha: string;
+}
+
+const lua = (source: string): LuaScript => ({
+  source,
+  sha: createHash('sha1').update(source).digest('hex'),
+});
+
+/**
+ * Runs a script by hash, sending its source once when the server does not know it yet (a
+ * restarted server, or another node of a cluster). `buffers` keeps bulk replies as bytes.
+ */
+export async function runScript(
+  client: RedisClient,
+  script: LuaScript,
+  keys: string[],
+  args: (string | Buffer | number)[],
+  buffers = false,
+): Promise<unknown> {
+  const call = (command: string, body: string) =>
+    buffers
+      ? client.callBuffer(command, body, keys.length, ...keys, ...args)
+      : client.call(command, body, keys.length, ...keys, ...args);
+  try {
+    return await call('EVALSHA', script.sha);
+  } catch (error) {
+    if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+    return call('EVAL', script.source);
+  }
+}
+
+// --- admin sessions -------------------------------------------------------------------
+// KEYS: by-created index, by-exp index, version. ARGV: session key prefix, channel, event id
+// (see feed.ts), ...
+
+const SESSION_PRELUDE = `
+local byCreated, byExp, versionKey = KEYS[1], KEYS[2], KEYS[3]
+local sessionPrefix, channel, eventId = ARGV[1], ARGV[2], ARGV[3]
+local function publish(event)
+  redis.call('PUBLISH', channel, cjson.encode({id = eventId, e = event}))
+end
+-- A store whose version key is missing is at version 1 (see migrate).
+local function currentVersion()
+  return tonumber(redis.call('GET', versionKey) or '1')
+end
+local function isActive(fields, nowSeconds)
+  return fields[1] and not fields[3] and tonumber(fields[1]) > nowSeconds
+    and tonumber(fields[2]) == currentVersion()
+end
+`;
+
+/** ARGV[4] jti, [5] createdAtMs, [6] exp, [7] ttl ms, [8..] hash fields. */
+export const CREATE_SESSION = lua(`${SESSION_PRELUDE}
+local key = sessionPrefix .. ARGV[4]
+if redis.call('EXISTS', key) == 1 then return redis.error_reply('ERR tessera: session exists') end
+redis.call('HSET', key, unpack(ARGV, 8))
+redis.call('PEXPIRE', key, ARGV[7])
+redis.call('ZADD', byCreated, ARGV[5], ARGV[4])
+redis.call('ZADD', byExp, ARGV[6], ARGV[4])
+publish({type = 'created', jti = ARGV[4]})
+return 1`);
+
+/**
+ * Every session hash, newest first (equal createdAtMs: jti descending, bytewise, as ZREVRANGE
+ * orders members). Drops index members whose hash the TTL removed.
+ */
+export const LIST_SESSIONS = lua(`${SESSION_PRELUDE}
+local out = {}
+for _, jti in ipairs(redis.call('ZREVRANGE', byCreated, 0, -1)) do
+  local fields = redis.call('HGETALL', sessionPrefix .. jti)
+  if #fields == 0 then
+    redis.call('ZREM', byCreated, jti)
+    redis.call('ZREM', byExp, jti)
+  else
+    out[#out + 1] = fields
+  end
+end
+return out`);
+
+/** ARGV[4] jti, [5] nowMs, [6] nowSeconds. Returns 1 when this call revoked it. */
+export const REVOKE_SESSION = lua(`${SESSION_PRELUDE}
+local key = sessionPrefix .. ARGV[4]
+if not isActive(redis.call('HMGET', key, 'exp', 'v', 'revokedAtMs'), tonumber(ARGV[6])) then return 0 end
+redis.call('HSET', key, 'revokedAtMs', ARGV[5])
+publish({type = 'revoked', jtis = {ARGV[4]}})
+return 1`);
+
+/**
+ * ARGV[4] nowMs, [5] nowSeconds, [6] '1' when [7] is a jti to keep. Walks only sessions whose
+ * exp is still ahead (the by-exp index), and sends one event naming all it revoked.
+ */
+export const REVOKE_OTHER_SESSIONS = lua(`${SESSION_PRELUDE}
+local nowSeconds = tonumber(ARGV[5])
+local revoked = {}
+for _, jti in ipairs(redis.call('ZRANGEBYSCORE', byExp, '(' .. ARGV[5], '+inf')) do
+  if not (ARGV[6] == '1' and jti == ARGV[7]) then
+    local key = sessionPrefix .. jti
+    if isActive(redis.call('HMGET', key, 'exp', 'v', 'revokedAtMs'), nowSeconds) then
+      redis.call('HSET', key, 'revokedAtMs', ARGV[4])
+      revoked[#revoked + 1] = jti
+    end
+  end
+end
+if #revoked > 0 then publish({type = 'revoked', jtis = revoked}) end
+return revoked`);
+
+/** INCR is atomic, so concurrent bumps get distinct versions. */
+export const BUMP_VERSION = lua(`${SESSION_PRELUDE}
+if redis.call('EXISTS', versionKey) == 0 then redis.call('SET', versionKey, 1) end
+local version = redis.call('INCR', versionKey)
+publish({type = 'version', version = version})
+return version`);
+
+/** ARGV[4..]: jti, ms pairs. Never creates a hash, never moves lastSeenAtMs backwards. */
+export const TOUCH_SESSIONS = lua(`${SESSION_PRELUDE}
+for i = 4, #ARGV - 1, 2 do
+  local key = sessionPrefix .. ARGV[i]
+  if redis.call('EXISTS', key) == 1 then
+    local last = redis.call('HGET', key, 'lastSeenAtMs')
+    if not last or tonumber(ARGV[i + 1]) > tonumber(last) then
+      redis.call('HSET', key, 'lastSeenAtMs', ARGV[i + 1])
+    end
+  end
+end
+return 1`);
+
+/** ARGV[4] beforeSeconds. Also drops index members whose hash the TTL removed. */
+export const PURGE_SESSIONS = lua(`${SESSION_PRELUDE}
+local gone = redis.call('ZRANGEBYSCORE', byExp, '-inf', '(' .. ARGV[4])
+for _, jti in ipairs(gone) do
+  redis.call('DEL', sessionPrefix .. jti)
+  redis.call('ZREM', byExp, jti)
+  redis.call('ZREM', byCreated, jti)
+end
+for _, jti in ipairs(redis.call('ZRANGE', byCreated, 0, -1)) do
+  if redis.call('EXISTS', sessionPrefix .. jti) == 0 then
+    redis.call('ZREM', byCreated, jti)
+    redis.call('ZREM', byExp, jti)
+  end
+end
+return #gone`);
+
+// --- stored tokens --------------------------------------------------------------------
+// KEYS: by-saved index, by-expiry index, owners (id -> userId), ... ARGV: token key prefix,
+// user index prefix, ... The owners hash outlives a token hash removed by TTL, so its
+// per-user index entry can still be found and removed.
+
+const TOKEN_PRELUDE = `
+local bySaved, byExpiry, owners = KEYS[1], KEYS[2], KEYS[3]
+local tokenPrefix, userPrefix = ARGV[1], ARGV[2]
+local function removeToken(id)
+  local user = redis.call('HGET', owners, id)
+  redis.call('DEL', tokenPrefix .. id)
+  redis.call('ZREM', bySaved, id)
+  redis.call('ZREM', byExpiry, id)
+  if user then redis.call('ZREM', userPrefix .. user, id) end
+  redis.call('HDEL', owners, id)
+end
+`;
+
+/** ARGV[3] id, [4] userId, [5] savedAtMs, [6] expiresAtMs, [7] ttl ms, [8..] hash fields. */
+export const INSERT_TOKEN = lua(`${TOKEN_PRELUDE}
+local id = ARGV[3]
+local key = tokenPrefix .. id
+if redis.call('EXISTS', key) == 1 then return redis.error_reply('ERR tessera: token exists') end
+removeToken(id)
+redis.call('HSET', key, unpack(ARGV, 8))
+redis.call('PEXPIRE', key, ARGV[7])
+redis.call('ZADD', bySaved, ARGV[5], id)
+redis.call('ZADD', byExpiry, ARGV[6], id)
+redis.call('ZADD', userPrefix .. ARGV[4], ARGV[5], id)
+redis.call('HSET', owners, id, ARGV[4])
+return 1`);
+
+/**
+ * ARGV[3] id, [4] savedAtMs, [5] expiresAtMs or '', [6] ttl ms or '', [7..] hash fields.
+ * Returns the updated hash, or nil for an unknown id.
+ */
+export const UPDATE_TOKEN = lua(`${TOKEN_PRELUDE}
+local id = ARGV[3]
+local key = tokenPrefix .. id
+if redis.call('EXISTS', key) == 0 then return false end
+redis.call('HSET', key, unpack(ARGV, 7))
+redis.call('ZADD', bySaved, ARGV[4], id)
+redis.call('ZADD', userPrefix .. redis.call('HGET', key, 'userId'), ARGV[4], id)
+if ARGV[5] ~= '' then
+  redis.call('ZADD', byExpiry, ARGV[5], id)
+  redis.call('PEXPIRE', key, ARGV[6])
+end
+return redis.call('HGETALL', key)`);
+
+/** ARGV[3] id. Returns 1 when the token existed. */
+export const DELETE_TOKEN = lua(`${TOKEN_PRELUDE}
+local existed = redis.call('EXISTS', tokenPrefix .. ARGV[3])
+removeToken(ARGV[3])
+return existed`);
+
+/** ARGV[3] how many. Deletes that many tokens; the caller repeats until none is left. */
+export const CLEAR_TOKENS = lua(`${TOKEN_PRELUDE}
+local ids = redis.call('ZRANGE', bySaved, 0, tonumber(ARGV[3]) - 1)
+for _, id in ipairs(ids) do removeToken(id) end
+return #ids`);
+
+/** ARGV[3] beforeMs, [4] how many. Deletes tokens with expiresAtMs < beforeMs, a batch per call. */
+export const PURGE_TOKENS = lua(`${TOKEN_PRELUDE}
+local ids = redis.call('ZRANGEBYSCORE', byExpiry, '-inf', '(' .. ARGV[3], 'LIMIT', 0, tonumber(ARGV[4]))
+for _, id in ipairs(ids) do removeToken(id) end
+return #ids`);
+
+/**
+ * One page of tokens: `{total, hash, hash, ...}`. KEYS[4] orders the listing (by-saved, or
+ * one user's index, both scored by savedAtMs); KEYS[5] is scratch space, deleted before the
+ * script ends. ARGV[3] offset, [4] limit, [5] 'any' | 'valid' | 'expired', [6] nowMs,
+ * [7] '1' when KEYS[4] is a user's index, [8] '1' when the total is wanted.
+ *
+ * Unfiltered: ZCARD and ZREVRANGE, no scan. With a validity filter there are two exact ways,
+ * and the script takes the cheaper:
+ * - gather: copy the matching ids out of the by-expiry index (or intersect a user's index
+ *   with it) and re-score them by savedAtMs; cost ~ the number of matches.
+ * - walk: read the order index newest first and keep the matching ids until the page is
+ *   full; cost ~ (offset + limit) / (share of matches). The total then comes from ZCOUNT.
+ * Either way Redis orders the result (score, then member bytes), never Lua's locale-aware
+ * string comparison.
+ */
+export const TOKEN_PAGE = lua(`${TOKEN_PRELUDE}
+local order, scratch = KEYS[4], KEYS[5]
+local offset, limit = tonumber(ARGV[3]), tonumber(ARGV[4])
+local filter, nowText = ARGV[5], ARGV[6]
+local now = tonumber(nowText)
+local scoped, needTotal = ARGV[7] == '1', ARGV[8] == '1'
+local total, ids = 0, {}
+local function page(key)
+  if limit < 1 then return {} end
+  return redis.call('ZREVRANGE', key, offset, offset + limit - 1)
+end
+
+if filter == 'any' then
+  total = redis.call('ZCARD', order)
+  ids = page(order)
+else
+  local min, max = '(' .. nowText, '+inf'
+  if filter == 'expired' then min, max = '-inf', nowText end
+  local n = redis.call('ZCARD', order)
+  local matches = n
+  if not scoped then matches = redis.call('ZCOUNT', byExpiry, min, max) end
+  local gather
+  if scoped then gather = needTotal else gather = matches * matches <= (offset + limit) * n end
+  if matches == 0 then
+    total = 0
+  elseif gather then
+    if scoped then
+      redis.call('ZINTERSTORE', scratch, 2, order, byExpiry, 'WEIGHTS', 0, 1)
+      if filter == 'valid' then
+        redis.call('ZREMRANGEBYSCORE', scratch, '-inf', nowText)
+      else
+        redis.call('ZREMRANGEBYSCORE', scratch, '(' .. nowText, '+inf')
+      end
+    else
+      redis.call('ZRANGESTORE', scratch, byExpiry, min, max, 'BYSCORE')
+    end
+    redis.call('ZINTERSTORE', scratch, 2, scratch, order, 'WEIGHTS', 0, 1)
+    total = redis.call('ZCARD', scratch)
+    ids = page(scratch)
+    redis.call('DEL', scratch)
+  else
+    total = matches
+    local matched, position, chunk = 0, 0, math.max(2 * (offset + limit), 64)
+    local wantValid = filter == 'valid'
+    while #ids < limit do
+      local batch = redis.call('ZREVRANGE', order, position, position + chunk - 1)
+      for _, id in ipairs(batch) do
+        local expires = tonumber(redis.call('ZSCORE', byExpiry, id))
+        if expires and (expires > now) == wantValid then
+          matched = matched + 1
+          if matched > offset and #ids < limit then ids[#ids + 1] = id end
+        end
+      end
+      if #batch < chunk then break end
+      position = position + chunk
+    end
+  end
+end
+
+local out = {total}
+for _, id in ipairs(ids) do out[#out + 1] = redis.call('HGETALL', tokenPrefix .. id) end
+return out`);

@@ -1,0 +1,297 @@
+import { Redis } from 'ioredis';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ConfigError, StoreUnavailableError } from '../src/errors.js';
+import { parseRedisUrl, type RedisBackendConfig } from '../src/store/redis/connection.js';
+import { RedisStore, type RedisStoreOptions } from '../src/store/redis/redis-store.js';
+import type { SealedToken, SessionEvent, Store } from '../src/store/types.js';
+import {
+  newSession,
+  newToken,
+  RecordingListener,
+  T0,
+  T0_SECONDS,
+  waitFor,
+} from './store-contract/support.js';
+import { describeStoreContract } from './store-contract.js';
+import { deleteKeys, dumpKeys, probeRedis, redisFixture, testRedisConfig } from './support/redis.js';
+import { describeWithService, TEST_REDIS_URL } from './support/services.js';
+
+const NOW = T0 + 60_000;
+const TIMEOUTS = { connectTimeoutMs: 2000, commandTimeoutMs: 2000 };
+
+describe('Redis URL', () => {
+  it('reads credentials, port and database index; redis:// has no TLS', () => {
+    const { host, port, options } = parseRedisUrl('redis://app:p%40ss@cache.internal:6380/2', TIMEOUTS);
+    expect({ host, port }).toEqual({ host: 'cache.internal', port: 6380 });
+    expect(options).toMatchObject({ username: 'app', password: 'p@ss', db: 2 });
+    expect(options.tls).toBeUndefined();
+  });
+
+  it('rediss:// (Vercel KV, Upstash) turns TLS on, with certificate checks left on', () => {
+    const { port, options } = parseRedisUrl('rediss://default:secret@kv.example.com', TIMEOUTS);
+    expect(port).toBe(6379);
+    expect(options.tls).toEqual({});
+    expect(options.db).toBe(0);
+  });
+
+  it('fails fast instead of queueing: no offline queue, one retry, reply deadline', () => {
+    const { options } = parseRedisUrl('redis://127.0.0.1', TIMEOUTS);
+    expect(options).toMatchObject({
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      commandTimeout: 2000,
+      autoResendUnfulfilledCommands: false,
+    });
+  });
+
+  it('rejects a path that is not a database index, and a database on a cluster', () => {
+    expect(() => parseRedisUrl('redis://127.0.0.1/tessera', TIMEOUTS)).toThrow(ConfigError);
+    const config: RedisBackendConfig = {
+      kind: 'redis',
+      url: 'redis://127.0.0.1/3',
+      prefix: 't:',
+      cluster: true,
+    };
+    expect(() => new RedisStore(config)).toThrow(ConfigError);
+  });
+});
+
+describe('RedisStore with no server', () => {
+  it('ping on a closed port rejects with StoreUnavailableError within a few seconds, and again at once', async () => {
+    const store = new RedisStore({ kind: 'redis', url: 'redis://127.0.0.1:1', prefix: 't:', cluster: false });
+    try {
+      const started = performance.now();
+      await expect(store.ping()).rejects.toBeInstanceOf(StoreUnavailableError);
+      expect(performance.now() - started).toBeLessThan(3000);
+      const again = performance.now();
+      await expect(store.getTokenVersion()).rejects.toBeInstanceOf(StoreUnavailableError);
+      expect(performance.now() - again).toBeLessThan(500);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+/** The order the port promises: savedAtMs descending, then id descending byte by byte. */
+const byListingOrder = (a: SealedToken, b: SealedToken) =>
+  b.savedAtMs - a.savedAtMs || Buffer.compare(Buffer.from(b.id), Buffer.from(a.id));
+
+await describeWithService(
+  'Redis',
+  () => probeRedis(TEST_REDIS_URL),
+  'RedisStore',
+  () => {
+    describeStoreContract('Redis', redisFixture(TEST_REDIS_URL, false));
+
+    describe('Redis specifics', () => {
+      const opened: { store: Store; config: RedisBackendConfig }[] = [];
+      const open = async (
+        options: RedisStoreOptions = {},
+        config = testRedisConfig(TEST_REDIS_URL, false),
+      ) => {
+        const store = new RedisStore(config, options);
+        await store.migrate();
+        opened.push({ store, config });
+        return { store, config };
+      };
+      afterEach(async () => {
+        for (const { store, config } of opened.splice(0)) {
+          await store.close();
+          await deleteKeys(config);
+        }
+      });
+
+      it('the store adds nothing in clear: only the preview of a stored token is readable on the server', async () => {
+        const { store, config } = await open();
+        const marker = 'CLEAR-TOKEN-MARKER-eyJhbGciOiJIUzI1NiJ9';
+        // Stands in for the seal (another module): bytes that do not contain the marker.
+        const sealed = Buffer.from(Buffer.from(marker).map((byte) => byte ^ 0x5a));
+        const token = newToken('tok_secret', { sealed, preview: 'CLEAR-TO...eyJ9' });
+        await store.insertToken(token);
+        await store.updateToken('tok_secret', { savedAtMs: T0 + 5, expiresAtMs: T0 + 999_999 });
+        const dump = await dumpKeys(config);
+        const everything = Buffer.concat(dump.flatMap(({ key, parts }) => [Buffer.from(key), ...parts]));
+        expect(everything.includes(Buffer.from(sealed))).toBe(true);
+        expect(everything.includes(Buffer.from(marker))).toBe(false);
+        expect(everything.includes(Buffer.from(marker.slice(0, 12)))).toBe(false);
+        // Every key is the store's: prefix first, then the one hash tag.
+        for (const { key } of dump) expect(key.startsWith(`${config.prefix}{tessera}:`)).toBe(true);
+      });
+
+      it('a database index in the URL keeps the keys in that database', async () => {
+        const config = testRedisConfig(`${TEST_REDIS_URL}/5`, false);
+        const { store } = await open({}, config);
+        await store.insertToken(newToken('tok_1'));
+        expect((await dumpKeys(config)).some(({ key }) => key.endsWith(':token:tok_1'))).toBe(true);
+        const inDefault = { ...config, url: TEST_REDIS_URL };
+        expect(await dumpKeys(inDefault)).toEqual([]);
+      });
+
+      it('record hashes expire after expiry plus the margin; indexes and settings never expire', async () => {
+        const { store, config } = await open();
+        const future = Date.now() + 3_600_000;
+        await store.createSession(newSession('s1', { exp: Math.floor(future / 1000) }));
+        await store.insertToken(newToken('tok_1', { expiresAtMs: future }));
+        // A record already expired by the wall clock (the suite's frozen 2026 morning) still
+        // lives a whole margin: the sweeper, not the TTL, decides when records go.
+        await store.insertToken(newToken('tok_old', { expiresAtMs: T0 }));
+        const ttl = new Map(
+          (await dumpKeys(config)).map(({ key, ttlMs }) => [key.slice(config.prefix.length), ttlMs]),
+        );
+        const margin = 31 * 86_400_000;
+        for (const key of ['{tessera}:session:s1', '{tessera}:token:tok_1']) {
+          expect(ttl.get(key)).toBeGreaterThan(margin + 3_500_000);
+          expect(ttl.get(key)).toBeLessThanOrEqual(margin + 3_600_000);
+        }
+        expect(ttl.get('{tessera}:token:tok_old')).toBeGreaterThan(margin - 60_000);
+        expect(ttl.get('{tessera}:token:tok_old')).toBeLessThanOrEqual(margin);
+        for (const key of [
+          '{tessera}:version',
+          '{tessera}:tokens:by-saved',
+          '{tessera}:sessions:by-created',
+        ]) {
+          expect(ttl.get(key)).toBe(-1);
+        }
+      });
+
+      it('hashes removed by TTL leave no trace: listing skips them and purge clears every index', async () => {
+        // A 1 ms margin: records whose expiry is past vanish by TTL right away.
+        const { store, config } = await open({ ttlMarginMs: 1 });
+        await store.createSession(newSession('gone', { exp: T0_SECONDS }));
+        await store.insertToken(newToken('tok_gone', { userId: 'usr_x', expiresAtMs: T0 }));
+        const deadline = performance.now() + 5000;
+        while ((await dumpKeys(config)).some(({ key }) => /:(session|token):/.test(key))) {
+          if (performance.now() > deadline) throw new Error('the TTL never removed the hashes');
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+        expect(await store.findSession('gone')).toBeNull();
+        expect(await store.listSessions()).toEqual([]);
+        expect(await store.findToken('tok_gone')).toBeNull();
+        expect((await store.listTokens({ offset: 0, limit: 10, nowMs: NOW })).items).toEqual([]);
+        expect(await store.findCurrentToken(T0 - 1, 'usr_x')).toBeNull();
+        expect(await store.purgeTokens(T0 + 1)).toBe(1);
+        expect(await store.purgeSessions(T0_SECONDS + 1)).toBe(0);
+        const left = (await dumpKeys(config)).map(({ key }) => key.slice(config.prefix.length)).sort();
+        expect(left).toEqual(['{tessera}:schema', '{tessera}:version']);
+      });
+
+      it('validity filters match a plain sort and filter, on both listing strategies', async () => {
+        const { store } = await open();
+        // 32 valid and 8 expired tokens, 4 of them expiring exactly at NOW, spread over every
+        // savedAtMs. TOKEN_PAGE walks the listing when matches^2 > (offset + limit) * 40 (here
+        // the valid pages reaching row 7 at most, and the expired page of 1) and gathers the
+        // matches otherwise; user pages intersect the user's index, findCurrentToken walks it.
+        const ids = ['a', 'B', 'b', 'ä', 'Z', '10', '9', 'tok_x', 'tok_X', 'é'];
+        const tokens: SealedToken[] = [];
+        for (let i = 0; i < 40; i++) {
+          tokens.push(
+            newToken(`${ids[i % ids.length]}_${Math.floor(i / ids.length)}`, {
+              userId: i % 3 === 0 ? 'usr_a' : 'usr_b',
+              savedAtMs: T0 + (i % 5),
+              expiresAtMs: i % 9 === 4 ? NOW : i % 9 === 7 ? NOW - 1 - i : NOW + 1 + i,
+            }),
+          );
+        }
+        for (const token of tokens) await store.insertToken(token);
+        for (const valid of [true, false, undefined]) {
+          for (const userId of [undefined, 'usr_a', 'usr_b']) {
+            const matching = tokens
+              .filter((t) => userId === undefined || t.userId === userId)
+              .filter((t) => valid === undefined || t.expiresAtMs > NOW === valid)
+              .sort(byListingOrder);
+            for (const [offset, limit] of [
+              [0, 1],
+              [0, 5],
+              [3, 4],
+              [0, 100],
+              [35, 10],
+            ] as const) {
+              const page = await store.listTokens({ offset, limit, valid, userId, nowMs: NOW });
+              const what = JSON.stringify({ valid, userId, offset, limit });
+              expect(
+                page.items.map((t) => t.id),
+                what,
+              ).toEqual(matching.slice(offset, offset + limit).map((t) => t.id));
+              expect(page.total, what).toBe(matching.length);
+            }
+            if (valid === true) expect((await store.findCurrentToken(NOW, userId))?.id).toBe(matching[0]?.id);
+          }
+        }
+      });
+
+      it('own events reach listeners before the call returns, and exactly once', async () => {
+        const { store, config } = await open();
+        const other = new RedisStore(config);
+        opened.push({ store: other, config });
+        const listener = new RecordingListener(store);
+        store.subscribe(listener);
+        await listener.waitUp();
+        await store.createSession(newSession('s1'));
+        expect(listener.events).toEqual([{ type: 'created', jti: 's1' }]);
+        await store.revokeSession('s1', T0);
+        expect(listener.events).toHaveLength(2);
+        // Published after ours, so once it is here the pub/sub copies of ours have come too.
+        const version = await other.bumpTokenVersion();
+        await listener.waitForEvent(
+          'the other instance’s bump',
+          (e) => e.type === 'version' && e.version === version,
+        );
+        expect(listener.events).toEqual<SessionEvent[]>([
+          { type: 'created', jti: 's1' },
+          { type: 'revoked', jtis: ['s1'] },
+          { type: 'version', version: 2 },
+        ]);
+      });
+
+      it('the feed goes down when its connection is killed, comes back up, and delivers again', async () => {
+        const { store, config } = await open();
+        const other = new RedisStore(config);
+        opened.push({ store: other, config });
+        const listener = new RecordingListener(store);
+        store.subscribe(listener);
+        await listener.waitUp();
+        await killClients(`${config.prefix}feed`);
+        await waitFor('down()', () => listener.downs === 1);
+        await waitFor('up() again', () => listener.ups === 2);
+        const version = await other.bumpTokenVersion();
+        await listener.waitForEvent(
+          'the bump after reconnecting',
+          (e) => e.type === 'version' && e.version === version,
+        );
+      });
+
+      it('a killed command connection fails requests as unavailable, then reconnects by itself', async () => {
+        const { store, config } = await open();
+        await store.createSession(newSession('s1'));
+        await killClients(`${config.prefix}store`);
+        const deadline = performance.now() + 5000;
+        for (;;) {
+          try {
+            expect(await store.findSession('s1')).not.toBeNull();
+            break;
+          } catch (error) {
+            expect(error).toBeInstanceOf(StoreUnavailableError);
+            if (performance.now() > deadline) throw error;
+            await new Promise((resolve) => setTimeout(resolve, 20));
+          }
+        }
+      });
+    });
+  },
+);
+
+/** Kills this run's connections by client name (never anyone else's: names carry the prefix). */
+async function killClients(name: string): Promise<void> {
+  const admin = new Redis(TEST_REDIS_URL);
+  try {
+    const list = (await admin.client('LIST')) as string;
+    const ids = list
+      .split('\n')
+      .filter((line) => line.includes(` name=${name} `))
+      .map((line) => /^id=(\d+)/.exec(line)?.[1]);
+    expect(ids.length).toBeGreaterThan(0);
+    for (const id of ids) await admin.client('KILL', 'ID', id as string);
+  } finally {
+    admin.disconnect();
+  }
+}

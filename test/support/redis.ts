@@ -1,0 +1,119 @@
+import { Cluster, Redis } from 'ioredis';
+import type { RedisBackendConfig } from '../../src/store/redis/connection.js';
+import { RedisStore, type RedisStoreOptions } from '../../src/store/redis/redis-store.js';
+import type { StoreFixture } from '../store-contract.js';
+import { uniqueName } from './services.js';
+
+/** Connects once, without retrying, and pings: the `describeWithService` probe. */
+export async function probeRedis(url: string): Promise<void> {
+  const client = new Redis(url, { lazyConnect: true, connectTimeout: 1000, retryStrategy: () => null });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    await client.ping();
+  } finally {
+    client.disconnect();
+  }
+}
+
+/** A config with a prefix of its own, so runs never see each other's keys. */
+export const testRedisConfig = (url: string, cluster: boolean): RedisBackendConfig => ({
+  kind: 'redis',
+  url,
+  prefix: `${uniqueName('tessera_test')}:`,
+  cluster,
+});
+
+/** A plain client (not the store's) for looking at and cleaning up raw keys. */
+async function rawClient(config: RedisBackendConfig): Promise<{ nodes: Redis[]; close(): void }> {
+  if (!config.cluster) {
+    const client = new Redis(config.url);
+    return { nodes: [client], close: () => client.disconnect() };
+  }
+  const { hostname, port } = new URL(config.url);
+  const cluster = new Cluster([{ host: hostname, port: Number(port) }]);
+  await cluster.ping();
+  return { nodes: cluster.nodes('master'), close: () => cluster.disconnect() };
+}
+
+/**
+ * Runs `visit` on every key under the config's prefix, with the master that holds it. SCAN is
+ * fine in tests; the store itself never scans.
+ */
+async function eachKey(
+  config: RedisBackendConfig,
+  visit: (node: Redis, key: string) => Promise<void>,
+): Promise<void> {
+  const raw = await rawClient(config);
+  try {
+    const pattern = `${config.prefix.replace(/[*?[\]\\]/g, '\\$&')}*`;
+    for (const node of raw.nodes) {
+      const keys: string[] = [];
+      let cursor = '0';
+      do {
+        const [next, batch] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
+        keys.push(...batch);
+        cursor = next;
+      } while (cursor !== '0');
+      for (const key of keys.sort()) await visit(node, key);
+    }
+  } finally {
+    raw.close();
+  }
+}
+
+export interface RawKey {
+  key: string;
+  type: string;
+  /** Every value the key holds, as bytes: members and scores, fields and values. */
+  parts: Buffer[];
+  /** PTTL: -1 when the key never expires. */
+  ttlMs: number;
+}
+
+/** Reads every key under the prefix raw: what the store left on the server. */
+export async function dumpKeys(config: RedisBackendConfig): Promise<RawKey[]> {
+  const dump: RawKey[] = [];
+  await eachKey(config, async (node, key) => {
+    const type = await node.type(key);
+    // Expired (TTL) between SCAN and TYPE.
+    if (type === 'none') return;
+    const ttlMs = await node.pttl(key);
+    let parts: Buffer[];
+    if (type === 'string') parts = [(await node.getBuffer(key)) ?? Buffer.alloc(0)];
+    else if (type === 'hash') {
+      parts = Object.entries(await node.hgetallBuffer(key)).flatMap(([field, value]) => [
+        Buffer.from(field),
+        value,
+      ]);
+    } else if (type === 'zset') parts = await node.zrangeBuffer(key, 0, -1, 'WITHSCORES');
+    else throw new Error(`unexpected ${type} at ${key}`);
+    dump.push({ key, type, parts, ttlMs });
+  });
+  return dump;
+}
+
+/** Deletes every key under the prefix. */
+export function deleteKeys(config: RedisBackendConfig): Promise<void> {
+  return eachKey(config, async (node, key) => {
+    await node.unlink(key);
+  });
+}
+
+/** The contract suite's fixture: a fresh prefix per test, deleted after it. */
+export function redisFixture(url: string, cluster: boolean, options: RedisStoreOptions = {}) {
+  return async (): Promise<StoreFixture> => {
+    const config = testRedisConfig(url, cluster);
+    const open = async () => {
+      const store = new RedisStore(config, options);
+      await store.migrate();
+      return store;
+    };
+    return {
+      store: await open(),
+      reopen: open,
+      cleanup: () => deleteKeys(config),
+      crossInstanceFeed: true,
+    };
+  };
+}
