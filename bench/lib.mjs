@@ -29,9 +29,9 @@ export function freePort() {
 }
 
 /**
- * Starts `node dist/main.js` with `env` and resolves once /healthz answers.
+ * Starts `node dist/main.js` with `env` and resolves once /readyz answers 200 (store reached).
  * @param {Record<string, string>} env
- * @returns {Promise<{ url: string, pid: number, startMs: number, stop(): Promise<void>, rssMb(): number }>}
+ * @returns {Promise<{ url: string, pid: number, startMs: number, readyMs: number, stop(): Promise<void>, rssMb(): number }>}
  */
 export async function startServer(env) {
   const port = await freePort();
@@ -55,6 +55,8 @@ export async function startServer(env) {
   });
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 30_000;
+  /** @type {number | null} */
+  let listeningMs = null;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`server exited (${child.exitCode}): ${stderr}`);
     if (Date.now() > deadline) {
@@ -62,15 +64,17 @@ export async function startServer(env) {
       throw new Error(`server did not answer within 30 s: ${stderr}`);
     }
     try {
-      if ((await fetch(`${url}/healthz`)).ok) break;
+      if (listeningMs === null && (await fetch(`${url}/healthz`)).ok) listeningMs = performance.now() - began;
+      if (listeningMs !== null && (await fetch(`${url}/readyz`)).ok) break;
     } catch {}
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    await new Promise((resolve) => setTimeout(resolve, 2));
   }
-  const startMs = performance.now() - began;
+  const readyMs = performance.now() - began;
   return {
     url,
     pid: /** @type {number} */ (child.pid),
-    startMs,
+    startMs: /** @type {number} */ (listeningMs),
+    readyMs,
     rssMb() {
       const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
       const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);

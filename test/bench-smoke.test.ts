@@ -1,0 +1,76 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { Client } from 'pg';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { probeRedis } from './support/redis.js';
+import { describeWithService, TEST_DATABASE_URL, TEST_REDIS_URL } from './support/services.js';
+
+const run = promisify(execFile);
+
+interface BenchResults {
+  smoke: boolean;
+  routes: { backend: string; case: string; rps: number; ratio: number; non2xx: number; errors: number }[];
+  propagation: {
+    backend: string;
+    revokeOne: { trials: number; p99: number };
+    revokeAll: { trials: number };
+  }[];
+  scale: { rows: number; p99: number; rssMb: number };
+  coldStart: { p50: number; trials: number };
+}
+
+/**
+ * A tiny run of `npm run bench` (about a second per case) so the script cannot rot: every
+ * case must answer under load on every backend. Figures are not judged here, only shapes.
+ */
+await describeWithService(
+  'PostgreSQL and Redis',
+  async () => {
+    const client = new Client({ connectionString: TEST_DATABASE_URL });
+    await client.connect();
+    await client.end();
+    await probeRedis(TEST_REDIS_URL);
+  },
+  'npm run bench --smoke',
+  () => {
+    const out = mkdtempSync(join(tmpdir(), 'tessera-bench-smoke-'));
+    let results: BenchResults;
+
+    beforeAll(async () => {
+      await run(process.execPath, ['scripts/build-if-stale.mjs']);
+      await run(process.execPath, ['bench/run.mjs', '--smoke', '--out', out], { timeout: 240_000 });
+      results = JSON.parse(readFileSync(join(out, 'latest.json'), 'utf8')) as BenchResults;
+    }, 300_000);
+    afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+    it('measures every route case on every backend, each answering without errors', () => {
+      for (const backend of ['sqlite', 'postgres', 'redis']) {
+        const rows = results.routes.filter((row) => row.backend === backend);
+        expect(rows.map((row) => row.case)).toContain('session check, bearer');
+        expect(rows).toHaveLength(9);
+        for (const row of rows) {
+          expect(row.rps, `${backend} ${row.case}`).toBeGreaterThan(0);
+          expect(row.errors, `${backend} ${row.case}`).toBe(0);
+        }
+      }
+    });
+
+    it('measures revocation propagation between two instances on Postgres and on Redis', () => {
+      expect(results.propagation.map((p) => p.backend)).toEqual(['postgres', 'redis']);
+      for (const p of results.propagation) {
+        expect(p.revokeOne.trials).toBe(5);
+        expect(p.revokeAll.trials).toBe(5);
+      }
+    });
+
+    it('measures listing at scale, cold start, and draws the chart', () => {
+      expect(results.scale.rows).toBe(2000);
+      expect(results.scale.rssMb).toBeGreaterThan(0);
+      expect(results.coldStart.trials).toBe(2);
+      expect(readFileSync(join(out, 'latest.svg'), 'utf8')).toContain('<svg');
+    });
+  },
+);
