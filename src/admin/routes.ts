@@ -5,7 +5,7 @@ import type { Clock } from '../clock.js';
 import { toRfc3339, toUnixSeconds } from '../clock.js';
 import { TesseraError } from '../errors.js';
 import { callerOf, SESSION_COOKIE } from '../http/auth.js';
-import { optionalBody } from '../http/validation.js';
+import { nullable, optionalBody } from '../http/validation.js';
 import type { AdminSessions } from './registry.js';
 import { SESSION_STATUSES } from './session-status.js';
 
@@ -121,9 +121,9 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, o
           200: Type.Object({
             success: Type.Literal(true),
             authenticated: Type.Literal(true),
-            via: Type.Union([Type.Literal('key'), Type.Literal('bearer'), Type.Literal('cookie')]),
-            session: Type.Union([SessionClaims, Type.Null()]),
-            expiresIn: Type.Union([Type.Integer(), Type.Null()]),
+            via: Type.Enum(['key', 'bearer', 'cookie']),
+            session: nullable(SessionClaims),
+            expiresIn: nullable(Type.Integer()),
           }),
         },
       },

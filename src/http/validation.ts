@@ -1,6 +1,8 @@
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import type { FastifyInstance, FastifySchema } from 'fastify';
+import type { Static, TSchema } from 'typebox';
+import Type from 'typebox';
 
 const OPTIONAL_BODY = 'x-optional-body';
 
@@ -51,3 +53,11 @@ export function registerValidation(app: FastifyInstance): void {
     parseJson(request, body as string, done);
   });
 }
+
+/**
+ * `schema` or null, as one JSON-schema type list (`type: ['object', 'null']`) rather than an
+ * `anyOf`: the response serialiser writes a type list directly, while an `anyOf` makes it run
+ * a validator on every response to pick the branch (hot routes: the session check, validity).
+ */
+export const nullable = <T extends TSchema>(schema: T) =>
+  Type.Unsafe<Static<T> | null>({ ...schema, type: [(schema as unknown as { type: string }).type, 'null'] });

@@ -1,4 +1,5 @@
 import Type from 'typebox';
+import { nullable } from '../http/validation.js';
 
 /*
  * Route schemas of the session-storage API: they validate at the edge, shape (and strip) what
@@ -75,7 +76,7 @@ export const Listing = Type.Object({
 export const Current = Type.Object({ token: Type.String(), expires_at: Timestamp, is_valid: Type.Boolean() });
 export const Validity = Type.Object({
   is_valid: Type.Boolean(),
-  expires_at: Type.Union([Timestamp, Type.Null()]),
+  expires_at: nullable(Timestamp),
   seconds_remaining: Type.Integer({ minimum: 0 }),
 });
 export const Cleared = Type.Object({ cleared: Type.Literal(true), message: Type.String() });
