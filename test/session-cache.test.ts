@@ -8,8 +8,8 @@ import { AdminSessions } from '../src/admin/registry.js';
 import { cachedVerifier, FeedSessionState, LAST_SEEN_INTERVAL_MS } from '../src/admin/session-cache.js';
 import { ManualClock, systemRandom } from '../src/clock.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
-import type { Store } from '../src/store/types.js';
 import { T0 } from './support/app.js';
+import { countingReads } from './support/counting-store.js';
 
 async function until(condition: () => boolean, what: string, deadlineMs = 5000): Promise<void> {
   const deadline = Date.now() + deadlineMs;
@@ -17,23 +17,6 @@ async function until(condition: () => boolean, what: string, deadlineMs = 5000):
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setImmediate(resolve));
   }
-}
-
-/** Counts the store reads a session check makes; every call still reaches the real store. */
-function countingReads(store: Store): { store: Store; reads: () => number } {
-  let reads = 0;
-  const counted = new Set(['findSession', 'getTokenVersion']);
-  const proxy = new Proxy(store, {
-    get(target, property, receiver) {
-      const value = Reflect.get(target, property, receiver);
-      if (typeof value !== 'function') return value;
-      return (...args: unknown[]) => {
-        if (counted.has(String(property))) reads++;
-        return value.apply(target, args);
-      };
-    },
-  });
-  return { store: proxy, reads: () => reads };
 }
 
 describe('Lru', () => {

@@ -5,6 +5,7 @@ import { describeFeedContract } from './store-contract/feed.js';
 import { describeSessionContract } from './store-contract/sessions.js';
 import {
   type ContractContext,
+  type CrossInstanceFeed,
   newSession,
   newToken,
   type StoreFixture,
@@ -19,7 +20,11 @@ export type { StoreFixture } from './store-contract/support.js';
  * migrated, empty store for each test; the suite closes it (and every `reopen()`ed one) and
  * then calls `cleanup()`.
  */
-export function describeStoreContract(name: string, open: () => Promise<StoreFixture>): void {
+export function describeStoreContract(
+  name: string,
+  open: () => Promise<StoreFixture>,
+  options: { crossInstanceFeed: CrossInstanceFeed },
+): void {
   describe(`store contract: ${name}`, () => {
     let current: StoreFixture | null = null;
     const reopened: Store[] = [];
@@ -127,6 +132,6 @@ export function describeStoreContract(name: string, open: () => Promise<StoreFix
 
     describeSessionContract(ctx);
     describeTokenContract(ctx);
-    describeFeedContract(ctx);
+    describeFeedContract(ctx, options.crossInstanceFeed);
   });
 }

@@ -1,5 +1,4 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
-import { Client, type QueryResultRow } from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { StoreUnavailableError } from '../src/errors.js';
 import { feedChannel } from '../src/store/postgres/feed.js';
@@ -7,18 +6,8 @@ import { quoteIdentifier } from '../src/store/postgres/migrations.js';
 import { PostgresStore } from '../src/store/postgres/postgres-store.js';
 import { newToken, RecordingListener, waitFor } from './store-contract/support.js';
 import { describeStoreContract } from './store-contract.js';
+import { adminQuery, dropSchema } from './support/postgres.js';
 import { describeWithService, TEST_DATABASE_URL, uniqueName } from './support/services.js';
-
-/** Runs one statement on a connection of its own (schema set-up and inspection). */
-async function adminQuery<R extends QueryResultRow>(text: string, values: unknown[] = []): Promise<R[]> {
-  const client = new Client({ connectionString: TEST_DATABASE_URL });
-  await client.connect();
-  try {
-    return (await client.query<R>(text, values)).rows;
-  } finally {
-    await client.end();
-  }
-}
 
 const openStore = (schema: string, url = TEST_DATABASE_URL) =>
   new PostgresStore({ kind: 'postgres', url, schema, poolMax: 5 });
@@ -56,27 +45,28 @@ async function freezableRelay(): Promise<{ url: string; freeze(): void; close():
   };
 }
 
-const dropSchema = (schema: string) => adminQuery(`DROP SCHEMA IF EXISTS ${quoteIdentifier(schema)} CASCADE`);
-
 await describeWithService(
   'PostgreSQL',
   async () => void (await adminQuery('SELECT 1')),
   'Postgres store',
   () => {
-    describeStoreContract('PostgreSQL', async () => {
-      const schema = uniqueName('tessera_test');
-      const reopen = async () => {
-        const store = openStore(schema);
-        await store.migrate();
-        return store;
-      };
-      return {
-        store: await reopen(),
-        reopen,
-        cleanup: () => dropSchema(schema).then(() => undefined),
-        crossInstanceFeed: true,
-      };
-    });
+    describeStoreContract(
+      'PostgreSQL',
+      async () => {
+        const schema = uniqueName('tessera_test');
+        const reopen = async () => {
+          const store = openStore(schema);
+          await store.migrate();
+          return store;
+        };
+        return {
+          store: await reopen(),
+          reopen,
+          cleanup: () => dropSchema(schema).then(() => undefined),
+        };
+      },
+      { crossInstanceFeed: 'events' },
+    );
 
     describe('PostgreSQL specifics', () => {
       const schemas: string[] = [];

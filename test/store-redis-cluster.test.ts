@@ -52,7 +52,9 @@ await describeWithService(
   () => {
     afterAll(async () => cluster?.stop());
 
-    describeStoreContract('Redis Cluster', () => redisFixture(running().url, true)());
+    describeStoreContract('Redis Cluster', () => redisFixture(running().url, true)(), {
+      crossInstanceFeed: 'events',
+    });
 
     describe('Redis Cluster specifics', () => {
       const opened: { store: RedisStore; config: RedisBackendConfig }[] = [];

@@ -81,7 +81,7 @@ await describeWithService(
   () => probeRedis(TEST_REDIS_URL),
   'RedisStore',
   () => {
-    describeStoreContract('Redis', redisFixture(TEST_REDIS_URL, false));
+    describeStoreContract('Redis', redisFixture(TEST_REDIS_URL, false), { crossInstanceFeed: 'events' });
 
     describe('Redis specifics', () => {
       const opened: { store: Store; config: RedisBackendConfig }[] = [];

@@ -4,19 +4,21 @@ import { join } from 'node:path';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import { describeStoreContract } from './store-contract.js';
 
-describeStoreContract('SQLite (temp file)', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'tessera-store-'));
-  const path = join(dir, 'tessera.db');
-  const open = async () => {
-    const store = new SqliteStore(path);
-    await store.migrate();
-    return store;
-  };
-  return {
-    store: await open(),
-    reopen: open,
-    cleanup: async () => rmSync(dir, { recursive: true, force: true }),
-    // A second connection on the file gets no events: SQLite's feed is in-process per instance.
-    crossInstanceFeed: false,
-  };
-});
+describeStoreContract(
+  'SQLite (temp file)',
+  async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tessera-store-'));
+    const path = join(dir, 'tessera.db');
+    const open = async () => {
+      const store = new SqliteStore(path);
+      await store.migrate();
+      return store;
+    };
+    return {
+      store: await open(),
+      reopen: open,
+      cleanup: async () => rmSync(dir, { recursive: true, force: true }),
+    };
+  },
+  { crossInstanceFeed: 'resync' },
+);

@@ -1,13 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import type { SessionEvent } from '../../src/store/types.js';
-import { type ContractContext, newSession, RecordingListener, T0 } from './support.js';
+import {
+  type ContractContext,
+  type CrossInstanceFeed,
+  newSession,
+  RecordingListener,
+  T0,
+} from './support.js';
 
 const isCreated = (jti: string) => (e: SessionEvent) => e.type === 'created' && e.jti === jti;
 const isVersion = (version: number) => (e: SessionEvent) => e.type === 'version' && e.version === version;
 const isRevoked = (jti: string) => (e: SessionEvent) => e.type === 'revoked' && e.jtis.includes(jti);
 
 /** The change feed: what mutations tell listeners of this and of other instances. */
-export function describeFeedContract(ctx: ContractContext): void {
+export function describeFeedContract(ctx: ContractContext, crossInstance: CrossInstanceFeed): void {
   describe('change feed', () => {
     it('subscribe: up() is called once the feed is live', async () => {
       const listener = new RecordingListener(ctx.store);
@@ -29,6 +35,35 @@ export function describeFeedContract(ctx: ContractContext): void {
         { type: 'created', jti: 's1' },
         { type: 'revoked', jtis: ['s1'] },
         { type: 'version', version: 2 },
+      ]);
+      unsubscribe();
+    });
+
+    it("subscribe: an instance's own events reach its listeners before the mutating call resolves", async () => {
+      // Read-your-writes for the session cache: a request that follows a revocation on the
+      // same instance must be refused, without waiting for any round trip through the server.
+      const listener = new RecordingListener(ctx.store);
+      const unsubscribe = ctx.store.subscribe(listener);
+      await listener.waitUp();
+      await ctx.store.createSession(newSession('s1'));
+      await ctx.store.createSession(newSession('s2'));
+      expect(listener.events).toContainEqual({ type: 'created', jti: 's2' });
+      expect(await ctx.store.revokeSession('s1', T0)).toBe(true);
+      expect(listener.events).toContainEqual({ type: 'revoked', jtis: ['s1'] });
+      expect(await ctx.store.revokeOtherSessions(null, T0)).toEqual(['s2']);
+      expect(listener.events).toContainEqual({ type: 'revoked', jtis: ['s2'] });
+      const version = await ctx.store.bumpTokenVersion();
+      expect(listener.events).toContainEqual({ type: 'version', version });
+      // And once each: the server's copies, when they come, are not delivered again.
+      await ctx.store.bumpTokenVersion();
+      await listener.waitForEvent('the last version event', isVersion(version + 1));
+      expect(listener.events).toEqual([
+        { type: 'created', jti: 's1' },
+        { type: 'created', jti: 's2' },
+        { type: 'revoked', jtis: ['s1'] },
+        { type: 'revoked', jtis: ['s2'] },
+        { type: 'version', version },
+        { type: 'version', version: version + 1 },
       ]);
       unsubscribe();
     });
@@ -74,24 +109,42 @@ export function describeFeedContract(ctx: ContractContext): void {
       unsubscribeKept();
     });
 
-    it('subscribe: events written by another instance arrive (cross-instance feed)', async (test) => {
-      if (!ctx.fixture.crossInstanceFeed) test.skip('this backend has no cross-instance event feed');
-      const other = await ctx.reopen();
-      const listener = new RecordingListener(other);
-      const unsubscribe = other.subscribe(listener);
-      await listener.waitUp();
-      await ctx.store.createSession(newSession('s1'));
-      await ctx.store.revokeSession('s1', T0);
-      const version = await ctx.store.bumpTokenVersion();
-      await listener.waitForEvent('the created event', isCreated('s1'));
-      await listener.waitForEvent('the revoked event', isRevoked('s1'));
-      await listener.waitForEvent('the version event', isVersion(version));
-      expect(listener.events).toEqual([
-        { type: 'created', jti: 's1' },
-        { type: 'revoked', jtis: ['s1'] },
-        { type: 'version', version },
-      ]);
-      unsubscribe();
-    });
+    // Each backend registers the cross-instance test that fits how its feed works.
+    if (crossInstance === 'resync') {
+      it('subscribe: a commit by another instance makes pollFeed resync the listener', async () => {
+        const other = await ctx.reopen();
+        const listener = new RecordingListener(other);
+        const unsubscribe = other.subscribe(listener);
+        await listener.waitUp();
+        other.pollFeed?.();
+        expect([listener.downs, listener.ups]).toEqual([0, 1]);
+        await ctx.store.createSession(newSession('s1'));
+        await ctx.store.bumpTokenVersion();
+        other.pollFeed?.();
+        expect([listener.downs, listener.ups]).toEqual([1, 2]);
+        other.pollFeed?.();
+        expect([listener.downs, listener.ups]).toEqual([1, 2]);
+        unsubscribe();
+      });
+    } else {
+      it('subscribe: events written by another instance arrive (cross-instance feed)', async () => {
+        const other = await ctx.reopen();
+        const listener = new RecordingListener(other);
+        const unsubscribe = other.subscribe(listener);
+        await listener.waitUp();
+        await ctx.store.createSession(newSession('s1'));
+        await ctx.store.revokeSession('s1', T0);
+        const version = await ctx.store.bumpTokenVersion();
+        await listener.waitForEvent('the created event', isCreated('s1'));
+        await listener.waitForEvent('the revoked event', isRevoked('s1'));
+        await listener.waitForEvent('the version event', isVersion(version));
+        expect(listener.events).toEqual([
+          { type: 'created', jti: 's1' },
+          { type: 'revoked', jtis: ['s1'] },
+          { type: 'version', version },
+        ]);
+        unsubscribe();
+      });
+    }
   });
 }

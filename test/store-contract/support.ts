@@ -7,12 +7,14 @@ export interface StoreFixture {
   reopen(): Promise<Store>;
   /** Drops the schema / prefix / file. Runs after every store of the fixture is closed. */
   cleanup(): Promise<void>;
-  /**
-   * Whether events written by one instance reach listeners of another (`reopen()`) one.
-   * Postgres and Redis: true. SQLite: false, its events are in-process per connection.
-   */
-  crossInstanceFeed: boolean;
 }
+
+/**
+ * How writes by one instance reach another instance's listeners. `events`: as events
+ * (Postgres NOTIFY, Redis pub/sub). `resync`: as a down/up pair from `pollFeed`, after which
+ * the listener re-reads the store (SQLite: another connection's commit moves data_version).
+ */
+export type CrossInstanceFeed = 'events' | 'resync';
 
 /** What each part of the suite sees of the running test's fixture. */
 export interface ContractContext {

@@ -1,7 +1,9 @@
 import { Cluster, Redis } from 'ioredis';
 import type { RedisBackendConfig } from '../../src/store/redis/connection.js';
 import { RedisStore, type RedisStoreOptions } from '../../src/store/redis/redis-store.js';
+import type { Store } from '../../src/store/types.js';
 import type { StoreFixture } from '../store-contract.js';
+import { disposableStore } from './disposable-store.js';
 import { uniqueName } from './services.js';
 
 /** Connects once, without retrying, and pings: the `describeWithService` probe. */
@@ -113,7 +115,36 @@ export function redisFixture(url: string, cluster: boolean, options: RedisStoreO
       store: await open(),
       reopen: open,
       cleanup: () => deleteKeys(config),
-      crossInstanceFeed: true,
     };
   };
+}
+
+/** The HTTP suites' store factory: a fresh prefix per store, its keys deleted when the store closes. */
+export async function freshRedisStore(url: string, cluster = false): Promise<Store> {
+  const config = testRedisConfig(url, cluster);
+  return disposableStore(new RedisStore(config), () => deleteKeys(config));
+}
+
+/** The ids of the connections named `name` (a store names its feed `<prefix>feed`) on one server or node. */
+export async function redisClientIds(url: string, name: string): Promise<string[]> {
+  const admin = new Redis(url);
+  try {
+    return ((await admin.client('LIST')) as string)
+      .split('\n')
+      .filter((line) => line.includes(` name=${name} `))
+      .map((line) => /^id=(\d+)/.exec(line)?.[1])
+      .filter((id) => id !== undefined);
+  } finally {
+    admin.disconnect();
+  }
+}
+
+/** Kills one connection by id, as a lost network would; true when there was one to kill. */
+export async function killRedisClient(url: string, id: string): Promise<boolean> {
+  const admin = new Redis(url);
+  try {
+    return (await admin.client('KILL', 'ID', id)) === 1;
+  } finally {
+    admin.disconnect();
+  }
 }

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import type { FeedListener, SessionEvent } from '../types.js';
 import { quoteIdentifier } from './migrations.js';
@@ -18,29 +18,54 @@ export function feedChannel(schema: string): string {
   return `tessera_${schema.slice(0, 38)}_${digest}`;
 }
 
-function parseEvent(payload: string | undefined): SessionEvent | null {
+/** A NOTIFY payload: the event, and the id of the statement that sent it (absent from older senders). */
+function parseMessage(payload: string | undefined): { id: string | null; event: SessionEvent } | null {
   try {
-    const event = JSON.parse(payload ?? '') as Partial<SessionEvent> | null;
-    if (event?.type === 'created' && typeof event.jti === 'string') return event as SessionEvent;
-    if (event?.type === 'revoked' && Array.isArray(event.jtis)) return event as SessionEvent;
-    if (event?.type === 'version' && typeof event.version === 'number') return event as SessionEvent;
+    const message = JSON.parse(payload ?? '') as Record<string, unknown> | null;
+    const id = typeof message?.id === 'string' ? message.id : null;
+    if (message?.type === 'created' && typeof message.jti === 'string') {
+      return { id, event: { type: 'created', jti: message.jti } };
+    }
+    if (message?.type === 'revoked' && Array.isArray(message.jtis)) {
+      return { id, event: { type: 'revoked', jtis: message.jtis as string[] } };
+    }
+    if (message?.type === 'version' && typeof message.version === 'number') {
+      return { id, event: { type: 'version', version: message.version } };
+    }
   } catch {
     // Not ours or malformed: someone else may NOTIFY on the channel; ignore it.
   }
   return null;
 }
 
+/** Most own events remembered while their NOTIFY copy is on its way; a bound, not a tuning knob. */
+const MAX_AWAITED_COPIES = 10_000;
+
+/**
+ * Where an event this instance sent stands. The statement's reply and its NOTIFY copy arrive
+ * on two connections, in either order; whichever comes first delivers the event.
+ */
+type OwnEvent = 'delivered-from-copy' | 'awaiting-copy';
+
 /**
  * One dedicated connection doing LISTEN for every subscriber of a store. It connects when
  * the first listener subscribes, tells listeners `up()` once LISTEN is in place and `down()`
  * when the connection is lost, then reconnects with backoff (100 ms doubling to 2 s).
- * Events, this instance's included, arrive only through NOTIFY, so each arrives once.
+ *
+ * An instance's own events reach its listeners before the mutating call returns (`published`,
+ * as soon as the statement's reply is in), so a request that follows a revocation on the same
+ * instance is refused. Each NOTIFY carries the sending statement's id (`nextEventId`), so the
+ * second arrival of an own event is recognised and skipped: a listener sees each event once.
  *
  * A connection can also die silently (a NAT drops it, a failover leaves no RST): no error,
  * just no more NOTIFYs, while listeners trust their memory. So a heartbeat query runs every
  * `heartbeatMs`; one not answered by the next beat counts as a lost connection.
  */
 export class PostgresFeed {
+  /** Identifies this store instance; event ids are `<origin>:<n>[:<chunk>]`. */
+  private readonly origin = `${randomUUID()}:`;
+  private sequence = 0;
+  private readonly ownEvents = new Map<string, OwnEvent>();
   private readonly listeners = new Set<FeedListener>();
   private client: Client | null = null;
   private live = false;
@@ -64,9 +89,26 @@ export class PostgresFeed {
     };
   }
 
+  /** The id a mutating statement puts in its NOTIFY payloads (chunks append `:<n>`). */
+  nextEventId(): string {
+    return `${this.origin}${++this.sequence}`;
+  }
+
+  /** The statement that sent `event` under `id` committed: deliver it, unless its copy already did. */
+  published(id: string, event: SessionEvent): void {
+    if (this.ownEvents.get(id) === 'delivered-from-copy') {
+      this.ownEvents.delete(id);
+      return;
+    }
+    // Only a live LISTEN will see the copy; otherwise there is nothing to wait for.
+    if (this.live) this.remember(id, 'awaiting-copy');
+    this.deliver((listener) => listener.event(event));
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     this.listeners.clear();
+    this.ownEvents.clear();
     if (this.retryTimer !== null) clearTimeout(this.retryTimer);
     this.retryTimer = null;
     this.stopHeartbeat();
@@ -78,15 +120,20 @@ export class PostgresFeed {
 
   private async connect(): Promise<void> {
     if (this.closed) return;
-    const client = new Client({ connectionString: this.url, connectionTimeoutMillis: 3000 });
+    // Named, so operators (and tests) find the LISTEN connection in pg_stat_activity.
+    const client = new Client({
+      connectionString: this.url,
+      connectionTimeoutMillis: 3000,
+      application_name: 'tessera-feed',
+    });
     this.client = client;
     // Registered before connecting: an error event without a handler would crash the process.
     client.on('error', () => this.lost(client));
     client.on('end', () => this.lost(client));
     client.on('notification', (message) => {
       if (this.client !== client || message.channel !== this.channel) return;
-      const event = parseEvent(message.payload);
-      if (event !== null) this.deliver((listener) => listener.event(event));
+      const parsed = parseMessage(message.payload);
+      if (parsed !== null) this.receive(parsed.id, parsed.event);
     });
     try {
       await client.connect();
@@ -100,6 +147,27 @@ export class PostgresFeed {
     this.retryMs = RETRY_FIRST_MS;
     this.startHeartbeat(client);
     this.deliver((listener) => listener.up());
+  }
+
+  private receive(id: string | null, event: SessionEvent): void {
+    if (id?.startsWith(this.origin)) {
+      if (this.ownEvents.get(id) === 'awaiting-copy') {
+        this.ownEvents.delete(id);
+        return;
+      }
+      // The copy came before the reply (or the call failed after committing): deliver it now.
+      this.remember(id, 'delivered-from-copy');
+    }
+    this.deliver((listener) => listener.event(event));
+  }
+
+  /** Records an own event, dropping the oldest past the bound (copies or replies that never came). */
+  private remember(id: string, state: OwnEvent): void {
+    this.ownEvents.set(id, state);
+    for (const oldest of this.ownEvents.keys()) {
+      if (this.ownEvents.size <= MAX_AWAITED_COPIES) return;
+      this.ownEvents.delete(oldest);
+    }
   }
 
   private startHeartbeat(client: Client): void {
@@ -129,6 +197,10 @@ export class PostgresFeed {
     this.stopHeartbeat();
     // With a query in flight, end() destroys the socket rather than waiting on a dead peer.
     client.end().catch(() => undefined);
+    // Copies not received by now never will be: NOTIFYs in flight died with the connection.
+    for (const [id, state] of this.ownEvents) {
+      if (state === 'awaiting-copy') this.ownEvents.delete(id);
+    }
     if (this.live) {
       this.live = false;
       this.deliver((listener) => listener.down());

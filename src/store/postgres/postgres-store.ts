@@ -27,7 +27,9 @@ const NOTIFY_CHUNK_BYTES = 7000;
 /**
  * The shared backend on PostgreSQL. Every method is one statement (so atomic on its own);
  * session changes NOTIFY in that same statement, so an event is sent exactly when, and only
- * if, the change commits. All names are qualified with the configured schema.
+ * if, the change commits. The statement's reply also hands the event to this instance's
+ * listeners at once (`feed.published`), before the call returns. All names are qualified
+ * with the configured schema.
  */
 export class PostgresStore implements Store {
   readonly backend = 'postgres' as const;
@@ -44,6 +46,7 @@ export class PostgresStore implements Store {
     this.pool = new Pool({
       connectionString: config.url,
       max: config.poolMax,
+      application_name: 'tessera',
       // A store that is down fails requests fast (503) instead of queueing them.
       connectionTimeoutMillis: 3000,
       idleTimeoutMillis: 30_000,
@@ -110,21 +113,26 @@ export class PostgresStore implements Store {
   }
 
   async bumpTokenVersion(): Promise<number> {
+    const id = this.feed.nextEventId();
     const { rows } = await this.query<{ value: string }>(
       `WITH bumped AS (
          UPDATE ${this.s}.counters SET value = value + 1 WHERE name = 'token_version' RETURNING value)
-       SELECT value, pg_notify($1, json_build_object('type', 'version', 'version', value)::text) FROM bumped`,
-      [this.feed.channel],
+       SELECT value, pg_notify($1, json_build_object('type', 'version', 'version', value, 'id', $2::text)::text)
+       FROM bumped`,
+      [this.feed.channel, id],
     );
-    return Number(rows[0]?.value);
+    const version = Number(rows[0]?.value);
+    this.feed.published(id, { type: 'version', version });
+    return version;
   }
 
   async createSession(session: NewSession): Promise<void> {
+    const id = this.feed.nextEventId();
     await this.query(
       `WITH created AS (
          INSERT INTO ${this.s}.admin_sessions (jti, iat, exp, v, created_at_ms, ip, user_agent)
          VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING jti)
-       SELECT pg_notify($8, json_build_object('type', 'created', 'jti', jti)::text) FROM created`,
+       SELECT pg_notify($8, json_build_object('type', 'created', 'jti', jti, 'id', $9::text)::text) FROM created`,
       [
         session.jti,
         session.iat,
@@ -134,8 +142,10 @@ export class PostgresStore implements Store {
         session.ip,
         session.userAgent,
         this.feed.channel,
+        id,
       ],
     );
+    this.feed.published(id, { type: 'created', jti: session.jti });
   }
 
   async findSession(jti: string): Promise<SessionRecord | null> {
@@ -161,28 +171,35 @@ export class PostgresStore implements Store {
   async revokeSession(jti: string, nowMs: number): Promise<boolean> {
     // Concurrent revokes queue on the row lock; after the first commits, the others re-check
     // `revoked_at_ms IS NULL`, find it false and change nothing.
+    const id = this.feed.nextEventId();
     const { rowCount } = await this.query(
       `WITH revoked AS (
          UPDATE ${this.s}.admin_sessions SET revoked_at_ms = $1 WHERE jti = $3 AND ${this.activeAt} RETURNING jti)
-       SELECT pg_notify($4, json_build_object('type', 'revoked', 'jtis', json_build_array(jti))::text)
+       SELECT pg_notify($4, json_build_object('type', 'revoked', 'jtis', json_build_array(jti), 'id', $5::text)::text)
        FROM revoked`,
-      [nowMs, Math.floor(nowMs / 1000), jti, this.feed.channel],
+      [nowMs, Math.floor(nowMs / 1000), jti, this.feed.channel, id],
     );
-    return rowCount === 1;
+    if (rowCount !== 1) return false;
+    this.feed.published(id, { type: 'revoked', jtis: [jti] });
+    return true;
   }
 
   async revokeOtherSessions(exceptJti: string | null, nowMs: number): Promise<string[]> {
-    const { rows } = await this.query<{ jtis: string[] }>(
+    // One event per chunk, each with an id of its own: `<statement id>:<chunk>`.
+    const statementId = this.feed.nextEventId();
+    const { rows } = await this.query<{ id: string; jtis: string[] }>(
       `WITH revoked AS (
          UPDATE ${this.s}.admin_sessions SET revoked_at_ms = $1
          WHERE jti IS DISTINCT FROM $3 AND ${this.activeAt} RETURNING jti),
        sized AS (
-         SELECT jti, sum(octet_length(to_json(jti)::text) + 1) OVER (ORDER BY jti) / $5 AS chunk FROM revoked)
-       SELECT array_agg(jti) AS jtis,
-         pg_notify($4, json_build_object('type', 'revoked', 'jtis', json_agg(jti))::text)
-       FROM sized GROUP BY chunk`,
-      [nowMs, Math.floor(nowMs / 1000), exceptJti, this.feed.channel, NOTIFY_CHUNK_BYTES],
+         SELECT jti, $6::text || ':' || (sum(octet_length(to_json(jti)::text) + 1) OVER (ORDER BY jti) / $5) AS id
+         FROM revoked)
+       SELECT id, array_agg(jti) AS jtis,
+         pg_notify($4, json_build_object('type', 'revoked', 'jtis', json_agg(jti), 'id', id)::text)
+       FROM sized GROUP BY id`,
+      [nowMs, Math.floor(nowMs / 1000), exceptJti, this.feed.channel, NOTIFY_CHUNK_BYTES, statementId],
     );
+    for (const row of rows) this.feed.published(row.id, { type: 'revoked', jtis: row.jtis });
     return rows.flatMap((row) => row.jtis);
   }
 
