@@ -15,6 +15,7 @@ import type {
   TokenQuery,
 } from '../types.js';
 import { sqliteMigrations } from './migrations.js';
+import { countTokensSql, currentTokenSql, tokenPageSql } from './token-queries.js';
 
 interface SessionRow {
   jti: string;
@@ -74,6 +75,7 @@ export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly feed = new EventEmitter();
   private readonly feedListeners = new Set<FeedListener>();
+  private readonly statements = new Map<string, Database.Statement>();
   private dataVersion: number | null = null;
   private dataVersionQuery: Database.Statement | null = null;
 
@@ -88,6 +90,19 @@ export class SqliteStore implements Store {
     } catch (error) {
       throw new StoreUnavailableError('sqlite', error);
     }
+  }
+
+  /**
+   * A prepared statement, compiled once per SQL text: preparing costs more than running most
+   * of these queries, and the set of texts is small and fixed (listing has a few variants).
+   */
+  private statement(sql: string): Database.Statement {
+    let prepared = this.statements.get(sql);
+    if (prepared === undefined) {
+      prepared = this.db.prepare(sql);
+      this.statements.set(sql, prepared);
+    }
+    return prepared;
   }
 
   /** Runs `fn`, turning "cannot use the file" failures into StoreUnavailableError. */
@@ -113,14 +128,15 @@ export class SqliteStore implements Store {
       this.db.exec(
         'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at_ms INTEGER NOT NULL)',
       );
-      const applied = this.db
-        .prepare('SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations')
-        .get() as { v: number };
+      const applied = this.statement(
+        'SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations',
+      ).get() as { v: number };
       const apply = this.db.transaction((version: number, sql: string) => {
         this.db.exec(sql);
-        this.db
-          .prepare('INSERT INTO schema_migrations (version, applied_at_ms) VALUES (?, ?)')
-          .run(version, Date.now());
+        this.statement('INSERT INTO schema_migrations (version, applied_at_ms) VALUES (?, ?)').run(
+          version,
+          Date.now(),
+        );
       });
       for (let version = applied.v + 1; version <= sqliteMigrations.length; version++) {
         apply.immediate(version, sqliteMigrations[version - 1] as string);
@@ -130,7 +146,7 @@ export class SqliteStore implements Store {
 
   ping(): Promise<void> {
     return this.run(() => {
-      this.db.prepare('SELECT 1').get();
+      this.statement('SELECT 1').get();
     });
   }
 
@@ -145,7 +161,7 @@ export class SqliteStore implements Store {
 
   getAdminKeyHash(): Promise<string | null> {
     return this.run(() => {
-      const row = this.db.prepare("SELECT value FROM settings WHERE key = 'admin_key_hash'").get() as
+      const row = this.statement("SELECT value FROM settings WHERE key = 'admin_key_hash'").get() as
         | { value: string }
         | undefined;
       return row?.value ?? null;
@@ -154,13 +170,11 @@ export class SqliteStore implements Store {
 
   initAdminKeyHash(hash: string): Promise<string> {
     return this.run(() => {
-      this.db
-        .prepare(
-          "INSERT INTO settings (key, value) VALUES ('admin_key_hash', ?) ON CONFLICT (key) DO NOTHING",
-        )
-        .run(hash);
+      this.statement(
+        "INSERT INTO settings (key, value) VALUES ('admin_key_hash', ?) ON CONFLICT (key) DO NOTHING",
+      ).run(hash);
       return (
-        this.db.prepare("SELECT value FROM settings WHERE key = 'admin_key_hash'").get() as { value: string }
+        this.statement("SELECT value FROM settings WHERE key = 'admin_key_hash'").get() as { value: string }
       ).value;
     });
   }
@@ -170,15 +184,15 @@ export class SqliteStore implements Store {
   }
 
   private currentVersion(): number {
-    return (this.db.prepare("SELECT value FROM meta WHERE key = 'token_version'").get() as { value: number })
+    return (this.statement("SELECT value FROM meta WHERE key = 'token_version'").get() as { value: number })
       .value;
   }
 
   bumpTokenVersion(): Promise<number> {
     return this.run(() => {
-      const row = this.db
-        .prepare("UPDATE meta SET value = value + 1 WHERE key = 'token_version' RETURNING value")
-        .get() as { value: number };
+      const row = this.statement(
+        "UPDATE meta SET value = value + 1 WHERE key = 'token_version' RETURNING value",
+      ).get() as { value: number };
       this.publish({ type: 'version', version: row.value });
       return row.value;
     });
@@ -186,19 +200,17 @@ export class SqliteStore implements Store {
 
   createSession(session: NewSession): Promise<void> {
     return this.run(() => {
-      this.db
-        .prepare(
-          `INSERT INTO admin_sessions (jti, iat, exp, v, created_at_ms, ip, user_agent)
+      this.statement(
+        `INSERT INTO admin_sessions (jti, iat, exp, v, created_at_ms, ip, user_agent)
            VALUES (@jti, @iat, @exp, @v, @createdAtMs, @ip, @userAgent)`,
-        )
-        .run(session);
+      ).run(session);
       this.publish({ type: 'created', jti: session.jti });
     });
   }
 
   findSession(jti: string): Promise<SessionRecord | null> {
     return this.run(() => {
-      const row = this.db.prepare('SELECT * FROM admin_sessions WHERE jti = ?').get(jti) as
+      const row = this.statement('SELECT * FROM admin_sessions WHERE jti = ?').get(jti) as
         | SessionRow
         | undefined;
       return row === undefined ? null : toSession(row);
@@ -208,22 +220,20 @@ export class SqliteStore implements Store {
   listSessions(): Promise<SessionRecord[]> {
     return this.run(() =>
       (
-        this.db
-          .prepare('SELECT * FROM admin_sessions ORDER BY created_at_ms DESC, jti DESC')
-          .all() as SessionRow[]
+        this.statement(
+          'SELECT * FROM admin_sessions ORDER BY created_at_ms DESC, jti DESC',
+        ).all() as SessionRow[]
       ).map(toSession),
     );
   }
 
   revokeSession(jti: string, nowMs: number): Promise<boolean> {
     return this.run(() => {
-      const result = this.db
-        .prepare(
-          `UPDATE admin_sessions SET revoked_at_ms = @nowMs
+      const result = this.statement(
+        `UPDATE admin_sessions SET revoked_at_ms = @nowMs
            WHERE jti = @jti AND revoked_at_ms IS NULL AND exp > @nowSeconds
              AND v = (SELECT value FROM meta WHERE key = 'token_version')`,
-        )
-        .run({ jti, nowMs, nowSeconds: Math.floor(nowMs / 1000) });
+      ).run({ jti, nowMs, nowSeconds: Math.floor(nowMs / 1000) });
       if (result.changes === 0) return false;
       this.publish({ type: 'revoked', jtis: [jti] });
       return true;
@@ -232,14 +242,12 @@ export class SqliteStore implements Store {
 
   revokeOtherSessions(exceptJti: string | null, nowMs: number): Promise<string[]> {
     return this.run(() => {
-      const rows = this.db
-        .prepare(
-          `UPDATE admin_sessions SET revoked_at_ms = @nowMs
+      const rows = this.statement(
+        `UPDATE admin_sessions SET revoked_at_ms = @nowMs
            WHERE revoked_at_ms IS NULL AND exp > @nowSeconds AND jti IS NOT @exceptJti
              AND v = (SELECT value FROM meta WHERE key = 'token_version')
            RETURNING jti`,
-        )
-        .all({ nowMs, nowSeconds: Math.floor(nowMs / 1000), exceptJti }) as { jti: string }[];
+      ).all({ nowMs, nowSeconds: Math.floor(nowMs / 1000), exceptJti }) as { jti: string }[];
       const jtis = rows.map((row) => row.jti);
       if (jtis.length > 0) this.publish({ type: 'revoked', jtis });
       return jtis;
@@ -248,7 +256,7 @@ export class SqliteStore implements Store {
 
   touchSessions(seen: Map<string, number>): Promise<void> {
     return this.run(() => {
-      const touch = this.db.prepare(
+      const touch = this.statement(
         'UPDATE admin_sessions SET last_seen_at_ms = MAX(COALESCE(last_seen_at_ms, 0), ?) WHERE jti = ?',
       );
       this.db.transaction(() => {
@@ -259,47 +267,34 @@ export class SqliteStore implements Store {
 
   purgeSessions(beforeSeconds: number): Promise<number> {
     return this.run(
-      () => this.db.prepare('DELETE FROM admin_sessions WHERE exp < ?').run(beforeSeconds).changes,
+      () => this.statement('DELETE FROM admin_sessions WHERE exp < ?').run(beforeSeconds).changes,
     );
   }
 
   insertToken(token: SealedToken): Promise<void> {
     return this.run(() => {
-      this.db
-        .prepare(
-          `INSERT INTO stored_tokens (id, user_id, kid, sealed, preview, expires_at_ms, saved_at_ms, created_at_ms)
+      this.statement(
+        `INSERT INTO stored_tokens (id, user_id, kid, sealed, preview, expires_at_ms, saved_at_ms, created_at_ms)
            VALUES (@id, @userId, @kid, @sealed, @preview, @expiresAtMs, @savedAtMs, @createdAtMs)`,
-        )
-        .run(token);
+      ).run(token);
     });
   }
 
   findToken(id: string): Promise<SealedToken | null> {
     return this.run(() => {
-      const row = this.db.prepare('SELECT * FROM stored_tokens WHERE id = ?').get(id) as TokenRow | undefined;
+      const row = this.statement('SELECT * FROM stored_tokens WHERE id = ?').get(id) as TokenRow | undefined;
       return row === undefined ? null : toToken(row);
     });
   }
 
   listTokens(query: TokenQuery): Promise<TokenPage> {
     return this.run(() => {
-      const where: string[] = [];
-      if (query.userId !== undefined) where.push('user_id = @userId');
-      if (query.valid === true) where.push('expires_at_ms > @nowMs');
-      if (query.valid === false) where.push('expires_at_ms <= @nowMs');
-      const filter = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
       const params = { userId: query.userId, nowMs: query.nowMs, limit: query.limit, offset: query.offset };
       const read = this.db.transaction(() => {
-        const { total } = this.db
-          .prepare(`SELECT COUNT(*) AS total FROM stored_tokens ${filter}`)
-          .get(params) as {
+        const { total } = this.statement(countTokensSql(query)).get(params) as {
           total: number;
         };
-        const rows = this.db
-          .prepare(
-            `SELECT * FROM stored_tokens ${filter} ORDER BY saved_at_ms DESC, id DESC LIMIT @limit OFFSET @offset`,
-          )
-          .all(params) as TokenRow[];
+        const rows = this.statement(tokenPageSql(query)).all(params) as TokenRow[];
         return { total, items: rows.map(toToken) };
       });
       return read();
@@ -308,49 +303,43 @@ export class SqliteStore implements Store {
 
   findCurrentToken(nowMs: number, userId?: string): Promise<SealedToken | null> {
     return this.run(() => {
-      const byUser = userId === undefined ? '' : 'AND user_id = @userId';
-      const row = this.db
-        .prepare(
-          `SELECT * FROM stored_tokens WHERE expires_at_ms > @nowMs ${byUser}
-           ORDER BY saved_at_ms DESC, id DESC LIMIT 1`,
-        )
-        .get({ nowMs, userId }) as TokenRow | undefined;
+      const row = this.statement(currentTokenSql(userId !== undefined)).get({ nowMs, userId }) as
+        | TokenRow
+        | undefined;
       return row === undefined ? null : toToken(row);
     });
   }
 
   updateToken(id: string, patch: TokenPatch): Promise<SealedToken | null> {
     return this.run(() => {
-      const row = this.db
-        .prepare(
-          `UPDATE stored_tokens SET
+      const row = this.statement(
+        `UPDATE stored_tokens SET
              kid = COALESCE(@kid, kid), sealed = COALESCE(@sealed, sealed), preview = COALESCE(@preview, preview),
              expires_at_ms = COALESCE(@expiresAtMs, expires_at_ms), saved_at_ms = @savedAtMs
            WHERE id = @id RETURNING *`,
-        )
-        .get({
-          id,
-          kid: patch.kid ?? null,
-          sealed: patch.sealed ?? null,
-          preview: patch.preview ?? null,
-          expiresAtMs: patch.expiresAtMs ?? null,
-          savedAtMs: patch.savedAtMs,
-        }) as TokenRow | undefined;
+      ).get({
+        id,
+        kid: patch.kid ?? null,
+        sealed: patch.sealed ?? null,
+        preview: patch.preview ?? null,
+        expiresAtMs: patch.expiresAtMs ?? null,
+        savedAtMs: patch.savedAtMs,
+      }) as TokenRow | undefined;
       return row === undefined ? null : toToken(row);
     });
   }
 
   deleteToken(id: string): Promise<boolean> {
-    return this.run(() => this.db.prepare('DELETE FROM stored_tokens WHERE id = ?').run(id).changes > 0);
+    return this.run(() => this.statement('DELETE FROM stored_tokens WHERE id = ?').run(id).changes > 0);
   }
 
   clearTokens(): Promise<number> {
-    return this.run(() => this.db.prepare('DELETE FROM stored_tokens').run().changes);
+    return this.run(() => this.statement('DELETE FROM stored_tokens').run().changes);
   }
 
   purgeTokens(beforeMs: number): Promise<number> {
     return this.run(
-      () => this.db.prepare('DELETE FROM stored_tokens WHERE expires_at_ms < ?').run(beforeMs).changes,
+      () => this.statement('DELETE FROM stored_tokens WHERE expires_at_ms < ?').run(beforeMs).changes,
     );
   }
 

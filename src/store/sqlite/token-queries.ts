@@ -1,0 +1,29 @@
+import type { TokenQuery } from '../types.js';
+
+/** The listing order, served by `stored_tokens_saved` and `stored_tokens_user_saved`. */
+const NEWEST_FIRST = 'ORDER BY saved_at_ms DESC, id DESC';
+
+function filters(query: Pick<TokenQuery, 'userId' | 'valid'>, expiresColumn: string): string {
+  const where: string[] = [];
+  if (query.userId !== undefined) where.push('user_id = @userId');
+  if (query.valid === true) where.push(`${expiresColumn} > @nowMs`);
+  if (query.valid === false) where.push(`${expiresColumn} <= @nowMs`);
+  return where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
+}
+
+/*
+ * Pages walk the saved-order index and filter as they go. Written `+expires_at_ms`, the expiry
+ * test cannot use the expiry index: without ANALYZE statistics SQLite would otherwise pick that
+ * index and sort every valid row before taking one page (or the one current token). Counts
+ * keep the expiry index, which is what a count of valid rows wants.
+ * Exported for the query-plan test, which checks these very statements.
+ */
+
+export const countTokensSql = (query: Pick<TokenQuery, 'userId' | 'valid'>): string =>
+  `SELECT COUNT(*) AS total FROM stored_tokens ${filters(query, 'expires_at_ms')}`;
+
+export const tokenPageSql = (query: Pick<TokenQuery, 'userId' | 'valid'>): string =>
+  `SELECT * FROM stored_tokens ${filters(query, '+expires_at_ms')} ${NEWEST_FIRST} LIMIT @limit OFFSET @offset`;
+
+export const currentTokenSql = (byUser: boolean): string =>
+  `SELECT * FROM stored_tokens WHERE +expires_at_ms > @nowMs ${byUser ? 'AND user_id = @userId' : ''} ${NEWEST_FIRST} LIMIT 1`;
