@@ -29,7 +29,7 @@ export function freePort() {
 }
 
 /**
- * Starts `node dist/main.js` with `env` and resolves once /readyz answers 200 (store reached).
+ * Starts `node dist/tessera.mjs` (what `npm start` runs) with `env` and resolves once /readyz answers 200 (store reached).
  * @param {Record<string, string>} env
  * @returns {Promise<{ url: string, pid: number, startMs: number, readyMs: number, stop(): Promise<void>, rssMb(): number }>}
  */
@@ -37,7 +37,7 @@ export async function startServer(env) {
   const port = await freePort();
   const dataDir = env.TESSERA_DATA_DIR ?? mkdtempSync(join(tmpdir(), 'tessera-bench-'));
   const began = performance.now();
-  const child = spawn(process.execPath, ['dist/main.js'], {
+  const child = spawn(process.execPath, ['dist/tessera.mjs'], {
     env: {
       ...process.env,
       LOG_LEVEL: 'warn',

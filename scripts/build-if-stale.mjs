@@ -1,4 +1,5 @@
-// `npm start` runs this first: it compiles src/ to dist/ only when dist/ is missing or older.
+// `npm start` (and `npm test`, `npm run bench`) run this first: it builds dist/ (compile, then
+// bundle) only when dist/ is missing or older than the sources.
 import { execFileSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,10 +12,11 @@ const newest = (dir) =>
 
 let built = 0;
 try {
-  built = statSync('dist/main.js').mtimeMs;
+  built = Math.min(statSync('dist/main.js').mtimeMs, statSync('dist/tessera.mjs').mtimeMs);
 } catch {}
 if (built < Math.max(newest('src'), statSync('package.json').mtimeMs, statSync('tsconfig.json').mtimeMs)) {
   execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], {
     stdio: 'inherit',
   });
+  execFileSync(process.execPath, ['scripts/bundle.mjs'], { stdio: 'inherit' });
 }

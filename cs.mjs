@@ -1,0 +1,13 @@
+const t0 = performance.now();
+const { buildApp } = await import('./dist/app.js');
+const t1 = performance.now();
+const { SqliteStore } = await import('./dist/store/sqlite/sqlite-store.js');
+const t2 = performance.now();
+const store = new SqliteStore('/tmp/cs-store.db'); await store.migrate();
+const t3 = performance.now();
+const app = await buildApp({ config: { sessionTtlSeconds: 3600, production: false, trustProxy: false, storageRetentionDays: 30 }, store, secrets: { authSecret: Buffer.alloc(32), encryptionKeys: [{ kid: 'a', key: Buffer.alloc(32) }] }, adminKeyHash: 'aa', clock: { now: Date.now }, random: (n) => Buffer.alloc(n) });
+const t4 = performance.now();
+await app.ready();
+const t5 = performance.now();
+console.log({ importApp: t1 - t0, importSqlite: t2 - t1, migrate: t3 - t2, build: t4 - t3, ready: t5 - t4, processUptimeMs: process.uptime() * 1000 });
+await app.close();
