@@ -16,6 +16,7 @@ export function renderChart(rows) {
   const escapeXml = (/** @type {string} */ text) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;');
   const parts = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="11">`,
+    '<title>Tessera: throughput of each route as a ratio to /healthz on the same server</title>',
     `<rect width="100%" height="100%" fill="white"/>`,
     `<text x="${left}" y="14">throughput as a ratio to /healthz on the same server (tick: target)</text>`,
     `<line x1="${x(1)}" y1="20" x2="${x(1)}" y2="${height - 4}" stroke="#999" stroke-dasharray="3,3"/>`,
