@@ -14,7 +14,8 @@ export class Lru<K, V> {
   private readonly entries = new Map<K, Slot<V>>();
 
   constructor(readonly capacity: number) {
-    if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError('Lru capacity must be a positive integer');
+    if (!Number.isInteger(capacity) || capacity < 1)
+      throw new RangeError('Lru capacity must be a positive integer');
   }
 
   get size(): number {
