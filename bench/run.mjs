@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { backendEnv } from './backends.mjs';
 import { renderChart } from './chart.mjs';
-import { ADMIN_KEY, call, loadTest, login, percentile, startServer } from './lib.mjs';
+import { ADMIN_KEY, call, LOAD_TOOL, loadTest, login, percentile, startServer } from './lib.mjs';
 import { measureScale } from './scale.mjs';
 
 const { values: options } = parseArgs({
@@ -220,7 +220,9 @@ async function measureColdStart() {
 
 async function main() {
   const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
-  log(`tessera bench${smoke ? ' (smoke)' : ''}: ${seconds} s per case on ${machine}`);
+  log(
+    `tessera bench${smoke ? ' (smoke)' : ''}: ${seconds} s per case, load from ${LOAD_TOOL}, on ${machine}`,
+  );
   const routes = [];
   for (const backend of backends) routes.push(...(await measureRoutes(backend)));
   const propagation = [];
