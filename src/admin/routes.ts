@@ -33,21 +33,19 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, o
   const { sessions, clock, checkAdminKey, authenticate, secureCookies } = options;
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
 
+  // One set of attributes for setting and clearing: a browser only clears a cookie whose
+  // path (and, for a Secure one, scheme) match the one it holds.
+  const cookieAttributes = (request: FastifyRequest) =>
+    ({
+      httpOnly: true,
+      sameSite: 'strict',
+      path: '/',
+      secure: secureCookies || request.protocol === 'https',
+    }) as const;
   const setSessionCookie = (request: FastifyRequest, reply: FastifyReply, token: string, maxAge: number) =>
-    reply.setCookie(SESSION_COOKIE, token, {
-      httpOnly: true,
-      sameSite: 'strict',
-      path: '/',
-      maxAge,
-      secure: secureCookies || request.protocol === 'https',
-    });
+    reply.setCookie(SESSION_COOKIE, token, { ...cookieAttributes(request), maxAge });
   const clearSessionCookie = (request: FastifyRequest, reply: FastifyReply) =>
-    reply.clearCookie(SESSION_COOKIE, {
-      httpOnly: true,
-      sameSite: 'strict',
-      path: '/',
-      secure: secureCookies || request.protocol === 'https',
-    });
+    reply.clearCookie(SESSION_COOKIE, cookieAttributes(request));
 
   api.post(
     '/api/admin/login',
