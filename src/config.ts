@@ -82,7 +82,8 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
   }
 
   const rawKeys = text('TOKEN_ENCRYPTION_KEYS');
-  const encryptionKeys = rawKeys === undefined ? null : parseKeyRing(rawKeys, problems);
+  const encryptionKeys =
+    rawKeys === undefined ? null : parseKeyRing(rawKeys, problems, 'TOKEN_ENCRYPTION_KEYS');
 
   const port = integer('PORT', 3000, 0, 65535);
   const backend = parseBackend(text, integer, flag, cwd, dataDir, problems);
@@ -154,7 +155,11 @@ function parseBackend(
   return { kind: 'sqlite', path: resolve(dataDir, 'tessera.db') };
 }
 
-function parseKeyRing(raw: string, problems: string[]): EncryptionKey[] {
+/**
+ * Reads a `kid:base64key,...` key ring; each bad entry adds one line to `problems`, naming
+ * `source` (the variable, or the generated file it was read from).
+ */
+export function parseKeyRing(raw: string, problems: string[], source: string): EncryptionKey[] {
   const ring: EncryptionKey[] = [];
   for (const [index, entry] of raw.split(',').entries()) {
     const colon = entry.indexOf(':');
@@ -162,12 +167,12 @@ function parseKeyRing(raw: string, problems: string[]): EncryptionKey[] {
     const key = Buffer.from(entry.slice(colon + 1).trim(), 'base64');
     if (colon < 1 || !KID.test(kid)) {
       problems.push(
-        `TOKEN_ENCRYPTION_KEYS entry ${index + 1} must look like kid:base64key (kid: letters, digits, _ or -)`,
+        `${source} entry ${index + 1} must look like kid:base64key (kid: letters, digits, _ or -)`,
       );
     } else if (key.length !== 32) {
-      problems.push(`TOKEN_ENCRYPTION_KEYS key "${kid}" must be 32 bytes of base64, got ${key.length} bytes`);
+      problems.push(`${source} key "${kid}" must be 32 bytes of base64, got ${key.length} bytes`);
     } else if (ring.some((k) => k.kid === kid)) {
-      problems.push(`TOKEN_ENCRYPTION_KEYS lists key id "${kid}" twice`);
+      problems.push(`${source} lists key id "${kid}" twice`);
     } else {
       ring.push({ kid, key });
     }

@@ -2,6 +2,7 @@ import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'nod
 import { join } from 'node:path';
 import type { RandomSource } from './clock.js';
 import type { Config, EncryptionKey } from './config.js';
+import { parseKeyRing } from './config.js';
 import { ConfigError } from './errors.js';
 
 export interface Secrets {
@@ -30,15 +31,17 @@ export function resolveSecrets(config: Config, random: RandomSource): Secrets {
   const authSecret =
     config.authSecret ??
     Buffer.from(readOrCreate(config.dataDir, 'auth_secret', () => random(32).toString('base64url')));
-  const encryptionKeys =
-    config.encryptionKeys ??
-    readOrCreate(config.dataDir, 'token_keys', () => `local1:${random(32).toString('base64')}`)
-      .split(',')
-      .map((entry) => {
-        const [kid = '', key = ''] = entry.split(':');
-        return { kid, key: Buffer.from(key, 'base64') };
-      });
+  const encryptionKeys = config.encryptionKeys ?? readGeneratedKeyRing(config.dataDir, random);
   return { authSecret, encryptionKeys };
+}
+
+/** The generated key ring, read with the same checks as TOKEN_ENCRYPTION_KEYS (the file may be edited by hand). */
+function readGeneratedKeyRing(dataDir: string, random: RandomSource): EncryptionKey[] {
+  const raw = readOrCreate(dataDir, 'token_keys', () => `local1:${random(32).toString('base64')}`);
+  const problems: string[] = [];
+  const ring = parseKeyRing(raw, problems, join(dataDir, 'token_keys'));
+  if (problems.length > 0) throw new ConfigError(problems);
+  return ring;
 }
 
 function readOrCreate(dir: string, name: string, create: () => string): string {

@@ -66,6 +66,20 @@ describe('resolveSecrets', () => {
     expect(resolveSecrets(embedded(), systemRandom).encryptionKeys.map((k) => k.kid)).toEqual(['new', 'old']);
   });
 
+  it('a damaged token_keys file is one clear config line naming the file, not a crash later', () => {
+    const keysPath = join(dir, 'data', 'token_keys');
+    resolveSecrets(embedded(), systemRandom);
+    writeFileSync(keysPath, 'local1:dG9vLXNob3J0\n');
+    let problems: string[] = [];
+    try {
+      resolveSecrets(embedded(), systemRandom);
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      problems = (error as ConfigError).problems;
+    }
+    expect(problems).toEqual([`${keysPath} key "local1" must be 32 bytes of base64, got 9 bytes`]);
+  });
+
   it('uses AUTH_SECRET and TOKEN_ENCRYPTION_KEYS as given and writes nothing', () => {
     const secrets = resolveSecrets(
       embedded({ AUTH_SECRET: 's'.repeat(40), TOKEN_ENCRYPTION_KEYS: `k1:${KEY_A}` }),
