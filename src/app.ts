@@ -14,8 +14,8 @@ import { createAuthenticate } from './http/auth.js';
 import { frameworkErrors, registerErrorHandling } from './http/errors.js';
 import { registerValidation } from './http/validation.js';
 import type { Secrets } from './secrets.js';
-import { storageRoutes } from './storage/routes.js';
 import type { Store } from './store/types.js';
+import { storageRoutes } from './vault/routes.js';
 
 export interface AppDeps {
   config: Pick<Config, 'sessionTtlSeconds' | 'production' | 'trustProxy' | 'storageRetentionDays'> &

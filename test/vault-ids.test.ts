@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { RandomSource } from '../src/clock.js';
 import { ManualClock, systemRandom } from '../src/clock.js';
-import { createStorageIdGenerator, isStorageId, STORAGE_ID } from '../src/storage/ids.js';
+import { createStorageIdGenerator, isStorageId, STORAGE_ID } from '../src/vault/ids.js';
 
 /** 2016-07-30T22:36:16.385Z, the ULID specification's example time (`01ARYZ6S41`). */
 const SPEC_MS = 1_469_918_176_385;

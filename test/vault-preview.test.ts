@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { isValidAt, parseRfc3339, secondsRemaining } from '../src/storage/expiry.js';
-import { tokenPreview } from '../src/storage/preview.js';
+import { isValidAt, parseRfc3339, secondsRemaining } from '../src/vault/expiry.js';
+import { tokenPreview } from '../src/vault/preview.js';
 
 describe('tokenPreview', () => {
   it.each([

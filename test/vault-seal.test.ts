@@ -2,7 +2,7 @@ import { createDecipheriv, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { RandomSource } from '../src/clock.js';
 import { ConfigError, TesseraError } from '../src/errors.js';
-import { createKeyRing, openToken, sealToken } from '../src/storage/seal.js';
+import { createKeyRing, openToken, sealToken } from '../src/vault/seal.js';
 
 const K1 = { kid: 'k1', key: Buffer.alloc(32, 1) };
 const K2 = { kid: 'k2', key: Buffer.alloc(32, 2) };
