@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { systemClock, systemRandom } from '../dist/clock.js';
-import { createStorageIdGenerator } from '../dist/vault/ids.js';
+import { createStoredTokenIdGenerator } from '../dist/vault/ids.js';
 import { tokenPreview } from '../dist/vault/preview.js';
 import { createKeyRing, sealToken } from '../dist/vault/seal.js';
 import { ADMIN_KEY, BENCH_SECRETS, loadTest, startServer } from './lib.mjs';
@@ -21,7 +21,7 @@ export async function measureScale(rows, seconds) {
     const began = performance.now();
     const [kid, key] = BENCH_SECRETS.TOKEN_ENCRYPTION_KEYS.split(':');
     const ring = createKeyRing([{ kid, key: Buffer.from(String(key), 'base64') }]);
-    const newId = createStorageIdGenerator(systemClock, systemRandom);
+    const newId = createStoredTokenIdGenerator(systemClock, systemRandom);
     const db = new Database(join(dataDir, 'tessera.db'));
     db.pragma('journal_mode = WAL');
     const insert = db.prepare(

@@ -15,7 +15,7 @@ import { frameworkErrors, registerErrorHandling } from './http/errors.js';
 import { registerValidation } from './http/validation.js';
 import type { Secrets } from './secrets.js';
 import type { Store } from './store/types.js';
-import { storageRoutes } from './vault/routes.js';
+import { sessionStorageRoutes } from './vault/routes.js';
 
 export interface AppDeps {
   config: Pick<Config, 'sessionTtlSeconds' | 'production' | 'trustProxy' | 'storageRetentionDays'> &
@@ -133,7 +133,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     authenticate,
     secureCookies: config.production,
   });
-  await app.register(storageRoutes, {
+  await app.register(sessionStorageRoutes, {
     store,
     encryptionKeys: secrets.encryptionKeys,
     clock,

@@ -15,7 +15,7 @@ export async function sweepExpired(
 ): Promise<{ tokens: number; sessions: number }> {
   const cutoffMs = clock.now() - retentionDays * DAY_MS;
   const [tokens, sessions] = await Promise.all([
-    store.purgeTokens(cutoffMs),
+    store.purgeStoredTokens(cutoffMs),
     store.purgeSessions(Math.floor(cutoffMs / 1000)),
   ]);
   return { tokens, sessions };

@@ -156,7 +156,7 @@ describe('FeedSessionState on SQLite', () => {
     const first = await sessions.login({ ip: null, userAgent: null });
     const second = await sessions.login({ ip: null, userAgent: null });
     expect(await sessions.verifySession(first.token)).not.toBeNull();
-    await other.bumpTokenVersion();
+    await other.bumpSessionVersion();
     expect(await sessions.verifySession(first.token)).toBeNull();
     expect(await sessions.verifySession(second.token)).toBeNull();
     const fresh = await sessions.login({ ip: null, userAgent: null });

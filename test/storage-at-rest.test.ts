@@ -90,8 +90,8 @@ describe('no stored token in clear', () => {
     // Failures that log at error level: a lost key and an altered record.
     const lostKey = storageClient(await t.anotherApp({ secrets: secretsWith('k2') }));
     expect((await lostKey.get(ids[1] as string)).json().code).toBe('SEALING_KEY_MISSING');
-    const record = await t.store.findToken(ids[1] as string);
-    await t.store.updateToken(ids[1] as string, {
+    const record = await t.store.findStoredToken(ids[1] as string);
+    await t.store.updateStoredToken(ids[1] as string, {
       sealed: Buffer.from(record?.sealed.map((byte) => byte ^ 0xff) as Uint8Array),
       savedAtMs: record?.savedAtMs as number,
     });

@@ -60,14 +60,14 @@ export function describeStoreContract(
         await ctx.store.createSession(newSession('s1'));
         await ctx.store.migrate();
         await ctx.store.migrate();
-        expect(await ctx.store.getTokenVersion()).toBe(1);
+        expect(await ctx.store.getSessionVersion()).toBe(1);
         expect(await ctx.store.findSession('s1')).not.toBeNull();
       });
 
       it('migrate: concurrent calls from two instances both succeed', async () => {
         const other = await ctx.reopen();
         await Promise.all([ctx.store.migrate(), other.migrate(), ctx.store.migrate()]);
-        expect(await other.getTokenVersion()).toBe(1);
+        expect(await other.getSessionVersion()).toBe(1);
       });
 
       it('ping: resolves on a live store', async () => {
@@ -105,7 +105,7 @@ export function describeStoreContract(
 
       it('restart: a new instance on the same data sees everything written', async () => {
         await ctx.store.initAdminKeyHash('f'.repeat(64));
-        const version = await ctx.store.bumpTokenVersion();
+        const version = await ctx.store.bumpSessionVersion();
         await ctx.store.createSession(
           newSession('s1', { v: version, ip: '203.0.113.9', userAgent: 'curl/8' }),
         );
@@ -113,17 +113,17 @@ export function describeStoreContract(
         await ctx.store.revokeSession('s2', T0 + 5);
         await ctx.store.touchSessions(new Map([['s1', T0 + 7]]));
         const token = newToken('tok_1');
-        await ctx.store.insertToken(token);
+        await ctx.store.insertStoredToken(token);
 
         const again = await ctx.fixture.reopen();
         try {
           expect(again).not.toBe(ctx.store);
           expect(await again.getAdminKeyHash()).toBe('f'.repeat(64));
-          expect(await again.getTokenVersion()).toBe(version);
+          expect(await again.getSessionVersion()).toBe(version);
           expect(await again.listSessions()).toEqual(await ctx.store.listSessions());
           expect((await again.findSession('s1'))?.lastSeenAtMs).toBe(T0 + 7);
           expect((await again.findSession('s2'))?.revokedAtMs).toBe(T0 + 5);
-          expect(await again.findToken('tok_1')).toEqual(token);
+          expect(await again.findStoredToken('tok_1')).toEqual(token);
         } finally {
           await again.close();
         }

@@ -69,7 +69,7 @@ await describeWithService(
     });
 
     it('the bulk-inserted rows are all counted', async () => {
-      const page = await store.listTokens({ offset: 0, limit: 2, nowMs: NOW });
+      const page = await store.listStoredTokens({ offset: 0, limit: 2, nowMs: NOW });
       expect(page.total).toBe(ROWS);
       expect(page.items.map((t) => t.id)).toEqual(['tok_00100000', 'tok_00099999']);
     });

@@ -90,7 +90,7 @@ await describeWithService(
           `SELECT version FROM ${quoteIdentifier(schema)}.schema_migrations ORDER BY version`,
         );
         expect(applied.map((row) => row.version)).toEqual([1, 2]);
-        expect(await instances[3]?.getTokenVersion()).toBe(1);
+        expect(await instances[3]?.getSessionVersion()).toBe(1);
       });
 
       it('ping: a store on a closed port rejects with StoreUnavailableError quickly', async () => {
@@ -134,7 +134,7 @@ await describeWithService(
         ]);
         await waitFor('down()', () => listener.downs === 1);
         await waitFor('up() again', () => listener.ups === 2);
-        const version = await store.bumpTokenVersion();
+        const version = await store.bumpSessionVersion();
         await listener.waitForEvent(
           'the version event',
           (e) => e.type === 'version' && e.version === version,
@@ -158,7 +158,7 @@ await describeWithService(
           relay.freeze();
           await waitFor('down()', () => listener.downs === 1);
           await waitFor('up() again', () => listener.ups === 2);
-          const version = await writer.bumpTokenVersion();
+          const version = await writer.bumpSessionVersion();
           await listener.waitForEvent(
             'the version event',
             (e) => e.type === 'version' && e.version === version,
@@ -197,7 +197,7 @@ await describeWithService(
         await store.migrate();
         const clear = 'eyJhbGciOiJIUzI1NiJ9.CLEAR-MARKER-7f3a9c.sig0Q3Yk';
         const sealed = Buffer.from('00ff8a5e0c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f', 'hex');
-        await store.insertToken(newToken('tok_1', { sealed, preview: 'eyJhbGci...Q3Yk' }));
+        await store.insertStoredToken(newToken('tok_1', { sealed, preview: 'eyJhbGci...Q3Yk' }));
         const [row] = await adminQuery<{ text: string }>(
           `SELECT t::text AS text FROM ${quoteIdentifier(schema)}.stored_tokens AS t`,
         );

@@ -91,7 +91,7 @@ await describeWithService(
         const { config, listener } = await openWithFeedOn((port) => port !== owner);
         const other = new RedisStore(config);
         opened.push({ store: other, config });
-        const version = await other.bumpTokenVersion();
+        const version = await other.bumpSessionVersion();
         await listener.waitForEvent('a bump published on the owner node', (e) => {
           return e.type === 'version' && e.version === version;
         });
@@ -146,11 +146,11 @@ await describeWithService(
         await running().restartNode(owner);
         // The restarted node comes back empty (no persistence): a missing version reads as 1.
         // Both clients reconnect on their own; until then they answer "unavailable".
-        expect(await eventually(() => store.getTokenVersion())).toBe(1);
-        await eventually(() => other.getTokenVersion());
+        expect(await eventually(() => store.getSessionVersion())).toBe(1);
+        await eventually(() => other.getSessionVersion());
         await store.createSession(newSession('s2'));
         expect(await store.revokeSession('s2', T0)).toBe(true);
-        const version = await other.bumpTokenVersion();
+        const version = await other.bumpSessionVersion();
         await listener.waitForEvent(
           'the bump after recovery',
           (e) => e.type === 'version' && e.version === version,

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError, StoreUnavailableError } from '../src/errors.js';
 import { parseRedisUrl, type RedisBackendConfig } from '../src/store/redis/connection.js';
 import { RedisStore, type RedisStoreOptions } from '../src/store/redis/redis-store.js';
-import type { SealedToken, Store } from '../src/store/types.js';
+import type { Store, StoredToken } from '../src/store/types.js';
 import {
   newSession,
   newToken,
@@ -64,7 +64,7 @@ describe('RedisStore with no server', () => {
       await expect(store.ping()).rejects.toBeInstanceOf(StoreUnavailableError);
       expect(performance.now() - started).toBeLessThan(3000);
       const again = performance.now();
-      await expect(store.getTokenVersion()).rejects.toBeInstanceOf(StoreUnavailableError);
+      await expect(store.getSessionVersion()).rejects.toBeInstanceOf(StoreUnavailableError);
       expect(performance.now() - again).toBeLessThan(500);
     } finally {
       await store.close();
@@ -73,7 +73,7 @@ describe('RedisStore with no server', () => {
 });
 
 /** The order the port promises: savedAtMs descending, then id descending byte by byte. */
-const byListingOrder = (a: SealedToken, b: SealedToken) =>
+const byListingOrder = (a: StoredToken, b: StoredToken) =>
   b.savedAtMs - a.savedAtMs || Buffer.compare(Buffer.from(b.id), Buffer.from(a.id));
 
 await describeWithService(
@@ -107,8 +107,8 @@ await describeWithService(
         // Stands in for the seal (another module): bytes that do not contain the marker.
         const sealed = Buffer.from(Buffer.from(marker).map((byte) => byte ^ 0x5a));
         const token = newToken('tok_secret', { sealed, preview: 'CLEAR-TO...eyJ9' });
-        await store.insertToken(token);
-        await store.updateToken('tok_secret', { savedAtMs: T0 + 5, expiresAtMs: T0 + 999_999 });
+        await store.insertStoredToken(token);
+        await store.updateStoredToken('tok_secret', { savedAtMs: T0 + 5, expiresAtMs: T0 + 999_999 });
         const dump = await dumpKeys(config);
         const everything = Buffer.concat(dump.flatMap(({ key, parts }) => [Buffer.from(key), ...parts]));
         expect(everything.includes(Buffer.from(sealed))).toBe(true);
@@ -121,7 +121,7 @@ await describeWithService(
       it('a database index in the URL keeps the keys in that database', async () => {
         const config = testRedisConfig(`${TEST_REDIS_URL}/5`, false);
         const { store } = await open({}, config);
-        await store.insertToken(newToken('tok_1'));
+        await store.insertStoredToken(newToken('tok_1'));
         expect((await dumpKeys(config)).some(({ key }) => key.endsWith(':token:tok_1'))).toBe(true);
         const inDefault = { ...config, url: TEST_REDIS_URL };
         expect(await dumpKeys(inDefault)).toEqual([]);
@@ -131,10 +131,10 @@ await describeWithService(
         const { store, config } = await open();
         const future = Date.now() + 3_600_000;
         await store.createSession(newSession('s1', { exp: Math.floor(future / 1000) }));
-        await store.insertToken(newToken('tok_1', { expiresAtMs: future }));
+        await store.insertStoredToken(newToken('tok_1', { expiresAtMs: future }));
         // A record already expired by the wall clock (the suite's frozen 2026 morning) still
         // lives a whole margin: the sweeper, not the TTL, decides when records go.
-        await store.insertToken(newToken('tok_old', { expiresAtMs: T0 }));
+        await store.insertStoredToken(newToken('tok_old', { expiresAtMs: T0 }));
         const ttl = new Map(
           (await dumpKeys(config)).map(({ key, ttlMs }) => [key.slice(config.prefix.length), ttlMs]),
         );
@@ -158,7 +158,7 @@ await describeWithService(
         // A 1 ms margin: records whose expiry is past vanish by TTL right away.
         const { store, config } = await open({ ttlMarginMs: 1 });
         await store.createSession(newSession('gone', { exp: T0_SECONDS }));
-        await store.insertToken(newToken('tok_gone', { userId: 'usr_x', expiresAtMs: T0 }));
+        await store.insertStoredToken(newToken('tok_gone', { userId: 'usr_x', expiresAtMs: T0 }));
         const deadline = performance.now() + 5000;
         while ((await dumpKeys(config)).some(({ key }) => /:(session|token):/.test(key))) {
           if (performance.now() > deadline) throw new Error('the TTL never removed the hashes');
@@ -166,10 +166,10 @@ await describeWithService(
         }
         expect(await store.findSession('gone')).toBeNull();
         expect(await store.listSessions()).toEqual([]);
-        expect(await store.findToken('tok_gone')).toBeNull();
-        expect((await store.listTokens({ offset: 0, limit: 10, nowMs: NOW })).items).toEqual([]);
-        expect(await store.findCurrentToken(T0 - 1, 'usr_x')).toBeNull();
-        expect(await store.purgeTokens(T0 + 1)).toBe(1);
+        expect(await store.findStoredToken('tok_gone')).toBeNull();
+        expect((await store.listStoredTokens({ offset: 0, limit: 10, nowMs: NOW })).items).toEqual([]);
+        expect(await store.findCurrentStoredToken(T0 - 1, 'usr_x')).toBeNull();
+        expect(await store.purgeStoredTokens(T0 + 1)).toBe(1);
         expect(await store.purgeSessions(T0_SECONDS + 1)).toBe(0);
         const left = (await dumpKeys(config)).map(({ key }) => key.slice(config.prefix.length)).sort();
         expect(left).toEqual(['{tessera}:schema', '{tessera}:version']);
@@ -180,9 +180,9 @@ await describeWithService(
         // 32 valid and 8 expired tokens, 4 of them expiring exactly at NOW, spread over every
         // savedAtMs. TOKEN_PAGE walks the listing when matches^2 > (offset + limit) * 40 (here
         // the valid pages reaching row 7 at most, and the expired page of 1) and gathers the
-        // matches otherwise; user pages intersect the user's index, findCurrentToken walks it.
+        // matches otherwise; user pages intersect the user's index, findCurrentStoredToken walks it.
         const ids = ['a', 'B', 'b', 'ä', 'Z', '10', '9', 'tok_x', 'tok_X', 'é'];
-        const tokens: SealedToken[] = [];
+        const tokens: StoredToken[] = [];
         for (let i = 0; i < 40; i++) {
           tokens.push(
             newToken(`${ids[i % ids.length]}_${Math.floor(i / ids.length)}`, {
@@ -192,7 +192,7 @@ await describeWithService(
             }),
           );
         }
-        for (const token of tokens) await store.insertToken(token);
+        for (const token of tokens) await store.insertStoredToken(token);
         for (const valid of [true, false, undefined]) {
           for (const userId of [undefined, 'usr_a', 'usr_b']) {
             const matching = tokens
@@ -206,7 +206,7 @@ await describeWithService(
               [0, 100],
               [35, 10],
             ] as const) {
-              const page = await store.listTokens({ offset, limit, valid, userId, nowMs: NOW });
+              const page = await store.listStoredTokens({ offset, limit, valid, userId, nowMs: NOW });
               const what = JSON.stringify({ valid, userId, offset, limit });
               expect(
                 page.items.map((t) => t.id),
@@ -214,7 +214,8 @@ await describeWithService(
               ).toEqual(matching.slice(offset, offset + limit).map((t) => t.id));
               expect(page.total, what).toBe(matching.length);
             }
-            if (valid === true) expect((await store.findCurrentToken(NOW, userId))?.id).toBe(matching[0]?.id);
+            if (valid === true)
+              expect((await store.findCurrentStoredToken(NOW, userId))?.id).toBe(matching[0]?.id);
           }
         }
       });
@@ -229,7 +230,7 @@ await describeWithService(
         await killClients(`${config.prefix}feed`);
         await waitFor('down()', () => listener.downs === 1);
         await waitFor('up() again', () => listener.ups === 2);
-        const version = await other.bumpTokenVersion();
+        const version = await other.bumpSessionVersion();
         await listener.waitForEvent(
           'the bump after reconnecting',
           (e) => e.type === 'version' && e.version === version,

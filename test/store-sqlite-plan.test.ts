@@ -29,7 +29,7 @@ describe('SQLite token queries use the listing indexes', () => {
     const store = new SqliteStore(join(dir, 'tessera.db'));
     await store.migrate();
     for (let i = 0; i < 5000; i++) {
-      await store.insertToken({
+      await store.insertStoredToken({
         id: `store_${String(i).padStart(26, '0')}`,
         userId: `usr_${i % 50}`,
         kid: 'k1',

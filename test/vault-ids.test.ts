@@ -1,29 +1,31 @@
 import { describe, expect, it } from 'vitest';
 import type { RandomSource } from '../src/clock.js';
 import { ManualClock, systemRandom } from '../src/clock.js';
-import { createStorageIdGenerator, isStorageId, STORAGE_ID } from '../src/vault/ids.js';
+import { createStoredTokenIdGenerator, isStoredTokenId, STORED_TOKEN_ID } from '../src/vault/ids.js';
 
 /** 2016-07-30T22:36:16.385Z, the ULID specification's example time (`01ARYZ6S41`). */
 const SPEC_MS = 1_469_918_176_385;
 const zeros: RandomSource = (size) => Buffer.alloc(size, 0);
 const ones: RandomSource = (size) => Buffer.alloc(size, 0xff);
 
-describe('createStorageIdGenerator', () => {
+describe('createStoredTokenIdGenerator', () => {
   it('makes store_ + 10 characters of time + 16 of randomness, in Crockford base32', () => {
-    const id = createStorageIdGenerator(new ManualClock(SPEC_MS), zeros)();
+    const id = createStoredTokenIdGenerator(new ManualClock(SPEC_MS), zeros)();
     expect(id).toBe('store_01ARYZ6S410000000000000000');
-    expect(id).toMatch(STORAGE_ID);
+    expect(id).toMatch(STORED_TOKEN_ID);
     expect(id.length).toBe(6 + 26);
   });
 
   it('encodes all 80 random bits', () => {
-    expect(createStorageIdGenerator(new ManualClock(0), ones)()).toBe('store_0000000000ZZZZZZZZZZZZZZZZ');
+    expect(createStoredTokenIdGenerator(new ManualClock(0), ones)()).toBe('store_0000000000ZZZZZZZZZZZZZZZZ');
     const pattern: RandomSource = () => Buffer.from('0842108421084210842f', 'hex');
-    expect(createStorageIdGenerator(new ManualClock(0), pattern)()).toBe('store_0000000000111111111111111F');
+    expect(createStoredTokenIdGenerator(new ManualClock(0), pattern)()).toBe(
+      'store_0000000000111111111111111F',
+    );
   });
 
   it('counts up within one millisecond, so ids made under a frozen clock still sort by creation', () => {
-    const next = createStorageIdGenerator(new ManualClock(SPEC_MS), zeros);
+    const next = createStoredTokenIdGenerator(new ManualClock(SPEC_MS), zeros);
     expect([next(), next(), next()]).toEqual([
       'store_01ARYZ6S410000000000000000',
       'store_01ARYZ6S410000000000000001',
@@ -37,7 +39,7 @@ describe('createStorageIdGenerator', () => {
   it('draws fresh randomness in a new millisecond', () => {
     const clock = new ManualClock(SPEC_MS);
     let calls = 0;
-    const next = createStorageIdGenerator(clock, (size) => {
+    const next = createStoredTokenIdGenerator(clock, (size) => {
       calls++;
       return systemRandom(size);
     });
@@ -52,7 +54,7 @@ describe('createStorageIdGenerator', () => {
 
   it('stays ordered when the clock steps back', () => {
     const clock = new ManualClock(SPEC_MS);
-    const next = createStorageIdGenerator(clock, systemRandom);
+    const next = createStoredTokenIdGenerator(clock, systemRandom);
     const before = next();
     clock.advance(-5000);
     const after = next();
@@ -61,7 +63,7 @@ describe('createStorageIdGenerator', () => {
   });
 
   it('borrows the next millisecond if the random part would overflow', () => {
-    const next = createStorageIdGenerator(new ManualClock(SPEC_MS), ones);
+    const next = createStoredTokenIdGenerator(new ManualClock(SPEC_MS), ones);
     const first = next();
     const second = next();
     expect(first).toBe('store_01ARYZ6S41ZZZZZZZZZZZZZZZZ');
@@ -69,12 +71,12 @@ describe('createStorageIdGenerator', () => {
   });
 
   it('refuses times it cannot encode', () => {
-    expect(() => createStorageIdGenerator(new ManualClock(-1), zeros)()).toThrow(RangeError);
-    expect(() => createStorageIdGenerator(new ManualClock(2 ** 48), zeros)()).toThrow(RangeError);
+    expect(() => createStoredTokenIdGenerator(new ManualClock(-1), zeros)()).toThrow(RangeError);
+    expect(() => createStoredTokenIdGenerator(new ManualClock(2 ** 48), zeros)()).toThrow(RangeError);
   });
 });
 
-describe('isStorageId', () => {
+describe('isStoredTokenId', () => {
   it.each([
     ['store_01ARYZ6S41TSV4RRFFQ69G5FAV', true],
     ['store_01arYZ6S41TSV4RRFFQ69G5FAV', false],
@@ -88,6 +90,6 @@ describe('isStorageId', () => {
     ['store_001', false],
     ['', false],
   ])('%s -> %s', (id, expected) => {
-    expect(isStorageId(id)).toBe(expected);
+    expect(isStoredTokenId(id)).toBe(expected);
   });
 });

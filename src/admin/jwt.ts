@@ -7,7 +7,7 @@ export interface SessionClaims {
   iat: number;
   /** Expires at, Unix seconds. */
   exp: number;
-  /** Global token version the session was issued under. */
+  /** Global session version the session was issued under. */
   v: number;
 }
 

@@ -28,7 +28,10 @@ export interface SessionState {
 export function storeSessionState(store: Store): SessionState {
   return {
     async isActive(claims, nowSeconds) {
-      const [version, session] = await Promise.all([store.getTokenVersion(), store.findSession(claims.jti)]);
+      const [version, session] = await Promise.all([
+        store.getSessionVersion(),
+        store.findSession(claims.jti),
+      ]);
       return (
         session !== null &&
         session.v === claims.v &&
@@ -52,12 +55,12 @@ export interface AdminSessionsOptions {
 export class AdminSessions {
   constructor(private readonly options: AdminSessionsOptions) {}
 
-  /** Issues a session under the current token version and records it with who asked. */
+  /** Issues a session under the current session version and records it with who asked. */
   async login(client: { ip: string | null; userAgent: string | null }): Promise<LoginResult> {
     const { store, signer, clock, random, ttlSeconds } = this.options;
     const nowMs = clock.now();
     const iat = toUnixSeconds(nowMs);
-    const v = await store.getTokenVersion();
+    const v = await store.getSessionVersion();
     // 144 random bits: unguessable, so a jti can safely appear in URLs and listings.
     const claims: SessionClaims = { jti: random(18).toString('base64url'), iat, exp: iat + ttlSeconds, v };
     await store.createSession({
@@ -82,7 +85,7 @@ export class AdminSessions {
     status: SessionStatus | 'all',
   ): Promise<{ sessions: ListedSession[]; version: number; nowSeconds: number }> {
     const { store, clock } = this.options;
-    const [records, version] = await Promise.all([store.listSessions(), store.getTokenVersion()]);
+    const [records, version] = await Promise.all([store.listSessions(), store.getSessionVersion()]);
     const nowSeconds = toUnixSeconds(clock.now());
     const sessions = records
       .map((record) => ({ record, status: sessionStatus(record, version, nowSeconds) }))
@@ -97,7 +100,7 @@ export class AdminSessions {
 
   /** Invalidates every session at once by bumping the global version; returns the new one. */
   revokeAll(): Promise<number> {
-    return this.options.store.bumpTokenVersion();
+    return this.options.store.bumpSessionVersion();
   }
 
   /** Revokes every active session except `keepJti` (null: every one). Returns how many. */

@@ -203,7 +203,7 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, o
     {
       preHandler: authenticate,
       config: { failureMessage: 'Failed to revoke sessions' },
-      schema: { summary: 'Revoke every session by bumping the global token version', tags: ['admin'] },
+      schema: { summary: 'Revoke every session by bumping the global session version', tags: ['admin'] },
     },
     async (request, reply) => {
       const nextTokenVersion = await sessions.revokeAll();

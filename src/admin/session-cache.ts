@@ -126,7 +126,7 @@ export class FeedSessionState implements SessionState {
     this.sessions.clear();
     const attempt = ++this.resyncs;
     try {
-      const version = await this.options.store.getTokenVersion();
+      const version = await this.options.store.getSessionVersion();
       // A newer resync, a lost feed or stop() since we asked: that path decides, not this one.
       if (attempt !== this.resyncs || !this.feedUp || this.unsubscribe === null) return;
       this.version = Math.max(this.version ?? 0, version);

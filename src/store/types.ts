@@ -13,7 +13,7 @@ export interface SessionRecord {
   iat: number;
   /** JWT `exp`, Unix seconds. */
   exp: number;
-  /** Token version the session was issued under. */
+  /** Session version the session was issued under (the JWT claim `v`). */
   v: number;
   /** Creation time in ms (orders the listing; finer than `iat`). */
   createdAtMs: number;
@@ -28,7 +28,7 @@ export interface SessionRecord {
 export type NewSession = Omit<SessionRecord, 'revokedAtMs' | 'lastSeenAtMs'>;
 
 /** A stored session token, sealed. The clear token never reaches a backend. */
-export interface SealedToken {
+export interface StoredToken {
   id: string;
   userId: string;
   /** Key id of the key that sealed it. */
@@ -42,7 +42,7 @@ export interface SealedToken {
   createdAtMs: number;
 }
 
-export interface TokenPatch {
+export interface StoredTokenPatch {
   kid?: string;
   sealed?: Buffer;
   preview?: string;
@@ -50,7 +50,7 @@ export interface TokenPatch {
   savedAtMs: number;
 }
 
-export interface TokenQuery {
+export interface StoredTokenQuery {
   /** Zero-based row offset. */
   offset: number;
   limit: number;
@@ -60,8 +60,8 @@ export interface TokenQuery {
   nowMs: number;
 }
 
-export interface TokenPage {
-  items: SealedToken[];
+export interface StoredTokenPage {
+  items: StoredToken[];
   /** Rows matching the query's filters, ignoring offset and limit. */
   total: number;
 }
@@ -95,10 +95,10 @@ export interface Store {
   initAdminKeyHash(hash: string): Promise<string>;
 
   // --- admin sessions -----------------------------------------------------------------
-  /** Current global token version; 1 on a new store. */
-  getTokenVersion(): Promise<number>;
+  /** Current global session version; 1 on a new store. */
+  getSessionVersion(): Promise<number>;
   /** Increments the global version. Atomic: concurrent calls each get a distinct version. */
-  bumpTokenVersion(): Promise<number>;
+  bumpSessionVersion(): Promise<number>;
   createSession(session: NewSession): Promise<void>;
   findSession(jti: string): Promise<SessionRecord | null>;
   /** Every session kept (active or not), newest `createdAtMs` first. */
@@ -116,19 +116,19 @@ export interface Store {
   purgeSessions(beforeSeconds: number): Promise<number>;
 
   // --- stored tokens ------------------------------------------------------------------
-  insertToken(token: SealedToken): Promise<void>;
-  findToken(id: string): Promise<SealedToken | null>;
+  insertStoredToken(token: StoredToken): Promise<void>;
+  findStoredToken(id: string): Promise<StoredToken | null>;
   /** Newest `savedAtMs` first, ties by id descending. */
-  listTokens(query: TokenQuery): Promise<TokenPage>;
+  listStoredTokens(query: StoredTokenQuery): Promise<StoredTokenPage>;
   /** The most recently saved token with `expiresAtMs > nowMs`, optionally for one user. */
-  findCurrentToken(nowMs: number, userId?: string): Promise<SealedToken | null>;
+  findCurrentStoredToken(nowMs: number, userId?: string): Promise<StoredToken | null>;
   /** Applies the patch; null when the id is unknown. */
-  updateToken(id: string, patch: TokenPatch): Promise<SealedToken | null>;
-  deleteToken(id: string): Promise<boolean>;
+  updateStoredToken(id: string, patch: StoredTokenPatch): Promise<StoredToken | null>;
+  deleteStoredToken(id: string): Promise<boolean>;
   /** Deletes every stored token. Returns how many. */
-  clearTokens(): Promise<number>;
+  clearStoredTokens(): Promise<number>;
   /** Deletes tokens that expired before `beforeMs`. Returns how many. */
-  purgeTokens(beforeMs: number): Promise<number>;
+  purgeStoredTokens(beforeMs: number): Promise<number>;
 
   // --- change feed --------------------------------------------------------------------
   /**

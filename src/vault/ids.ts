@@ -7,10 +7,10 @@ const RANDOM_CHARS = 16;
 const MAX_TIME_MS = 2 ** 48 - 1;
 
 /** `store_` and 26 Crockford base32 characters: 10 of time, 16 of randomness. */
-export const STORAGE_ID = /^store_[0-9A-HJKMNP-TV-Z]{26}$/;
+export const STORED_TOKEN_ID = /^store_[0-9A-HJKMNP-TV-Z]{26}$/;
 
 /** True for a string that could name a stored token; anything else cannot exist. */
-export const isStorageId = (id: string): boolean => STORAGE_ID.test(id);
+export const isStoredTokenId = (id: string): boolean => STORED_TOKEN_ID.test(id);
 
 /**
  * A generator of stored-token ids: `store_` and a ULID (48-bit millisecond time, 80 random
@@ -18,7 +18,7 @@ export const isStorageId = (id: string): boolean => STORAGE_ID.test(id);
  * back) the random part counts up from the last id instead of being drawn afresh, so even ids
  * made under a frozen clock keep their order. Use one generator per process.
  */
-export function createStorageIdGenerator(clock: Clock, random: RandomSource): () => string {
+export function createStoredTokenIdGenerator(clock: Clock, random: RandomSource): () => string {
   let lastMs = -1;
   let lastRandom: Buffer = Buffer.alloc(RANDOM_BYTES);
   return function newStorageId(): string {
@@ -37,7 +37,7 @@ export function createStorageIdGenerator(clock: Clock, random: RandomSource): ()
       lastRandom = Buffer.from(random(RANDOM_BYTES));
     }
     if (!Number.isInteger(ms) || ms < 0 || ms > MAX_TIME_MS) {
-      throw new RangeError(`cannot make a storage id at time ${ms}`);
+      throw new RangeError(`cannot make a stored-token id at time ${ms}`);
     }
     lastMs = ms;
     return `store_${encodeTime(ms)}${encodeRandom(lastRandom)}`;

@@ -22,15 +22,15 @@ import {
   UserQuery,
   Validity,
 } from './schemas.js';
-import type { OpenedStoredToken, StoredTokenSummary } from './token-vault.js';
-import { TokenVault } from './token-vault.js';
+import type { OpenedStoredToken, StoredTokenSummary } from './vault.js';
+import { Vault } from './vault.js';
 
 /** The canonical base path of the session-storage API. */
 export const STORAGE_BASE = '/api/v1/session-storage';
 /** The contract's listing repeats the base; clients generated from it call this form. */
 export const STORAGE_ALIAS_BASE = `${STORAGE_BASE}${STORAGE_BASE}`;
 
-export interface StorageRoutesOptions {
+export interface SessionStorageRoutesOptions {
   store: Store;
   /** `TOKEN_ENCRYPTION_KEYS`: the first key seals, every key opens. */
   encryptionKeys: readonly EncryptionKey[];
@@ -74,8 +74,8 @@ function expiryOf(text: string): number {
 }
 
 interface EndpointOptions {
-  vault: TokenVault;
-  authenticate: StorageRoutesOptions['authenticate'];
+  vault: Vault;
+  authenticate: SessionStorageRoutesOptions['authenticate'];
   /** Served for the contract's doubled paths, and kept out of the OpenAPI document. */
   alias: boolean;
 }
@@ -249,9 +249,9 @@ const storageEndpoints: FastifyPluginAsync<EndpointOptions> = async (app, { vaul
  * The session-storage API under its canonical base and, by the very same routes, under the
  * contract's doubled base. One vault serves both, so ids stay ordered across the two.
  */
-export const storageRoutes: FastifyPluginAsync<StorageRoutesOptions> = async (app, options) => {
+export const sessionStorageRoutes: FastifyPluginAsync<SessionStorageRoutesOptions> = async (app, options) => {
   const { store, encryptionKeys, clock, random, authenticate } = options;
-  const vault = new TokenVault({ store, keys: encryptionKeys, clock, random });
+  const vault = new Vault({ store, keys: encryptionKeys, clock, random });
   await app.register(storageEndpoints, { prefix: STORAGE_BASE, vault, authenticate, alias: false });
   await app.register(storageEndpoints, { prefix: STORAGE_ALIAS_BASE, vault, authenticate, alias: true });
 };

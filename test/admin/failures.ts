@@ -78,7 +78,7 @@ export function failureTests(h: AdminApiHarness): void {
     });
 
     it('POST /tokens/revoke when the store throws unexpectedly is 500 "Failed to revoke sessions"', async () => {
-      fail('bumpTokenVersion', new Error(INTERNAL_DETAIL));
+      fail('bumpSessionVersion', new Error(INTERNAL_DETAIL));
       const response = await t.app.inject({ method: 'POST', url: '/api/admin/tokens/revoke', headers: KEY });
       expect(response.statusCode).toBe(500);
       expect(response.json()).toEqual({
@@ -130,7 +130,7 @@ export function failureTests(h: AdminApiHarness): void {
     });
 
     it('POST /tokens/revoke when the store is unreachable is 503 STORE_UNAVAILABLE', async () => {
-      fail('bumpTokenVersion', new StoreUnavailableError('test'));
+      fail('bumpSessionVersion', new StoreUnavailableError('test'));
       const response = await t.app.inject({ method: 'POST', url: '/api/admin/tokens/revoke', headers: KEY });
       expectFailure(response, 503, 'STORE_UNAVAILABLE');
     });

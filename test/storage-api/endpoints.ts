@@ -7,7 +7,7 @@ import {
   BASE,
   HOUR,
   MINUTE,
-  STORAGE_ID,
+  STORED_TOKEN_ID,
   saveToken,
   storageClient,
   TOKEN,
@@ -28,7 +28,7 @@ export function describeEndpoints(makeStore?: StoreFactory): void {
       expect(response.statusCode).toBe(201);
       const body = response.json();
       expect(body).toEqual({
-        id: expect.stringMatching(STORAGE_ID),
+        id: expect.stringMatching(STORED_TOKEN_ID),
         user_id: 'usr_9a2f31',
         token_preview: 'eyJhbGci...Q3Yk',
         expires_at: '2026-03-26T11:00:00Z',
@@ -140,7 +140,7 @@ export function describeEndpoints(makeStore?: StoreFactory): void {
       expect(response.body).not.toContain('refreshed');
       const opened = (await storageClient(app().app).get(saved.id)).json();
       expect(opened.token).toBe('eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.refreshed.Zm2w');
-      expect((await app().store.findToken(saved.id))?.createdAtMs).toBe(T0);
+      expect((await app().store.findStoredToken(saved.id))?.createdAtMs).toBe(T0);
     });
 
     it('replaces only the token, keeping the expiry', async () => {

@@ -12,7 +12,7 @@ export type StoreFactory = () => Promise<Store>;
 export const BASE = '/api/v1/session-storage';
 export const ALIAS = `${BASE}${BASE}`;
 export const KEY = { 'x-admin-key': ADMIN_KEY };
-export const STORAGE_ID = /^store_[0-9A-HJKMNP-TV-Z]{26}$/;
+export const STORED_TOKEN_ID = /^store_[0-9A-HJKMNP-TV-Z]{26}$/;
 
 /** A JWT-shaped token whose preview is the contract's `eyJhbGci...Q3Yk`. */
 export const TOKEN = 'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJ1c3JfOWEyZjMxIn0.sig-Q3Yk';

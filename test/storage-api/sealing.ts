@@ -9,7 +9,7 @@ export function describeSealing(makeStore?: StoreFactory): void {
   describe('sealed at rest', () => {
     it('gives the store sealed bytes, the key id and the preview, never the token', async () => {
       const saved = await saveToken(app().app, { expires_at: at(HOUR) });
-      const record = await app().store.findToken(saved.id);
+      const record = await app().store.findStoredToken(saved.id);
       expect(record).toMatchObject({
         id: saved.id,
         userId: 'usr_9a2f31',
@@ -23,7 +23,7 @@ export function describeSealing(makeStore?: StoreFactory): void {
 
     it('seals the same token differently each time (random nonce)', async () => {
       const [a, b] = [await saveToken(app().app), await saveToken(app().app)];
-      const [sa, sb] = [await app().store.findToken(a.id), await app().store.findToken(b.id)];
+      const [sa, sb] = [await app().store.findStoredToken(a.id), await app().store.findStoredToken(b.id)];
       expect(sa?.sealed.subarray(0, 12).equals(sb?.sealed.subarray(0, 12) as Buffer)).toBe(false);
     });
 
@@ -34,15 +34,15 @@ export function describeSealing(makeStore?: StoreFactory): void {
       const fresh = (
         await rotated.create({ user_id: 'u', token: 'sealed-under-k2', expires_at: at(HOUR) })
       ).json();
-      expect((await app().store.findToken(fresh.id))?.kid).toBe('k2');
-      expect((await app().store.findToken(old.id))?.kid).toBe('k1');
+      expect((await app().store.findStoredToken(fresh.id))?.kid).toBe('k2');
+      expect((await app().store.findStoredToken(old.id))?.kid).toBe('k1');
       expect((await rotated.get(fresh.id)).json().token).toBe('sealed-under-k2');
 
       await rotated.update(old.id, { token: 'resealed-under-k2' });
-      expect((await app().store.findToken(old.id))?.kid).toBe('k2');
+      expect((await app().store.findStoredToken(old.id))?.kid).toBe('k2');
       // Only expires_at changes: the sealed token and its key stay as they were.
       await rotated.update(fresh.id, { expires_at: at(2 * HOUR) });
-      expect((await app().store.findToken(fresh.id))?.kid).toBe('k2');
+      expect((await app().store.findStoredToken(fresh.id))?.kid).toBe('k2');
 
       const k2Only = storageClient(await app().anotherApp({ secrets: secretsWith('k2') }));
       expect((await k2Only.get(old.id)).json().token).toBe('resealed-under-k2');
@@ -75,10 +75,13 @@ export function describeSealing(makeStore?: StoreFactory): void {
 
     it('is TOKEN_UNREADABLE, not a crash, for a record altered in storage', async () => {
       const saved = await saveToken(app().app);
-      const record = await app().store.findToken(saved.id);
+      const record = await app().store.findStoredToken(saved.id);
       const altered = Buffer.from(record?.sealed as Buffer);
       altered[20] = (altered[20] as number) ^ 0x01;
-      await app().store.updateToken(saved.id, { sealed: altered, savedAtMs: record?.savedAtMs as number });
+      await app().store.updateStoredToken(saved.id, {
+        sealed: altered,
+        savedAtMs: record?.savedAtMs as number,
+      });
       const response = await storageClient(app().app).get(saved.id);
       expect(response.statusCode).toBe(500);
       expect(response.json()).toEqual({
@@ -92,8 +95,8 @@ export function describeSealing(makeStore?: StoreFactory): void {
 
     it('is TOKEN_UNREADABLE for sealed bytes copied from another record (the id is bound in)', async () => {
       const [a, b] = [await saveToken(app().app, { token: 'token-of-a' }), await saveToken(app().app)];
-      const sealedA = (await app().store.findToken(a.id))?.sealed as Buffer;
-      await app().store.updateToken(b.id, { sealed: sealedA, kid: 'k1', savedAtMs: 0 });
+      const sealedA = (await app().store.findStoredToken(a.id))?.sealed as Buffer;
+      await app().store.updateStoredToken(b.id, { sealed: sealedA, kid: 'k1', savedAtMs: 0 });
       const response = await storageClient(app().app).get(b.id);
       expect(response.json().code).toBe('TOKEN_UNREADABLE');
       expect(response.body).not.toContain('token-of-a');

@@ -29,7 +29,7 @@ export function describeFeedContract(ctx: ContractContext, crossInstance: CrossI
       await listener.waitUp();
       await ctx.store.createSession(newSession('s1'));
       await ctx.store.revokeSession('s1', T0);
-      const version = await ctx.store.bumpTokenVersion();
+      const version = await ctx.store.bumpSessionVersion();
       await listener.waitForEvent('the version event', isVersion(version));
       expect(listener.events).toEqual([
         { type: 'created', jti: 's1' },
@@ -52,12 +52,12 @@ export function describeFeedContract(ctx: ContractContext, crossInstance: CrossI
       expect(listener.events).toContainEqual({ type: 'revoked', jtis: ['s1'] });
       expect(await ctx.store.revokeOtherSessions(null, T0)).toEqual(['s2']);
       expect(listener.events).toContainEqual({ type: 'revoked', jtis: ['s2'] });
-      const version = await ctx.store.bumpTokenVersion();
+      const version = await ctx.store.bumpSessionVersion();
       expect(listener.events).toContainEqual({ type: 'version', version });
       // And once each: the server's copies, when they come, are not delivered again. With a
       // server-side feed, an event another instance publishes after ours is the barrier: once it
       // is here, the copies of ours (sent earlier, on the same channel) have arrived too.
-      await ctx.store.bumpTokenVersion();
+      await ctx.store.bumpSessionVersion();
       const expected = [
         { type: 'created', jti: 's1' },
         { type: 'created', jti: 's2' },
@@ -67,7 +67,7 @@ export function describeFeedContract(ctx: ContractContext, crossInstance: CrossI
         { type: 'version', version: version + 1 },
       ];
       if (crossInstance === 'events') {
-        const otherVersion = await (await ctx.reopen()).bumpTokenVersion();
+        const otherVersion = await (await ctx.reopen()).bumpSessionVersion();
         await listener.waitForEvent("the other instance's bump", isVersion(otherVersion));
         expected.push({ type: 'version', version: otherVersion });
       } else {
@@ -112,7 +112,7 @@ export function describeFeedContract(ctx: ContractContext, crossInstance: CrossI
       await gone.waitUp();
       await kept.waitUp();
       unsubscribeGone();
-      const version = await ctx.store.bumpTokenVersion();
+      const version = await ctx.store.bumpSessionVersion();
       await kept.waitForEvent('the version event', isVersion(version));
       expect(gone.events).toEqual([]);
       unsubscribeKept();
@@ -128,7 +128,7 @@ export function describeFeedContract(ctx: ContractContext, crossInstance: CrossI
         other.pollFeed?.();
         expect([listener.downs, listener.ups]).toEqual([0, 1]);
         await ctx.store.createSession(newSession('s1'));
-        await ctx.store.bumpTokenVersion();
+        await ctx.store.bumpSessionVersion();
         other.pollFeed?.();
         expect([listener.downs, listener.ups]).toEqual([1, 2]);
         other.pollFeed?.();
@@ -143,7 +143,7 @@ export function describeFeedContract(ctx: ContractContext, crossInstance: CrossI
         await listener.waitUp();
         await ctx.store.createSession(newSession('s1'));
         await ctx.store.revokeSession('s1', T0);
-        const version = await ctx.store.bumpTokenVersion();
+        const version = await ctx.store.bumpSessionVersion();
         await listener.waitForEvent('the created event', isCreated('s1'));
         await listener.waitForEvent('the revoked event', isRevoked('s1'));
         await listener.waitForEvent('the version event', isVersion(version));

@@ -2,20 +2,20 @@ import { describe, expect, it } from 'vitest';
 import type { SessionRecord } from '../../src/store/types.js';
 import { type ContractContext, newSession, T0, T0_SECONDS } from './support.js';
 
-/** Token version, admin sessions, revocation and purge. */
+/** Session version, admin sessions, revocation and purge. */
 export function describeSessionContract(ctx: ContractContext): void {
   describe('admin sessions', () => {
-    it('getTokenVersion: starts at 1', async () => {
-      expect(await ctx.store.getTokenVersion()).toBe(1);
+    it('getSessionVersion: starts at 1', async () => {
+      expect(await ctx.store.getSessionVersion()).toBe(1);
     });
 
-    it('bumpTokenVersion: 50 concurrent calls give 50 distinct consecutive versions', async () => {
+    it('bumpSessionVersion: 50 concurrent calls give 50 distinct consecutive versions', async () => {
       const other = await ctx.reopen();
       const versions = await Promise.all(
-        Array.from({ length: 50 }, (_, i) => (i % 2 === 0 ? ctx.store : other).bumpTokenVersion()),
+        Array.from({ length: 50 }, (_, i) => (i % 2 === 0 ? ctx.store : other).bumpSessionVersion()),
       );
       expect([...versions].sort((a, b) => a - b)).toEqual(Array.from({ length: 50 }, (_, i) => i + 2));
-      expect(await ctx.store.getTokenVersion()).toBe(51);
+      expect(await ctx.store.getSessionVersion()).toBe(51);
     });
 
     it('createSession/findSession: round trip with ip and user agent null', async () => {
@@ -90,9 +90,9 @@ export function describeSessionContract(ctx: ContractContext): void {
       expect((await ctx.store.findSession('s1'))?.revokedAtMs).toBe(T0 + 1);
     });
 
-    it('revokeSession: false for a session of an older token version', async () => {
+    it('revokeSession: false for a session of an older session version', async () => {
       await ctx.store.createSession(newSession('s1', { v: 1 }));
-      await ctx.store.bumpTokenVersion();
+      await ctx.store.bumpSessionVersion();
       expect(await ctx.store.revokeSession('s1', T0)).toBe(false);
       await ctx.store.createSession(newSession('s2', { v: 2 }));
       expect(await ctx.store.revokeSession('s2', T0)).toBe(true);
@@ -108,7 +108,7 @@ export function describeSessionContract(ctx: ContractContext): void {
     });
 
     it('revokeOtherSessions: keeps the named session and returns the jtis of only the active others', async () => {
-      await ctx.store.bumpTokenVersion();
+      await ctx.store.bumpSessionVersion();
       for (const jti of ['keep', 'a1', 'a2', 'gone'])
         await ctx.store.createSession(newSession(jti, { v: 2 }));
       await ctx.store.createSession(newSession('expired', { v: 2, exp: T0_SECONDS }));

@@ -1,4 +1,4 @@
-import type { FeedListener, NewSession, SealedToken, SessionEvent, Store } from '../../src/store/types.js';
+import type { FeedListener, NewSession, SessionEvent, Store, StoredToken } from '../../src/store/types.js';
 
 /** What a backend's test file hands the contract suite: one fresh, migrated, empty store. */
 export interface StoreFixture {
@@ -28,7 +28,7 @@ export interface ContractContext {
 export const T0 = Date.UTC(2026, 2, 26, 8, 0, 0);
 export const T0_SECONDS = T0 / 1000;
 
-/** A session active at T0 under token version 1, with no ip or user agent. */
+/** A session active at T0 under session version 1, with no ip or user agent. */
 export const newSession = (jti: string, overrides: Partial<NewSession> = {}): NewSession => ({
   jti,
   iat: T0_SECONDS,
@@ -47,7 +47,7 @@ export const newSession = (jti: string, overrides: Partial<NewSession> = {}): Ne
 export const awkwardBytes = (seed: number): Buffer =>
   Buffer.from([0, seed & 0xff, 0xff, 0xfe, 0x80, 0x00, 0x7f, 0xc3, 0x28, 0x00, 0xe2, 0x82, 0x00]);
 
-export const newToken = (id: string, overrides: Partial<SealedToken> = {}): SealedToken => ({
+export const newToken = (id: string, overrides: Partial<StoredToken> = {}): StoredToken => ({
   id,
   userId: 'usr_a',
   kid: 'k1',

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { SealedToken } from '../../src/store/types.js';
+import type { StoredToken } from '../../src/store/types.js';
 import { type ContractContext, newToken, T0 } from './support.js';
 
 /** A fixed "now" for validity: tokens are valid strictly while expiresAtMs > NOW. */
@@ -7,13 +7,13 @@ const NOW = T0 + 60_000;
 
 /** Stored tokens: round trips, listing, paging, filters, current, update and deletes. */
 export function describeTokenContract(ctx: ContractContext): void {
-  const insertAll = async (tokens: SealedToken[]) => {
-    for (const token of tokens) await ctx.store.insertToken(token);
+  const insertAll = async (tokens: StoredToken[]) => {
+    for (const token of tokens) await ctx.store.insertStoredToken(token);
   };
-  const ids = (tokens: SealedToken[]) => tokens.map((t) => t.id);
+  const ids = (tokens: StoredToken[]) => tokens.map((t) => t.id);
 
   describe('stored tokens', () => {
-    it('insertToken/findToken: round trip keeps every field and the exact sealed bytes', async () => {
+    it('insertStoredToken/findStoredToken: round trip keeps every field and the exact sealed bytes', async () => {
       const sealed = Buffer.concat([
         Buffer.from([0, 0, 0xff, 0x80, 0]),
         Buffer.alloc(300, 0xfe),
@@ -28,18 +28,18 @@ export function describeTokenContract(ctx: ContractContext): void {
         savedAtMs: T0 + 7,
         createdAtMs: T0 + 3,
       });
-      await ctx.store.insertToken(token);
-      const found = await ctx.store.findToken('tok_1');
+      await ctx.store.insertStoredToken(token);
+      const found = await ctx.store.findStoredToken('tok_1');
       expect(found).toEqual(token);
       expect(Buffer.isBuffer(found?.sealed)).toBe(true);
       expect(found?.sealed.equals(sealed)).toBe(true);
     });
 
-    it('findToken: null for an unknown id', async () => {
-      expect(await ctx.store.findToken('nope')).toBeNull();
+    it('findStoredToken: null for an unknown id', async () => {
+      expect(await ctx.store.findStoredToken('nope')).toBeNull();
     });
 
-    it('listTokens: newest savedAtMs first, ties by id descending, with the total', async () => {
+    it('listStoredTokens: newest savedAtMs first, ties by id descending, with the total', async () => {
       await insertAll([
         newToken('a', { savedAtMs: T0 + 1 }),
         newToken('c', { savedAtMs: T0 + 3 }),
@@ -47,21 +47,21 @@ export function describeTokenContract(ctx: ContractContext): void {
         newToken('e', { savedAtMs: T0 + 3 }),
         newToken('b', { savedAtMs: T0 + 3 }),
       ]);
-      const page = await ctx.store.listTokens({ offset: 0, limit: 10, nowMs: NOW });
+      const page = await ctx.store.listStoredTokens({ offset: 0, limit: 10, nowMs: NOW });
       expect(ids(page.items)).toEqual(['e', 'c', 'b', 'd', 'a']);
       expect(page.total).toBe(5);
     });
 
-    it('listTokens: walking every page with offset and limit gives each id exactly once', async () => {
+    it('listStoredTokens: walking every page with offset and limit gives each id exactly once', async () => {
       const all = Array.from({ length: 30 }, (_, i) =>
         newToken(`tok_${String((i * 7) % 30).padStart(2, '0')}`, { savedAtMs: T0 + (i % 4) }),
       );
       await insertAll(all);
-      const full = await ctx.store.listTokens({ offset: 0, limit: 100, nowMs: NOW });
+      const full = await ctx.store.listStoredTokens({ offset: 0, limit: 100, nowMs: NOW });
       expect(full.total).toBe(30);
       const walked: string[] = [];
       for (let offset = 0; offset < 30; offset += 4) {
-        const page = await ctx.store.listTokens({ offset, limit: 4, nowMs: NOW });
+        const page = await ctx.store.listStoredTokens({ offset, limit: 4, nowMs: NOW });
         expect(page.total).toBe(30);
         expect(page.items.length).toBe(Math.min(4, 30 - offset));
         walked.push(...ids(page.items));
@@ -69,42 +69,42 @@ export function describeTokenContract(ctx: ContractContext): void {
       expect(walked).toEqual(ids(full.items));
       expect(new Set(walked).size).toBe(30);
       expect(walked.sort()).toEqual(ids(all).sort());
-      expect(await ctx.store.listTokens({ offset: 30, limit: 4, nowMs: NOW })).toEqual({
+      expect(await ctx.store.listStoredTokens({ offset: 30, limit: 4, nowMs: NOW })).toEqual({
         items: [],
         total: 30,
       });
     });
 
-    it('listTokens: userId filter limits items and total to that user', async () => {
+    it('listStoredTokens: userId filter limits items and total to that user', async () => {
       await insertAll([
         newToken('a1', { userId: 'usr_a', savedAtMs: T0 + 1 }),
         newToken('b1', { userId: 'usr_b', savedAtMs: T0 + 2 }),
         newToken('a2', { userId: 'usr_a', savedAtMs: T0 + 3 }),
         newToken('a3', { userId: 'usr_a', savedAtMs: T0 + 4 }),
       ]);
-      const page = await ctx.store.listTokens({ offset: 1, limit: 1, userId: 'usr_a', nowMs: NOW });
+      const page = await ctx.store.listStoredTokens({ offset: 1, limit: 1, userId: 'usr_a', nowMs: NOW });
       expect(ids(page.items)).toEqual(['a2']);
       expect(page.total).toBe(3);
-      expect(await ctx.store.listTokens({ offset: 0, limit: 5, userId: 'usr_z', nowMs: NOW })).toEqual({
+      expect(await ctx.store.listStoredTokens({ offset: 0, limit: 5, userId: 'usr_z', nowMs: NOW })).toEqual({
         items: [],
         total: 0,
       });
     });
 
-    it('listTokens: valid filter means expiresAtMs > nowMs strictly, and combines with userId', async () => {
+    it('listStoredTokens: valid filter means expiresAtMs > nowMs strictly, and combines with userId', async () => {
       await insertAll([
         newToken('past', { expiresAtMs: NOW - 1, savedAtMs: T0 + 1 }),
         newToken('edge', { expiresAtMs: NOW, savedAtMs: T0 + 2 }),
         newToken('live', { expiresAtMs: NOW + 1, savedAtMs: T0 + 3 }),
         newToken('other', { userId: 'usr_b', expiresAtMs: NOW + 1, savedAtMs: T0 + 4 }),
       ]);
-      const valid = await ctx.store.listTokens({ offset: 0, limit: 10, valid: true, nowMs: NOW });
+      const valid = await ctx.store.listStoredTokens({ offset: 0, limit: 10, valid: true, nowMs: NOW });
       expect(ids(valid.items)).toEqual(['other', 'live']);
       expect(valid.total).toBe(2);
-      const invalid = await ctx.store.listTokens({ offset: 0, limit: 10, valid: false, nowMs: NOW });
+      const invalid = await ctx.store.listStoredTokens({ offset: 0, limit: 10, valid: false, nowMs: NOW });
       expect(ids(invalid.items)).toEqual(['edge', 'past']);
       expect(invalid.total).toBe(2);
-      const mine = await ctx.store.listTokens({
+      const mine = await ctx.store.listStoredTokens({
         offset: 0,
         limit: 10,
         valid: true,
@@ -115,90 +115,94 @@ export function describeTokenContract(ctx: ContractContext): void {
       expect(mine.total).toBe(1);
     });
 
-    it('findCurrentToken: the most recently saved token still valid, optionally per user', async () => {
-      expect(await ctx.store.findCurrentToken(NOW)).toBeNull();
+    it('findCurrentStoredToken: the most recently saved token still valid, optionally per user', async () => {
+      expect(await ctx.store.findCurrentStoredToken(NOW)).toBeNull();
       await insertAll([
         newToken('a_old', { userId: 'usr_a', savedAtMs: T0 + 1, expiresAtMs: NOW + 1000 }),
         newToken('a_mid', { userId: 'usr_a', savedAtMs: T0 + 2, expiresAtMs: NOW + 500 }),
         newToken('b_new', { userId: 'usr_b', savedAtMs: T0 + 3, expiresAtMs: NOW + 1000 }),
         newToken('a_dead', { userId: 'usr_a', savedAtMs: T0 + 5, expiresAtMs: NOW }),
       ]);
-      expect((await ctx.store.findCurrentToken(NOW))?.id).toBe('b_new');
-      expect((await ctx.store.findCurrentToken(NOW, 'usr_a'))?.id).toBe('a_mid');
-      expect((await ctx.store.findCurrentToken(NOW + 500, 'usr_a'))?.id).toBe('a_old');
-      expect(await ctx.store.findCurrentToken(NOW, 'usr_z')).toBeNull();
-      expect(await ctx.store.findCurrentToken(NOW + 1000)).toBeNull();
+      expect((await ctx.store.findCurrentStoredToken(NOW))?.id).toBe('b_new');
+      expect((await ctx.store.findCurrentStoredToken(NOW, 'usr_a'))?.id).toBe('a_mid');
+      expect((await ctx.store.findCurrentStoredToken(NOW + 500, 'usr_a'))?.id).toBe('a_old');
+      expect(await ctx.store.findCurrentStoredToken(NOW, 'usr_z')).toBeNull();
+      expect(await ctx.store.findCurrentStoredToken(NOW + 1000)).toBeNull();
     });
 
-    it('findCurrentToken: on equal savedAtMs it is the first token listTokens gives', async () => {
+    it('findCurrentStoredToken: on equal savedAtMs it is the first token listStoredTokens gives', async () => {
       await insertAll(['t1', 't3', 't2'].map((id) => newToken(id, { savedAtMs: T0 })));
-      const first = (await ctx.store.listTokens({ offset: 0, limit: 1, valid: true, nowMs: NOW })).items[0];
+      const first = (await ctx.store.listStoredTokens({ offset: 0, limit: 1, valid: true, nowMs: NOW }))
+        .items[0];
       expect(first?.id).toBe('t3');
-      expect(await ctx.store.findCurrentToken(NOW)).toEqual(first);
+      expect(await ctx.store.findCurrentStoredToken(NOW)).toEqual(first);
     });
 
-    it('updateToken: a patch of only expiresAtMs leaves the sealed token alone', async () => {
+    it('updateStoredToken: a patch of only expiresAtMs leaves the sealed token alone', async () => {
       const token = newToken('tok_1');
-      await ctx.store.insertToken(token);
-      const updated = await ctx.store.updateToken('tok_1', { expiresAtMs: T0 + 999, savedAtMs: T0 + 50 });
+      await ctx.store.insertStoredToken(token);
+      const updated = await ctx.store.updateStoredToken('tok_1', {
+        expiresAtMs: T0 + 999,
+        savedAtMs: T0 + 50,
+      });
       const expected = { ...token, expiresAtMs: T0 + 999, savedAtMs: T0 + 50 };
       expect(updated).toEqual(expected);
-      expect(await ctx.store.findToken('tok_1')).toEqual(expected);
+      expect(await ctx.store.findStoredToken('tok_1')).toEqual(expected);
     });
 
-    it('updateToken: a patch of sealed, kid and preview leaves the expiry alone', async () => {
+    it('updateStoredToken: a patch of sealed, kid and preview leaves the expiry alone', async () => {
       const token = newToken('tok_1');
-      await ctx.store.insertToken(token);
+      await ctx.store.insertStoredToken(token);
       const sealed = Buffer.from([0xff, 0, 0, 0x10, 0x80, 0]);
       const patch = { sealed, kid: 'k2', preview: 'zzzzzzzz...9999', savedAtMs: T0 + 60 };
       const expected = { ...token, ...patch };
-      expect(await ctx.store.updateToken('tok_1', patch)).toEqual(expected);
-      const found = await ctx.store.findToken('tok_1');
+      expect(await ctx.store.updateStoredToken('tok_1', patch)).toEqual(expected);
+      const found = await ctx.store.findStoredToken('tok_1');
       expect(found).toEqual(expected);
       expect(found?.sealed.equals(sealed)).toBe(true);
     });
 
-    it('updateToken: the new savedAtMs moves the token to the front of the listing', async () => {
+    it('updateStoredToken: the new savedAtMs moves the token to the front of the listing', async () => {
       await insertAll([newToken('t1', { savedAtMs: T0 + 1 }), newToken('t2', { savedAtMs: T0 + 2 })]);
-      await ctx.store.updateToken('t1', { savedAtMs: T0 + 3 });
-      const page = await ctx.store.listTokens({ offset: 0, limit: 10, nowMs: NOW });
+      await ctx.store.updateStoredToken('t1', { savedAtMs: T0 + 3 });
+      const page = await ctx.store.listStoredTokens({ offset: 0, limit: 10, nowMs: NOW });
       expect(ids(page.items)).toEqual(['t1', 't2']);
     });
 
-    it('updateToken: null for an unknown id', async () => {
-      expect(await ctx.store.updateToken('nope', { expiresAtMs: T0, savedAtMs: T0 })).toBeNull();
-      expect(await ctx.store.findToken('nope')).toBeNull();
+    it('updateStoredToken: null for an unknown id', async () => {
+      expect(await ctx.store.updateStoredToken('nope', { expiresAtMs: T0, savedAtMs: T0 })).toBeNull();
+      expect(await ctx.store.findStoredToken('nope')).toBeNull();
     });
 
-    it('deleteToken: true when it deleted, false for an unknown id', async () => {
-      await ctx.store.insertToken(newToken('tok_1'));
-      expect(await ctx.store.deleteToken('tok_1')).toBe(true);
-      expect(await ctx.store.findToken('tok_1')).toBeNull();
-      expect(await ctx.store.deleteToken('tok_1')).toBe(false);
-      expect((await ctx.store.listTokens({ offset: 0, limit: 10, nowMs: NOW })).total).toBe(0);
+    it('deleteStoredToken: true when it deleted, false for an unknown id', async () => {
+      await ctx.store.insertStoredToken(newToken('tok_1'));
+      expect(await ctx.store.deleteStoredToken('tok_1')).toBe(true);
+      expect(await ctx.store.findStoredToken('tok_1')).toBeNull();
+      expect(await ctx.store.deleteStoredToken('tok_1')).toBe(false);
+      expect((await ctx.store.listStoredTokens({ offset: 0, limit: 10, nowMs: NOW })).total).toBe(0);
     });
 
-    it('clearTokens: deletes every stored token and counts them', async () => {
+    it('clearStoredTokens: deletes every stored token and counts them', async () => {
       await insertAll(['t1', 't2', 't3'].map((id) => newToken(id)));
-      expect(await ctx.store.clearTokens()).toBe(3);
-      expect(await ctx.store.listTokens({ offset: 0, limit: 10, nowMs: NOW })).toEqual({
+      expect(await ctx.store.clearStoredTokens()).toBe(3);
+      expect(await ctx.store.listStoredTokens({ offset: 0, limit: 10, nowMs: NOW })).toEqual({
         items: [],
         total: 0,
       });
-      expect(await ctx.store.clearTokens()).toBe(0);
+      expect(await ctx.store.clearStoredTokens()).toBe(0);
     });
 
-    it('purgeTokens: deletes tokens that expired strictly before the cut-off and counts them', async () => {
+    it('purgeStoredTokens: deletes tokens that expired strictly before the cut-off and counts them', async () => {
       await insertAll([
         newToken('gone', { expiresAtMs: NOW - 1 }),
         newToken('edge', { expiresAtMs: NOW }),
         newToken('live', { expiresAtMs: NOW + 1 }),
       ]);
-      expect(await ctx.store.purgeTokens(NOW)).toBe(1);
-      const left = await ctx.store.listTokens({ offset: 0, limit: 10, nowMs: NOW });
+      expect(await ctx.store.purgeStoredTokens(NOW)).toBe(1);
+      const left = await ctx.store.listStoredTokens({ offset: 0, limit: 10, nowMs: NOW });
       expect(ids(left.items).sort()).toEqual(['edge', 'live']);
       expect(left.total).toBe(2);
-      expect(await ctx.store.purgeTokens(NOW)).toBe(0);
+      expect(await ctx.store.purgeStoredTokens(NOW)).toBe(0);
     });
   });
 }

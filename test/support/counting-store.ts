@@ -3,7 +3,7 @@ import type { Store } from '../../src/store/types.js';
 /** Counts the store reads a session check makes; every call still reaches the real store. */
 export function countingReads(store: Store): { store: Store; reads: () => number } {
   let reads = 0;
-  const counted = new Set(['findSession', 'getTokenVersion']);
+  const counted = new Set(['findSession', 'getSessionVersion']);
   const proxy = new Proxy(store, {
     get(target, property, receiver) {
       const value = Reflect.get(target, property, receiver);

@@ -3,12 +3,12 @@ import type { BackendConfig } from '../../config.js';
 import type {
   FeedListener,
   NewSession,
-  SealedToken,
   SessionRecord,
   Store,
-  TokenPage,
-  TokenPatch,
-  TokenQuery,
+  StoredToken,
+  StoredTokenPage,
+  StoredTokenPatch,
+  StoredTokenQuery,
 } from '../types.js';
 import { feedChannel, PostgresFeed } from './feed.js';
 import { applyPostgresMigrations, quoteIdentifier } from './migrations.js';
@@ -105,14 +105,14 @@ export class PostgresStore implements Store {
     return (rows[0] as { value: string }).value;
   }
 
-  async getTokenVersion(): Promise<number> {
+  async getSessionVersion(): Promise<number> {
     const { rows } = await this.query<{ value: string }>(
       `SELECT value FROM ${this.s}.counters WHERE name = 'token_version'`,
     );
     return Number(rows[0]?.value);
   }
 
-  async bumpTokenVersion(): Promise<number> {
+  async bumpSessionVersion(): Promise<number> {
     const id = this.feed.nextEventId();
     const { rows } = await this.query<{ value: string }>(
       `WITH bumped AS (
@@ -222,7 +222,7 @@ export class PostgresStore implements Store {
     return rowCount ?? 0;
   }
 
-  async insertToken(token: SealedToken): Promise<void> {
+  async insertStoredToken(token: StoredToken): Promise<void> {
     await this.query(
       `INSERT INTO ${this.s}.stored_tokens (id, user_id, kid, sealed, preview, expires_at_ms, saved_at_ms, created_at_ms)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
@@ -239,12 +239,12 @@ export class PostgresStore implements Store {
     );
   }
 
-  async findToken(id: string): Promise<SealedToken | null> {
+  async findStoredToken(id: string): Promise<StoredToken | null> {
     const { rows } = await this.query<TokenRow>(`SELECT * FROM ${this.s}.stored_tokens WHERE id = $1`, [id]);
     return rows[0] === undefined ? null : toToken(rows[0]);
   }
 
-  async listTokens(query: TokenQuery): Promise<TokenPage> {
+  async listStoredTokens(query: StoredTokenQuery): Promise<StoredTokenPage> {
     const { text, values } = listTokensQuery(this.s, query);
     const { rows } = await this.query<{ total: string | null } & TokenRow>(text, values);
     return {
@@ -253,13 +253,13 @@ export class PostgresStore implements Store {
     };
   }
 
-  async findCurrentToken(nowMs: number, userId?: string): Promise<SealedToken | null> {
+  async findCurrentStoredToken(nowMs: number, userId?: string): Promise<StoredToken | null> {
     const { text, values } = currentTokenQuery(this.s, nowMs, userId);
     const { rows } = await this.query<TokenRow>(text, values);
     return rows[0] === undefined ? null : toToken(rows[0]);
   }
 
-  async updateToken(id: string, patch: TokenPatch): Promise<SealedToken | null> {
+  async updateStoredToken(id: string, patch: StoredTokenPatch): Promise<StoredToken | null> {
     const { rows } = await this.query<TokenRow>(
       `UPDATE ${this.s}.stored_tokens SET
          kid = COALESCE($2, kid), sealed = COALESCE($3::bytea, sealed), preview = COALESCE($4, preview),
@@ -277,17 +277,17 @@ export class PostgresStore implements Store {
     return rows[0] === undefined ? null : toToken(rows[0]);
   }
 
-  async deleteToken(id: string): Promise<boolean> {
+  async deleteStoredToken(id: string): Promise<boolean> {
     const { rowCount } = await this.query(`DELETE FROM ${this.s}.stored_tokens WHERE id = $1`, [id]);
     return rowCount === 1;
   }
 
-  async clearTokens(): Promise<number> {
+  async clearStoredTokens(): Promise<number> {
     const { rowCount } = await this.query(`DELETE FROM ${this.s}.stored_tokens`);
     return rowCount ?? 0;
   }
 
-  async purgeTokens(beforeMs: number): Promise<number> {
+  async purgeStoredTokens(beforeMs: number): Promise<number> {
     const { rowCount } = await this.query(`DELETE FROM ${this.s}.stored_tokens WHERE expires_at_ms < $1`, [
       beforeMs,
     ]);

@@ -1,4 +1,4 @@
-import type { SealedToken, SessionRecord } from '../types.js';
+import type { SessionRecord, StoredToken } from '../types.js';
 
 // Rows as pg returns them: bigint columns arrive as strings and are parsed here, so only
 // domain types leave the backend. Every ms or seconds value fits a double exactly.
@@ -42,7 +42,7 @@ export interface TokenRow {
   created_at_ms: string;
 }
 
-export const toToken = (row: TokenRow): SealedToken => ({
+export const toToken = (row: TokenRow): StoredToken => ({
   id: row.id,
   userId: row.user_id,
   kid: row.kid,

@@ -1,4 +1,4 @@
-import type { TokenQuery } from '../types.js';
+import type { StoredTokenQuery } from '../types.js';
 
 export interface SqlQuery {
   text: string;
@@ -14,7 +14,7 @@ const NEWEST_FIRST = 'ORDER BY saved_at_ms DESC, id DESC';
  * counted over its index range. A page past the end yields one row with a null id.
  * Exported for the EXPLAIN test, which checks these very statements use indexes.
  */
-export function listTokensQuery(schema: string, query: TokenQuery): SqlQuery {
+export function listTokensQuery(schema: string, query: StoredTokenQuery): SqlQuery {
   const values: unknown[] = [];
   const param = (value: unknown) => {
     values.push(value);

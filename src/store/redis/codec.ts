@@ -1,4 +1,4 @@
-import type { NewSession, SealedToken, SessionRecord } from '../types.js';
+import type { NewSession, SessionRecord, StoredToken } from '../types.js';
 
 /**
  * Records as Redis hashes. A null field is an absent hash field (so `''` and null stay
@@ -55,7 +55,7 @@ export function toSession(fields: Map<string, string>): SessionRecord {
   };
 }
 
-export function tokenFields(token: SealedToken): Field[] {
+export function tokenFields(token: StoredToken): Field[] {
   return [
     'id',
     token.id,
@@ -77,7 +77,7 @@ export function tokenFields(token: SealedToken): Field[] {
 }
 
 /** Reads a token hash fetched as buffers: text fields are UTF-8, `sealed` stays bytes. */
-export function toToken(fields: Map<string, Buffer>): SealedToken {
+export function toToken(fields: Map<string, Buffer>): StoredToken {
   const text = (name: string) => need(fields, name).toString('utf8');
   return {
     id: text('id'),

@@ -21,7 +21,7 @@ export class RedisKeys {
     this.channel = `${prefix}events`;
   }
 
-  /** Global token version: a counter, initialised to 1 by migrate. */
+  /** Global session version (the contract's token version): a counter, initialised to 1 by migrate. */
   get version(): string {
     return `${this.base}version`;
   }

@@ -1,13 +1,13 @@
 import type {
   FeedListener,
   NewSession,
-  SealedToken,
   SessionEvent,
   SessionRecord,
   Store,
-  TokenPage,
-  TokenPatch,
-  TokenQuery,
+  StoredToken,
+  StoredTokenPage,
+  StoredTokenPatch,
+  StoredTokenQuery,
 } from '../types.js';
 import { ConnectionGate } from './availability.js';
 import { pairsToMap, sessionFields, tokenFields, toSession, toToken } from './codec.js';
@@ -32,7 +32,7 @@ const BATCH = 500;
 export interface RedisStoreOptions {
   /**
    * How long a record's hash outlives its expiry before Redis drops it by TTL. The sweeper
-   * (`purgeTokens`, `purgeSessions`) is what deletes expired records; the TTL is a backstop
+   * (`purgeStoredTokens`, `purgeSessions`) is what deletes expired records; the TTL is a backstop
    * that bounds memory if it never runs, so keep it above the retention period
    * (`STORAGE_RETENTION_DAYS`, 30 by default). Default 31 days.
    */
@@ -165,7 +165,7 @@ export class RedisStore implements Store {
     });
   }
 
-  getTokenVersion(): Promise<number> {
+  getSessionVersion(): Promise<number> {
     return this.run(async () => Number((await this.client.get(this.keys.version)) ?? 1));
   }
 
@@ -193,7 +193,7 @@ export class RedisStore implements Store {
     }
   }
 
-  bumpTokenVersion(): Promise<number> {
+  bumpSessionVersion(): Promise<number> {
     return this.run(() =>
       this.publishing(lua.BUMP_VERSION, [], (reply) => {
         const version = Number(reply);
@@ -258,7 +258,7 @@ export class RedisStore implements Store {
     return this.run(async () => Number(await this.sessionScript(lua.PURGE_SESSIONS, '', beforeSeconds)));
   }
 
-  insertToken(token: SealedToken): Promise<void> {
+  insertStoredToken(token: StoredToken): Promise<void> {
     return this.run(async () => {
       const { id, userId, savedAtMs, expiresAtMs } = token;
       const ttlMs = this.ttlMs(expiresAtMs);
@@ -273,18 +273,18 @@ export class RedisStore implements Store {
     });
   }
 
-  findToken(id: string): Promise<SealedToken | null> {
+  findStoredToken(id: string): Promise<StoredToken | null> {
     return this.run(async () => {
       const fields = await this.client.hgetallBuffer(this.keys.token(id));
       return Object.keys(fields).length === 0 ? null : toToken(new Map(Object.entries(fields)));
     });
   }
 
-  listTokens(query: TokenQuery): Promise<TokenPage> {
+  listStoredTokens(query: StoredTokenQuery): Promise<StoredTokenPage> {
     return this.run(() => this.tokenPage(query, true));
   }
 
-  findCurrentToken(nowMs: number, userId?: string): Promise<SealedToken | null> {
+  findCurrentStoredToken(nowMs: number, userId?: string): Promise<StoredToken | null> {
     return this.run(async () => {
       const page = await this.tokenPage({ offset: 0, limit: 1, valid: true, nowMs, userId }, false);
       return page.items[0] ?? null;
@@ -292,7 +292,7 @@ export class RedisStore implements Store {
   }
 
   /** See TOKEN_PAGE for how filters are answered without scanning. */
-  private async tokenPage(query: TokenQuery, needTotal: boolean): Promise<TokenPage> {
+  private async tokenPage(query: StoredTokenQuery, needTotal: boolean): Promise<StoredTokenPage> {
     const { userId, offset, limit, nowMs } = query;
     const order = userId === undefined ? this.keys.tokensBySaved : this.keys.userTokens(userId);
     const filter = query.valid === undefined ? 'any' : query.valid ? 'valid' : 'expired';
@@ -307,7 +307,7 @@ export class RedisStore implements Store {
     return { items, total: Number(total) };
   }
 
-  updateToken(id: string, patch: TokenPatch): Promise<SealedToken | null> {
+  updateStoredToken(id: string, patch: StoredTokenPatch): Promise<StoredToken | null> {
     return this.run(async () => {
       const { savedAtMs, expiresAtMs } = patch;
       const fields: (string | Buffer)[] = ['savedAtMs', String(savedAtMs)];
@@ -323,17 +323,17 @@ export class RedisStore implements Store {
     });
   }
 
-  deleteToken(id: string): Promise<boolean> {
+  deleteStoredToken(id: string): Promise<boolean> {
     return this.run(async () => Number(await this.tokenScript(lua.DELETE_TOKEN, [id])) === 1);
   }
 
   /** Deletes in batches of 500: each batch is atomic, the whole is not (tokens saved meanwhile may stay). */
-  clearTokens(): Promise<number> {
+  clearStoredTokens(): Promise<number> {
     return this.run(() => this.inBatches(lua.CLEAR_TOKENS, []));
   }
 
   /** Deletes in batches of 500, each atomic. */
-  purgeTokens(beforeMs: number): Promise<number> {
+  purgeStoredTokens(beforeMs: number): Promise<number> {
     return this.run(() => this.inBatches(lua.PURGE_TOKENS, [beforeMs]));
   }
 

@@ -6,13 +6,13 @@ import { StoreUnavailableError } from '../../errors.js';
 import type {
   FeedListener,
   NewSession,
-  SealedToken,
   SessionEvent,
   SessionRecord,
   Store,
-  TokenPage,
-  TokenPatch,
-  TokenQuery,
+  StoredToken,
+  StoredTokenPage,
+  StoredTokenPatch,
+  StoredTokenQuery,
 } from '../types.js';
 import { sqliteMigrations } from './migrations.js';
 import { countTokensSql, currentTokenSql, tokenPageSql } from './token-queries.js';
@@ -52,7 +52,7 @@ const toSession = (row: SessionRow): SessionRecord => ({
   lastSeenAtMs: row.last_seen_at_ms,
 });
 
-const toToken = (row: TokenRow): SealedToken => ({
+const toToken = (row: TokenRow): StoredToken => ({
   id: row.id,
   userId: row.user_id,
   kid: row.kid,
@@ -192,7 +192,7 @@ export class SqliteStore implements Store {
     });
   }
 
-  getTokenVersion(): Promise<number> {
+  getSessionVersion(): Promise<number> {
     return this.run(() => this.currentVersion());
   }
 
@@ -201,7 +201,7 @@ export class SqliteStore implements Store {
       .value;
   }
 
-  bumpTokenVersion(): Promise<number> {
+  bumpSessionVersion(): Promise<number> {
     return this.run(() => {
       const row = this.statement(
         "UPDATE meta SET value = value + 1 WHERE key = 'token_version' RETURNING value",
@@ -284,7 +284,7 @@ export class SqliteStore implements Store {
     );
   }
 
-  insertToken(token: SealedToken): Promise<void> {
+  insertStoredToken(token: StoredToken): Promise<void> {
     return this.run(() => {
       this.statement(
         `INSERT INTO stored_tokens (id, user_id, kid, sealed, preview, expires_at_ms, saved_at_ms, created_at_ms)
@@ -293,14 +293,14 @@ export class SqliteStore implements Store {
     });
   }
 
-  findToken(id: string): Promise<SealedToken | null> {
+  findStoredToken(id: string): Promise<StoredToken | null> {
     return this.run(() => {
       const row = this.statement('SELECT * FROM stored_tokens WHERE id = ?').get(id) as TokenRow | undefined;
       return row === undefined ? null : toToken(row);
     });
   }
 
-  listTokens(query: TokenQuery): Promise<TokenPage> {
+  listStoredTokens(query: StoredTokenQuery): Promise<StoredTokenPage> {
     return this.run(() => {
       const params = { userId: query.userId, nowMs: query.nowMs, limit: query.limit, offset: query.offset };
       const read = this.db.transaction(() => {
@@ -314,7 +314,7 @@ export class SqliteStore implements Store {
     });
   }
 
-  findCurrentToken(nowMs: number, userId?: string): Promise<SealedToken | null> {
+  findCurrentStoredToken(nowMs: number, userId?: string): Promise<StoredToken | null> {
     return this.run(() => {
       const row = this.statement(currentTokenSql(userId !== undefined)).get({ nowMs, userId }) as
         | TokenRow
@@ -323,7 +323,7 @@ export class SqliteStore implements Store {
     });
   }
 
-  updateToken(id: string, patch: TokenPatch): Promise<SealedToken | null> {
+  updateStoredToken(id: string, patch: StoredTokenPatch): Promise<StoredToken | null> {
     return this.run(() => {
       const row = this.statement(
         `UPDATE stored_tokens SET
@@ -342,15 +342,15 @@ export class SqliteStore implements Store {
     });
   }
 
-  deleteToken(id: string): Promise<boolean> {
+  deleteStoredToken(id: string): Promise<boolean> {
     return this.run(() => this.statement('DELETE FROM stored_tokens WHERE id = ?').run(id).changes > 0);
   }
 
-  clearTokens(): Promise<number> {
+  clearStoredTokens(): Promise<number> {
     return this.run(() => this.statement('DELETE FROM stored_tokens').run().changes);
   }
 
-  purgeTokens(beforeMs: number): Promise<number> {
+  purgeStoredTokens(beforeMs: number): Promise<number> {
     return this.run(
       () => this.statement('DELETE FROM stored_tokens WHERE expires_at_ms < ?').run(beforeMs).changes,
     );

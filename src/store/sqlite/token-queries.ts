@@ -1,9 +1,9 @@
-import type { TokenQuery } from '../types.js';
+import type { StoredTokenQuery } from '../types.js';
 
 /** The listing order, served by `stored_tokens_saved` and `stored_tokens_user_saved`. */
 const NEWEST_FIRST = 'ORDER BY saved_at_ms DESC, id DESC';
 
-function filters(query: Pick<TokenQuery, 'userId' | 'valid'>, expiresColumn: string): string {
+function filters(query: Pick<StoredTokenQuery, 'userId' | 'valid'>, expiresColumn: string): string {
   const where: string[] = [];
   if (query.userId !== undefined) where.push('user_id = @userId');
   if (query.valid === true) where.push(`${expiresColumn} > @nowMs`);
@@ -19,10 +19,10 @@ function filters(query: Pick<TokenQuery, 'userId' | 'valid'>, expiresColumn: str
  * Exported for the query-plan test, which checks these very statements.
  */
 
-export const countTokensSql = (query: Pick<TokenQuery, 'userId' | 'valid'>): string =>
+export const countTokensSql = (query: Pick<StoredTokenQuery, 'userId' | 'valid'>): string =>
   `SELECT COUNT(*) AS total FROM stored_tokens ${filters(query, 'expires_at_ms')}`;
 
-export const tokenPageSql = (query: Pick<TokenQuery, 'userId' | 'valid'>): string =>
+export const tokenPageSql = (query: Pick<StoredTokenQuery, 'userId' | 'valid'>): string =>
   `SELECT * FROM stored_tokens ${filters(query, '+expires_at_ms')} ${NEWEST_FIRST} LIMIT @limit OFFSET @offset`;
 
 export const currentTokenSql = (byUser: boolean): string =>

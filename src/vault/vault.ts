@@ -1,9 +1,9 @@
 import type { Clock, RandomSource } from '../clock.js';
 import type { EncryptionKey } from '../config.js';
 import { TesseraError } from '../errors.js';
-import type { SealedToken, Store } from '../store/types.js';
+import type { Store, StoredToken } from '../store/types.js';
 import { isValidAt, secondsRemaining } from './expiry.js';
-import { createStorageIdGenerator, isStorageId } from './ids.js';
+import { createStoredTokenIdGenerator, isStoredTokenId } from './ids.js';
 import { tokenPreview } from './preview.js';
 import type { KeyRing } from './seal.js';
 import { createKeyRing, openToken, sealToken } from './seal.js';
@@ -26,14 +26,14 @@ export interface OpenedStoredToken extends Omit<StoredTokenSummary, 'preview'> {
 }
 
 /** What `validity` reports about the current token; with none, not valid and no expiry. */
-export interface TokenValidity {
+export interface StoredTokenValidity {
   isValid: boolean;
   expiresAtMs: number | null;
   /** Whole seconds, rounded down, never negative. */
   secondsRemaining: number;
 }
 
-export interface TokenListingQuery {
+export interface StoredTokenListQuery {
   /** 1-based. */
   page: number;
   limit: number;
@@ -41,7 +41,7 @@ export interface TokenListingQuery {
   valid?: boolean;
 }
 
-export interface TokenVaultOptions {
+export interface VaultOptions {
   store: Store;
   /** `TOKEN_ENCRYPTION_KEYS`: the first key seals, every key opens. */
   keys: readonly EncryptionKey[];
@@ -54,7 +54,7 @@ export interface TokenVaultOptions {
  * the injected clock at read time. The clear token exists only in memory on this side of the
  * store port; the store sees the sealed bytes and a masked preview. No HTTP in here.
  */
-export class TokenVault {
+export class Vault {
   private readonly store: Store;
   private readonly ring: KeyRing;
   private readonly clock: Clock;
@@ -62,19 +62,19 @@ export class TokenVault {
   private readonly newId: () => string;
 
   /** Throws ConfigError for an unusable key ring, so a bad one stops start-up. */
-  constructor(options: TokenVaultOptions) {
+  constructor(options: VaultOptions) {
     this.store = options.store;
     this.ring = createKeyRing(options.keys);
     this.clock = options.clock;
     this.random = options.random;
-    this.newId = createStorageIdGenerator(options.clock, options.random);
+    this.newId = createStoredTokenIdGenerator(options.clock, options.random);
   }
 
   /** Seals and stores a new token; `savedAtMs` and `createdAtMs` are both now. */
   async save(input: { userId: string; token: string; expiresAtMs: number }): Promise<StoredTokenSummary> {
     const nowMs = this.clock.now();
     const id = this.newId();
-    const record: SealedToken = {
+    const record: StoredToken = {
       id,
       userId: input.userId,
       ...sealToken(this.ring, id, input.token, this.random),
@@ -83,14 +83,14 @@ export class TokenVault {
       savedAtMs: nowMs,
       createdAtMs: nowMs,
     };
-    await this.store.insertToken(record);
+    await this.store.insertStoredToken(record);
     return summarise(record, nowMs);
   }
 
   /** One page, newest `savedAtMs` first, and the number of tokens matching the filters. */
-  async list(query: TokenListingQuery): Promise<{ items: StoredTokenSummary[]; total: number }> {
+  async list(query: StoredTokenListQuery): Promise<{ items: StoredTokenSummary[]; total: number }> {
     const nowMs = this.clock.now();
-    const page = await this.store.listTokens({
+    const page = await this.store.listStoredTokens({
       offset: (query.page - 1) * query.limit,
       limit: query.limit,
       ...(query.userId === undefined ? {} : { userId: query.userId }),
@@ -102,7 +102,7 @@ export class TokenVault {
 
   /** The whole token. Throws TOKEN_NOT_FOUND, SEALING_KEY_MISSING or TOKEN_UNREADABLE. */
   async get(id: string): Promise<OpenedStoredToken> {
-    const record = isStorageId(id) ? await this.store.findToken(id) : null;
+    const record = isStoredTokenId(id) ? await this.store.findStoredToken(id) : null;
     if (record === null) throw notFound(id);
     return this.open(record, this.clock.now());
   }
@@ -110,7 +110,7 @@ export class TokenVault {
   /** The most recently saved token that is still valid (for one user, if given). */
   async current(userId?: string): Promise<OpenedStoredToken> {
     const nowMs = this.clock.now();
-    const record = await this.store.findCurrentToken(nowMs, userId);
+    const record = await this.store.findCurrentStoredToken(nowMs, userId);
     if (record === null) {
       const whose = userId === undefined ? '' : ` for user_id ${JSON.stringify(userId)}`;
       throw new TesseraError('TOKEN_NOT_FOUND', `No stored token is currently valid${whose}`);
@@ -119,9 +119,9 @@ export class TokenVault {
   }
 
   /** Describes the token `current` would return, without opening it. */
-  async validity(userId?: string): Promise<TokenValidity> {
+  async validity(userId?: string): Promise<StoredTokenValidity> {
     const nowMs = this.clock.now();
-    const record = await this.store.findCurrentToken(nowMs, userId);
+    const record = await this.store.findCurrentStoredToken(nowMs, userId);
     if (record === null) return { isValid: false, expiresAtMs: null, secondsRemaining: 0 };
     return {
       isValid: isValidAt(record.expiresAtMs, nowMs),
@@ -135,13 +135,13 @@ export class TokenVault {
    * sealed under the current sealing key, so updates also migrate records to a rotated key.
    */
   async update(id: string, change: { token?: string; expiresAtMs?: number }): Promise<StoredTokenSummary> {
-    if (!isStorageId(id)) throw notFound(id);
+    if (!isStoredTokenId(id)) throw notFound(id);
     const nowMs = this.clock.now();
     const resealed =
       change.token === undefined
         ? {}
         : { ...sealToken(this.ring, id, change.token, this.random), preview: tokenPreview(change.token) };
-    const record = await this.store.updateToken(id, {
+    const record = await this.store.updateStoredToken(id, {
       ...resealed,
       ...(change.expiresAtMs === undefined ? {} : { expiresAtMs: change.expiresAtMs }),
       savedAtMs: nowMs,
@@ -152,15 +152,15 @@ export class TokenVault {
 
   /** Deletes one token; TOKEN_NOT_FOUND when there is none by that id. */
   async remove(id: string): Promise<void> {
-    if (!isStorageId(id) || !(await this.store.deleteToken(id))) throw notFound(id);
+    if (!isStoredTokenId(id) || !(await this.store.deleteStoredToken(id))) throw notFound(id);
   }
 
   /** Deletes every stored token. Returns how many. */
   clear(): Promise<number> {
-    return this.store.clearTokens();
+    return this.store.clearStoredTokens();
   }
 
-  private open(record: SealedToken, nowMs: number): OpenedStoredToken {
+  private open(record: StoredToken, nowMs: number): OpenedStoredToken {
     return {
       id: record.id,
       userId: record.userId,
@@ -173,7 +173,7 @@ export class TokenVault {
   }
 }
 
-function summarise(record: SealedToken, nowMs: number): StoredTokenSummary {
+function summarise(record: StoredToken, nowMs: number): StoredTokenSummary {
   return {
     id: record.id,
     userId: record.userId,
@@ -189,7 +189,7 @@ function notFound(id: string): TesseraError {
   // A malformed id is not echoed: it cannot name a record, and may be long or hostile.
   return new TesseraError(
     'TOKEN_NOT_FOUND',
-    isStorageId(id)
+    isStoredTokenId(id)
       ? `Stored token ${id} not found`
       : 'Stored token not found: ids are "store_" followed by 26 characters',
   );
