@@ -6,7 +6,7 @@ import { toRfc3339, toUnixSeconds } from '../clock.js';
 import { TesseraError } from '../errors.js';
 import { callerOf, SESSION_COOKIE } from '../http/auth.js';
 import { nullable, optionalBody } from '../http/validation.js';
-import type { AdminSessions } from './registry.js';
+import type { AdminSessions } from './admin-sessions.js';
 import { SESSION_STATUSES } from './session-status.js';
 
 export interface AdminRoutesOptions {

@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { AdminSessions } from '../admin/admin-sessions.js';
 import type { SessionClaims } from '../admin/jwt.js';
-import type { AdminSessions } from '../admin/registry.js';
 import { TesseraError } from '../errors.js';
 
 export const SESSION_COOKIE = 'tessera_session';

@@ -10,12 +10,12 @@ interface Slot<V> {
  * check reads two of these) does no Map re-insertion; eviction walks from the oldest entry,
  * moving flagged ones to the back with the flag cleared, and drops the first unflagged one.
  */
-export class Lru<K, V> {
+export class SecondChanceCache<K, V> {
   private readonly entries = new Map<K, Slot<V>>();
 
   constructor(readonly capacity: number) {
     if (!Number.isInteger(capacity) || capacity < 1)
-      throw new RangeError('Lru capacity must be a positive integer');
+      throw new RangeError('SecondChanceCache capacity must be a positive integer');
   }
 
   get size(): number {

@@ -2,10 +2,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { AdminSessions } from '../src/admin/admin-sessions.js';
+import { cachedVerifier, FeedSessionState, LAST_SEEN_INTERVAL_MS } from '../src/admin/feed-session-check.js';
 import { createSessionSigner } from '../src/admin/jwt.js';
-import { Lru } from '../src/admin/lru.js';
-import { AdminSessions } from '../src/admin/registry.js';
-import { cachedVerifier, FeedSessionState, LAST_SEEN_INTERVAL_MS } from '../src/admin/session-cache.js';
+import { SecondChanceCache } from '../src/admin/second-chance-cache.js';
 import { ManualClock, systemRandom } from '../src/clock.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import { T0 } from './support/app.js';
@@ -19,9 +19,9 @@ async function until(condition: () => boolean, what: string, deadlineMs = 5000):
   }
 }
 
-describe('Lru', () => {
+describe('SecondChanceCache', () => {
   it('never holds more than its capacity and forgets the least recently used first', () => {
-    const lru = new Lru<string, number>(3);
+    const lru = new SecondChanceCache<string, number>(3);
     for (const [i, key] of ['a', 'b', 'c'].entries()) lru.set(key, i);
     lru.get('a');
     lru.set('d', 3);
@@ -33,7 +33,7 @@ describe('Lru', () => {
   });
 
   it('rejects a capacity below one', () => {
-    expect(() => new Lru(0)).toThrow(RangeError);
+    expect(() => new SecondChanceCache(0)).toThrow(RangeError);
   });
 });
 

@@ -1,9 +1,9 @@
 import type { Clock } from '../clock.js';
 import type { SessionEvent, Store } from '../store/types.js';
+import type { SessionState } from './admin-sessions.js';
+import { storeSessionState } from './admin-sessions.js';
 import type { SessionClaims, SessionSigner } from './jwt.js';
-import { Lru } from './lru.js';
-import type { SessionState } from './registry.js';
-import { storeSessionState } from './registry.js';
+import { SecondChanceCache } from './second-chance-cache.js';
 
 interface KnownSession {
   exp: number;
@@ -43,16 +43,16 @@ export class FeedSessionState implements SessionState {
   private feedUp = false;
   private resyncs = 0;
   private epoch = 0;
-  private readonly sessions: Lru<string, KnownSession>;
-  private readonly lastSeen: Lru<string, number>;
+  private readonly sessions: SecondChanceCache<string, KnownSession>;
+  private readonly lastSeen: SecondChanceCache<string, number>;
   private readonly pendingSeen = new Map<string, number>();
   private readonly fallback: SessionState;
   private unsubscribe: (() => void) | null = null;
   private flushTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly options: FeedSessionStateOptions) {
-    this.sessions = new Lru(options.capacity);
-    this.lastSeen = new Lru(options.capacity);
+    this.sessions = new SecondChanceCache(options.capacity);
+    this.lastSeen = new SecondChanceCache(options.capacity);
     this.fallback = storeSessionState(options.store);
   }
 
@@ -166,7 +166,7 @@ export class FeedSessionState implements SessionState {
  * Only verified tokens are kept (garbage cannot fill it) and `exp` is still checked each time.
  */
 export function cachedVerifier(signer: SessionSigner, capacity: number): SessionSigner['verify'] {
-  const verified = new Lru<string, SessionClaims>(capacity);
+  const verified = new SecondChanceCache<string, SessionClaims>(capacity);
   return (token, nowSeconds) => {
     const hit = verified.get(token);
     if (hit !== undefined) return hit.exp > nowSeconds ? hit : null;
