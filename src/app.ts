@@ -4,10 +4,13 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import Fastify from 'fastify';
 import { createAdminKeyCheck } from './admin/admin-key.js';
-import { AdminSessions, storeSessionState } from './admin/admin-sessions.js';
-import { cachedVerifier, FeedSessionState } from './admin/feed-session-check.js';
+import { AdminSessions } from './admin/admin-sessions.js';
+import { FeedSessionCheck } from './admin/feed-session-check.js';
 import { createSessionSigner } from './admin/jwt.js';
 import { adminRoutes } from './admin/routes.js';
+import type { SessionCheck } from './admin/session-check.js';
+import { StoreSessionCheck } from './admin/session-check.js';
+import { cachedVerifier } from './admin/verified-token-cache.js';
 import type { Clock, RandomSource } from './clock.js';
 import type { Config } from './config.js';
 import { createAuthenticate } from './http/auth.js';
@@ -83,27 +86,25 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   const cacheSize = config.sessionCacheSize ?? 100_000;
   const signer = createSessionSigner(secrets.authSecret);
-  const state =
+  const check: SessionCheck =
     config.sessionCheck === 'strict'
-      ? storeSessionState(store)
-      : new FeedSessionState({
+      ? new StoreSessionCheck(store)
+      : new FeedSessionCheck({
           store,
           clock,
           capacity: cacheSize,
           onError: (error, context) => app.log.warn({ err: error }, `${context} failed`),
         });
-  if (state instanceof FeedSessionState) {
-    let closed = false;
-    void (deps.storeReady ?? Promise.resolve()).then(() => closed || state.start());
-    app.addHook('onClose', () => {
-      closed = true;
-      return state.stop();
-    });
-  }
+  let closed = false;
+  void (deps.storeReady ?? Promise.resolve()).then(() => closed || check.start());
+  app.addHook('onClose', () => {
+    closed = true;
+    return check.stop();
+  });
   const sessions = new AdminSessions({
     store,
     signer: { ...signer, verify: cachedVerifier(signer, cacheSize) },
-    state,
+    check,
     clock,
     random,
     ttlSeconds: config.sessionTtlSeconds,

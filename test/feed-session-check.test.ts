@@ -3,9 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AdminSessions } from '../src/admin/admin-sessions.js';
-import { cachedVerifier, FeedSessionState, LAST_SEEN_INTERVAL_MS } from '../src/admin/feed-session-check.js';
+import { FeedSessionCheck } from '../src/admin/feed-session-check.js';
 import { createSessionSigner } from '../src/admin/jwt.js';
+import { LAST_SEEN_INTERVAL_MS } from '../src/admin/last-seen.js';
 import { SecondChanceCache } from '../src/admin/second-chance-cache.js';
+import { cachedVerifier } from '../src/admin/verified-token-cache.js';
 import { ManualClock, systemRandom } from '../src/clock.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import { T0 } from './support/app.js';
@@ -57,12 +59,12 @@ describe('cachedVerifier', () => {
   });
 });
 
-describe('FeedSessionState on SQLite', () => {
+describe('FeedSessionCheck on SQLite', () => {
   let dir: string;
   let store: SqliteStore;
   let other: SqliteStore;
   let clock: ManualClock;
-  let state: FeedSessionState;
+  let state: FeedSessionCheck;
   let sessions: AdminSessions;
   let reads: () => number;
 
@@ -75,7 +77,7 @@ describe('FeedSessionState on SQLite', () => {
     clock = new ManualClock(T0);
     const counting = countingReads(store);
     reads = counting.reads;
-    state = new FeedSessionState({
+    state = new FeedSessionCheck({
       store: counting.store,
       clock,
       capacity: 1000,
@@ -87,7 +89,7 @@ describe('FeedSessionState on SQLite', () => {
     sessions = new AdminSessions({
       store,
       signer: createSessionSigner(Buffer.alloc(32, 9)),
-      state,
+      check: state,
       clock,
       random: systemRandom,
       ttlSeconds: 3600,
@@ -126,7 +128,7 @@ describe('FeedSessionState on SQLite', () => {
 
   it('with the default poll interval, refuses a session revoked by another connection within a millisecond or so', async () => {
     const polled = new SqliteStore(join(dir, 'tessera.db'));
-    const polledState = new FeedSessionState({
+    const polledState = new FeedSessionCheck({
       store: polled,
       clock,
       capacity: 10,

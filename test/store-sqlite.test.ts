@@ -11,7 +11,7 @@ describeStoreContract(
     const path = join(dir, 'tessera.db');
     const open = async () => {
       // Every pollFeed reads data_version, so the suite sees a commit at once (the default
-      // reads it at most once a millisecond: see the FeedSessionState tests).
+      // reads it at most once a millisecond: see the FeedSessionCheck tests).
       const store = new SqliteStore(path, { crossProcessPollMs: 0 });
       await store.migrate();
       return store;

@@ -2,6 +2,7 @@ import type { Clock, RandomSource } from '../clock.js';
 import { toUnixSeconds } from '../clock.js';
 import type { SessionRecord, Store } from '../store/types.js';
 import type { SessionClaims, SessionSigner } from './jwt.js';
+import type { SessionCheck } from './session-check.js';
 import type { SessionStatus } from './session-status.js';
 import { sessionStatus } from './session-status.js';
 
@@ -16,36 +17,10 @@ export interface ListedSession {
   status: SessionStatus;
 }
 
-/**
- * Decides whether a signed, unexpired token still names an active session. The plain
- * implementation asks the store; a feed-driven one answers from memory (see session-cache).
- */
-export interface SessionState {
-  isActive(claims: SessionClaims, nowSeconds: number): Promise<boolean>;
-}
-
-/** Reads the store on every check: one version read and one session read. */
-export function storeSessionState(store: Store): SessionState {
-  return {
-    async isActive(claims, nowSeconds) {
-      const [version, session] = await Promise.all([
-        store.getSessionVersion(),
-        store.findSession(claims.jti),
-      ]);
-      return (
-        session !== null &&
-        session.v === claims.v &&
-        session.exp === claims.exp &&
-        sessionStatus(session, version, nowSeconds) === 'active'
-      );
-    },
-  };
-}
-
 export interface AdminSessionsOptions {
   store: Store;
   signer: SessionSigner;
-  state: SessionState;
+  check: SessionCheck;
   clock: Clock;
   random: RandomSource;
   ttlSeconds: number;
@@ -77,7 +52,7 @@ export class AdminSessions {
     const nowSeconds = toUnixSeconds(this.options.clock.now());
     const claims = this.options.signer.verify(token, nowSeconds);
     if (claims === null) return null;
-    return (await this.options.state.isActive(claims, nowSeconds)) ? claims : null;
+    return (await this.options.check.isActive(claims, nowSeconds)) ? claims : null;
   }
 
   /** Sessions with the given status (or every one), newest first, and the facts to read them by. */

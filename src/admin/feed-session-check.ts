@@ -1,9 +1,10 @@
 import type { Clock } from '../clock.js';
 import type { SessionEvent, Store } from '../store/types.js';
-import type { SessionState } from './admin-sessions.js';
-import { storeSessionState } from './admin-sessions.js';
-import type { SessionClaims, SessionSigner } from './jwt.js';
+import type { SessionClaims } from './jwt.js';
+import { LastSeenBatcher } from './last-seen.js';
 import { SecondChanceCache } from './second-chance-cache.js';
+import type { SessionCheck } from './session-check.js';
+import { StoreSessionCheck } from './session-check.js';
 
 interface KnownSession {
   exp: number;
@@ -14,11 +15,7 @@ interface KnownSession {
 /** A revoked (or missing) session: nothing can match it. */
 const GONE: KnownSession = { exp: 0, v: -1, revoked: true };
 
-/** Last use is written at most this often per session. */
-export const LAST_SEEN_INTERVAL_MS = 60_000;
-const FLUSH_INTERVAL_MS = 5_000;
-
-export interface FeedSessionStateOptions {
+export interface FeedSessionCheckOptions {
   store: Store;
   clock: Clock;
   /** Most sessions kept in memory; older entries are re-read from the store on use. */
@@ -37,23 +34,21 @@ export interface FeedSessionStateOptions {
  * A store read that overlaps a revocation event could cache an answer from before the
  * event; `epoch` counts events, and a read only fills the cache if none arrived meanwhile.
  */
-export class FeedSessionState implements SessionState {
+export class FeedSessionCheck implements SessionCheck {
   private version: number | null = null;
   private live = false;
   private feedUp = false;
   private resyncs = 0;
   private epoch = 0;
   private readonly sessions: SecondChanceCache<string, KnownSession>;
-  private readonly lastSeen: SecondChanceCache<string, number>;
-  private readonly pendingSeen = new Map<string, number>();
-  private readonly fallback: SessionState;
+  private readonly lastSeen: LastSeenBatcher;
+  private readonly fallback: SessionCheck;
   private unsubscribe: (() => void) | null = null;
-  private flushTimer: NodeJS.Timeout | null = null;
 
-  constructor(private readonly options: FeedSessionStateOptions) {
+  constructor(private readonly options: FeedSessionCheckOptions) {
     this.sessions = new SecondChanceCache(options.capacity);
-    this.lastSeen = new SecondChanceCache(options.capacity);
-    this.fallback = storeSessionState(options.store);
+    this.lastSeen = new LastSeenBatcher(options);
+    this.fallback = new StoreSessionCheck(options.store);
   }
 
   /** True while answers come from memory (feed up and resynchronised). */
@@ -70,16 +65,14 @@ export class FeedSessionState implements SessionState {
         this.markDown();
       },
     });
-    this.flushTimer = setInterval(() => void this.flushLastSeen(), FLUSH_INTERVAL_MS);
-    this.flushTimer.unref();
+    this.lastSeen.start();
   }
 
   async stop(): Promise<void> {
     this.unsubscribe?.();
     this.unsubscribe = null;
-    if (this.flushTimer !== null) clearInterval(this.flushTimer);
     this.markDown();
-    await this.flushLastSeen();
+    await this.lastSeen.stop();
   }
 
   async isActive(claims: SessionClaims, nowSeconds: number): Promise<boolean> {
@@ -87,8 +80,13 @@ export class FeedSessionState implements SessionState {
     const active = this.live
       ? await this.fromMemory(claims, nowSeconds)
       : await this.fallback.isActive(claims, nowSeconds);
-    if (active) this.noteSeen(claims.jti);
+    if (active) this.lastSeen.note(claims.jti);
     return active;
+  }
+
+  /** Writes batched last-use times now (the batcher's timer does it every few seconds). */
+  flushLastSeen(): Promise<void> {
+    return this.lastSeen.flush();
   }
 
   private async fromMemory(claims: SessionClaims, nowSeconds: number): Promise<boolean> {
@@ -139,39 +137,4 @@ export class FeedSessionState implements SessionState {
       retry.unref();
     }
   }
-
-  private noteSeen(jti: string): void {
-    const nowMs = this.options.clock.now();
-    const last = this.lastSeen.get(jti);
-    if (last !== undefined && nowMs - last < LAST_SEEN_INTERVAL_MS) return;
-    this.lastSeen.set(jti, nowMs);
-    this.pendingSeen.set(jti, nowMs);
-  }
-
-  /** Writes batched last-use times; called by a timer, never on a request's path. */
-  async flushLastSeen(): Promise<void> {
-    if (this.pendingSeen.size === 0) return;
-    const batch = new Map(this.pendingSeen);
-    this.pendingSeen.clear();
-    try {
-      await this.options.store.touchSessions(batch);
-    } catch (error) {
-      this.options.onError(error, 'last_seen_at flush');
-    }
-  }
-}
-
-/**
- * Remembers tokens whose signature already checked out, so a repeat check skips the HMAC.
- * Only verified tokens are kept (garbage cannot fill it) and `exp` is still checked each time.
- */
-export function cachedVerifier(signer: SessionSigner, capacity: number): SessionSigner['verify'] {
-  const verified = new SecondChanceCache<string, SessionClaims>(capacity);
-  return (token, nowSeconds) => {
-    const hit = verified.get(token);
-    if (hit !== undefined) return hit.exp > nowSeconds ? hit : null;
-    const claims = signer.verify(token, nowSeconds);
-    if (claims !== null) verified.set(token, claims);
-    return claims;
-  };
 }

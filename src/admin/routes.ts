@@ -154,18 +154,18 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, o
       },
     },
     async (request) => {
-      const status = (request.query.status ?? 'active') as Parameters<AdminSessions['list']>[0];
-      const listing = await sessions.list(status);
+      const wanted = (request.query.status ?? 'active') as Parameters<AdminSessions['list']>[0];
+      const listing = await sessions.list(wanted);
       const callerJti = callerOf(request).session?.jti;
       return {
         success: true,
         count: listing.sessions.length,
-        sessions: listing.sessions.map(({ record, status: sessionState }) => ({
+        sessions: listing.sessions.map(({ record, status }) => ({
           jti: record.jti,
           iat: record.iat,
           exp: record.exp,
           v: record.v,
-          status: sessionState,
+          status,
           created_at: toRfc3339(record.createdAtMs),
           last_seen_at: record.lastSeenAtMs === null ? null : toRfc3339(record.lastSeenAtMs),
           ip: record.ip,

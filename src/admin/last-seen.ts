@@ -1,0 +1,64 @@
+import type { Clock } from '../clock.js';
+import type { Store } from '../store/types.js';
+import { SecondChanceCache } from './second-chance-cache.js';
+
+/** Last use is written at most this often per session. */
+export const LAST_SEEN_INTERVAL_MS = 60_000;
+const FLUSH_INTERVAL_MS = 5_000;
+
+export interface LastSeenOptions {
+  store: Store;
+  clock: Clock;
+  /** Most sessions whose last write is remembered; a forgotten one is simply written again. */
+  capacity: number;
+  onError(error: unknown, context: string): void;
+}
+
+/**
+ * Records when sessions were last used without a write per request: each session is noted at
+ * most once a minute, and the notes are written in one batch every few seconds, off the
+ * request path. Used whichever way sessions are checked.
+ */
+export class LastSeenBatcher {
+  private readonly written: SecondChanceCache<string, number>;
+  private readonly pending = new Map<string, number>();
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly options: LastSeenOptions) {
+    this.written = new SecondChanceCache(options.capacity);
+  }
+
+  start(): void {
+    if (this.timer !== null) return;
+    this.timer = setInterval(() => void this.flush(), FLUSH_INTERVAL_MS);
+    this.timer.unref();
+  }
+
+  /** Stops the timer and writes what is pending. */
+  async stop(): Promise<void> {
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+    await this.flush();
+  }
+
+  /** The session `jti` was just used. */
+  note(jti: string): void {
+    const nowMs = this.options.clock.now();
+    const last = this.written.get(jti);
+    if (last !== undefined && nowMs - last < LAST_SEEN_INTERVAL_MS) return;
+    this.written.set(jti, nowMs);
+    this.pending.set(jti, nowMs);
+  }
+
+  /** Writes the pending notes in one batch; a failure is reported, never thrown. */
+  async flush(): Promise<void> {
+    if (this.pending.size === 0) return;
+    const batch = new Map(this.pending);
+    this.pending.clear();
+    try {
+      await this.options.store.touchSessions(batch);
+    } catch (error) {
+      this.options.onError(error, 'last_seen_at flush');
+    }
+  }
+}
