@@ -21,7 +21,11 @@ export class ManualClock implements Clock {
   }
 }
 
-export const toUnixSeconds = (ms: number): number => Math.floor(ms / 1000);
+export const HOUR_MS = 3_600_000;
+export const DAY_MS = 24 * HOUR_MS;
+
+/** Whole seconds in `ms`, rounded down: Unix seconds from epoch milliseconds, or a duration. */
+export const secondsFromMs = (ms: number): number => Math.floor(ms / 1000);
 
 /** RFC 3339 in UTC with `Z`; the fraction only when there is one (`2026-03-26T11:00:00Z`). */
 export function toRfc3339(ms: number): string {

@@ -1,8 +1,6 @@
 import type { Clock } from './clock.js';
+import { DAY_MS, HOUR_MS, secondsFromMs } from './clock.js';
 import type { Store } from './store/types.js';
-
-const HOUR_MS = 3_600_000;
-const DAY_MS = 24 * HOUR_MS;
 
 /**
  * Deletes what has been expired for longer than the retention: stored tokens and admin
@@ -16,7 +14,7 @@ export async function sweepExpired(
   const cutoffMs = clock.now() - retentionDays * DAY_MS;
   const [tokens, sessions] = await Promise.all([
     store.purgeStoredTokens(cutoffMs),
-    store.purgeSessions(Math.floor(cutoffMs / 1000)),
+    store.purgeSessions(secondsFromMs(cutoffMs)),
   ]);
   return { tokens, sessions };
 }

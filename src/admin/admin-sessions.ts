@@ -1,5 +1,5 @@
 import type { Clock, RandomSource } from '../clock.js';
-import { toUnixSeconds } from '../clock.js';
+import { secondsFromMs } from '../clock.js';
 import type { SessionRecord, Store } from '../store/types.js';
 import type { SessionClaims, SessionSigner } from './jwt.js';
 import type { SessionCheck } from './session-check.js';
@@ -34,7 +34,7 @@ export class AdminSessions {
   async login(client: { ip: string | null; userAgent: string | null }): Promise<LoginResult> {
     const { store, signer, clock, random, ttlSeconds } = this.options;
     const nowMs = clock.now();
-    const iat = toUnixSeconds(nowMs);
+    const iat = secondsFromMs(nowMs);
     const v = await store.getSessionVersion();
     // 144 random bits: unguessable, so a jti can safely appear in URLs and listings.
     const claims: SessionClaims = { jti: random(18).toString('base64url'), iat, exp: iat + ttlSeconds, v };
@@ -49,7 +49,7 @@ export class AdminSessions {
 
   /** The claims of an active session, or null: forged, expired, revoked and invalidated alike. */
   async verifySession(token: string): Promise<SessionClaims | null> {
-    const nowSeconds = toUnixSeconds(this.options.clock.now());
+    const nowSeconds = secondsFromMs(this.options.clock.now());
     const claims = this.options.signer.verify(token, nowSeconds);
     if (claims === null) return null;
     return (await this.options.check.isActive(claims, nowSeconds)) ? claims : null;
@@ -61,7 +61,7 @@ export class AdminSessions {
   ): Promise<{ sessions: ListedSession[]; version: number; nowSeconds: number }> {
     const { store, clock } = this.options;
     const [records, version] = await Promise.all([store.listSessions(), store.getSessionVersion()]);
-    const nowSeconds = toUnixSeconds(clock.now());
+    const nowSeconds = secondsFromMs(clock.now());
     const sessions = records
       .map((record) => ({ record, status: sessionStatus(record, version, nowSeconds) }))
       .filter((session) => status === 'all' || session.status === status);

@@ -2,7 +2,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import Type from 'typebox';
 import type { Clock } from '../clock.js';
-import { toRfc3339, toUnixSeconds } from '../clock.js';
+import { secondsFromMs, toRfc3339 } from '../clock.js';
 import { TesseraError } from '../errors.js';
 import { callerOf, SESSION_COOKIE } from '../http/auth.js';
 import { nullable, optionalBody } from '../http/validation.js';
@@ -134,7 +134,7 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, o
         authenticated: true as const,
         via: caller.via,
         session,
-        expiresIn: session === null ? null : Math.max(0, session.exp - toUnixSeconds(clock.now())),
+        expiresIn: session === null ? null : Math.max(0, session.exp - secondsFromMs(clock.now())),
       };
     },
   );

@@ -1,7 +1,6 @@
+import { DAY_MS } from '../clock.js';
 import type { BackendConfig } from '../config.js';
 import type { Store } from './types.js';
-
-const DAY_MS = 86_400_000;
 
 /**
  * Opens the backend the config names. Drivers load only when used. `retentionDays` is how

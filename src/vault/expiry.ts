@@ -1,3 +1,5 @@
+import { secondsFromMs } from '../clock.js';
+
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(Z|([+-])(\d{2}):(\d{2}))$/i;
 
 /**
@@ -29,4 +31,4 @@ export const isValidAt = (expiresAtMs: number, nowMs: number): boolean => expire
 
 /** Whole seconds left before expiry, rounded down and never negative. */
 export const secondsRemaining = (expiresAtMs: number, nowMs: number): number =>
-  Math.max(0, Math.floor((expiresAtMs - nowMs) / 1000));
+  Math.max(0, secondsFromMs(expiresAtMs - nowMs));

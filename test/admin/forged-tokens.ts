@@ -1,7 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { SessionClaims } from '../../src/admin/jwt.js';
 import { AUDIENCE, createSessionSigner, ISSUER } from '../../src/admin/jwt.js';
-import { toUnixSeconds } from '../../src/clock.js';
+import { secondsFromMs } from '../../src/clock.js';
 import type { TestApp } from '../support/app.js';
 import { ADMIN_KEY, bearer, login, sessionCookie, T0, testSecrets } from '../support/app.js';
 import {
@@ -88,7 +88,7 @@ const FORGERIES: [string, (issued: Issued) => string][] = [
   [
     'a validly signed token for a jti never issued',
     () => {
-      const iat = toUnixSeconds(T0);
+      const iat = secondsFromMs(T0);
       return realSigner().sign({ jti: 'neverIssuedJti_0123456789', iat, exp: iat + 3600, v: 1 });
     },
   ],

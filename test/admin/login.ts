@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { toUnixSeconds } from '../../src/clock.js';
+import { secondsFromMs } from '../../src/clock.js';
 import type { TestApp } from '../support/app.js';
 import { ADMIN_KEY, bearer, login, sessionCookie, T0 } from '../support/app.js';
 import { decodeSegment } from '../support/forge.js';
@@ -47,8 +47,8 @@ export function loginTests(h: AdminApiHarness): void {
       expect(Date.parse(body.expiresAt as string)).toBe(T0 + 24 * HOUR_MS);
       expect(decodeSegment(body.token as string, 1)).toMatchObject({
         jti: body.jti,
-        iat: toUnixSeconds(T0),
-        exp: toUnixSeconds(T0) + DAY_SECONDS,
+        iat: secondsFromMs(T0),
+        exp: secondsFromMs(T0) + DAY_SECONDS,
         v: 1,
       });
     });
@@ -237,7 +237,7 @@ export function loginTests(h: AdminApiHarness): void {
       t.clock.advance(HOUR_MS);
       const response = await t.app.inject({ url: '/api/admin/session', headers: bearer(token) });
       expect(response.statusCode).toBe(200);
-      const iat = toUnixSeconds(T0);
+      const iat = secondsFromMs(T0);
       expect(response.json()).toEqual({
         success: true,
         authenticated: true,

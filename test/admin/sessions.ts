@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { toUnixSeconds } from '../../src/clock.js';
+import { secondsFromMs } from '../../src/clock.js';
 import type { TestApp } from '../support/app.js';
 import { ADMIN_KEY, bearer, login, sessionCookie, T0 } from '../support/app.js';
 import type { AdminApiHarness } from './harness.js';
@@ -40,7 +40,7 @@ export function sessionListingTests(h: AdminApiHarness): void {
 
     it("GET /tokens/sessions answers in the contract's shape plus status, created_at, ip, user_agent, current", async () => {
       const { jti } = await login(t.app, { 'user-agent': 'curl/8.5.0' });
-      const iat = toUnixSeconds(T0);
+      const iat = secondsFromMs(T0);
       const listing = await list();
       expect(listing).toEqual({
         success: true,
@@ -70,7 +70,7 @@ export function sessionListingTests(h: AdminApiHarness): void {
         count: 0,
         sessions: [],
         currentTokenVersion: 1,
-        now: toUnixSeconds(T0),
+        now: secondsFromMs(T0),
       });
     });
 
@@ -92,7 +92,7 @@ export function sessionListingTests(h: AdminApiHarness): void {
 
     it('GET /tokens/sessions reports now from the server clock in Unix seconds', async () => {
       t.clock.advance(90 * 60 * 1000 + 999);
-      expect((await list()).now).toBe(toUnixSeconds(T0) + 5400);
+      expect((await list()).now).toBe(secondsFromMs(T0) + 5400);
     });
 
     it('count equals the number of sessions listed', async () => {
