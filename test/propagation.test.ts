@@ -104,7 +104,7 @@ function describePropagation(backend: string, makeData: () => SharedData): void 
       data = shared;
       const a = await createTestApp({ store: shared.open() });
       apps.push(a);
-      const aFeed = new RecordingListener(a.store);
+      const aFeed = new RecordingListener();
       a.store.subscribe(aFeed);
       await aFeed.waitUp();
       return { shared, a };
@@ -133,7 +133,7 @@ function describePropagation(backend: string, makeData: () => SharedData): void 
       const othersFeeds = await shared.feedConnections();
       const { b, reads } = await instanceB(shared);
       // B's store has one feed, shared by every subscriber: this listener sees what B's cache sees.
-      const bFeed = new RecordingListener(b.store);
+      const bFeed = new RecordingListener();
       b.store.subscribe(bFeed);
       await bFeed.waitUp();
       const bFeedConnections = (await shared.feedConnections()).filter((c) => !othersFeeds.includes(c));

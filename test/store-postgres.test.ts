@@ -1,7 +1,7 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { StoreUnavailableError } from '../src/errors.js';
-import { feedChannel } from '../src/store/postgres/feed.js';
+import { feedChannel } from '../src/store/postgres/feed-transport.js';
 import { quoteIdentifier } from '../src/store/postgres/migrations.js';
 import { PostgresStore } from '../src/store/postgres/postgres-store.js';
 import { newToken, RecordingListener, waitFor } from './store-contract/support.js';
@@ -126,7 +126,7 @@ await describeWithService(
         const schema = uniqueName('tessera_test');
         const store = track(schema);
         await store.migrate();
-        const listener = new RecordingListener(store);
+        const listener = new RecordingListener();
         store.subscribe(listener);
         await listener.waitUp();
         await adminQuery('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = $1', [
@@ -152,7 +152,7 @@ await describeWithService(
             { feedHeartbeatMs: 100 },
           );
           stores.push(store);
-          const listener = new RecordingListener(store);
+          const listener = new RecordingListener();
           store.subscribe(listener);
           await listener.waitUp();
           relay.freeze();
@@ -181,7 +181,7 @@ await describeWithService(
            SELECT jti, 0, 9999999999, 1, 0 FROM unnest($1::text[]) AS jti`,
           [jtis],
         );
-        const listener = new RecordingListener(store);
+        const listener = new RecordingListener();
         store.subscribe(listener);
         await listener.waitUp();
         expect((await store.revokeOtherSessions(null, 1000)).sort()).toEqual(jtis);

@@ -76,7 +76,7 @@ await describeWithService(
         // Each store subscribes on a node picked at random, so a few tries find any node.
         for (let attempt = 0; attempt < 30; attempt++) {
           const { store, config } = await open();
-          const listener = new RecordingListener(store);
+          const listener = new RecordingListener();
           store.subscribe(listener);
           await listener.waitUp();
           const feedNode = await nodeOfClient(running().ports, `${config.prefix}feed`);
@@ -102,7 +102,7 @@ await describeWithService(
         const store = new RedisStore(config, { commandTimeoutMs: 200 });
         opened.push({ store, config });
         await store.migrate();
-        const listener = new RecordingListener(store);
+        const listener = new RecordingListener();
         store.subscribe(listener);
         await listener.waitUp();
         await store.createSession(newSession('s0'));

@@ -224,7 +224,7 @@ await describeWithService(
         const { store, config } = await open();
         const other = new RedisStore(config);
         opened.push({ store: other, config });
-        const listener = new RecordingListener(store);
+        const listener = new RecordingListener();
         store.subscribe(listener);
         await listener.waitUp();
         await killClients(`${config.prefix}feed`);

@@ -10,9 +10,9 @@ describeStoreContract(
     const dir = mkdtempSync(join(tmpdir(), 'tessera-store-'));
     const path = join(dir, 'tessera.db');
     const open = async () => {
-      // Every pollFeed reads data_version, so the suite sees a commit at once (the default
-      // reads it at most once a millisecond: see the FeedSessionCheck tests).
-      const store = new SqliteStore(path, { crossProcessPollMs: 0 });
+      // The feed reads data_version every millisecond, so the suite sees another instance's
+      // commit quickly (the default interval is tested with the FeedSessionCheck tests).
+      const store = new SqliteStore(path, { crossProcessPollMs: 1 });
       await store.migrate();
       return store;
     };

@@ -76,7 +76,6 @@ export class FeedSessionCheck implements SessionCheck {
   }
 
   async isActive(claims: SessionClaims, nowSeconds: number): Promise<boolean> {
-    this.options.store.pollFeed?.();
     const active = this.live
       ? await this.fromMemory(claims, nowSeconds)
       : await this.fallback.isActive(claims, nowSeconds);

@@ -132,14 +132,12 @@ export interface Store {
 
   // --- change feed --------------------------------------------------------------------
   /**
-   * Delivers session events from every instance (this one included). The listener gets
-   * `up()` once the feed is live. Returns an unsubscribe function.
+   * Delivers session events from every instance, this one included: an instance's own events
+   * reach its listeners exactly once, before the mutating call resolves. The listener gets
+   * `up()` once the feed is live, `down()` when events may be lost (and when the store
+   * closes), and a `down()`/`up()` pair when the backend learns of changes it has no events
+   * for (SQLite: another process committed to the file). A listener that throws affects
+   * neither the others nor the feed. Returns an unsubscribe function.
    */
   subscribe(listener: FeedListener): () => void;
-  /**
-   * For backends whose feed can be checked synchronously and cheaply (SQLite: `PRAGMA
-   * data_version` sees commits by other processes): deliver what is pending now, so a
-   * check made right after another process wrote sees it. Others leave it undefined.
-   */
-  pollFeed?(): void;
 }

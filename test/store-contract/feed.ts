@@ -6,6 +6,7 @@ import {
   newSession,
   RecordingListener,
   T0,
+  waitFor,
 } from './support.js';
 
 const isCreated = (jti: string) => (e: SessionEvent) => e.type === 'created' && e.jti === jti;
@@ -16,7 +17,7 @@ const isRevoked = (jti: string) => (e: SessionEvent) => e.type === 'revoked' && 
 export function describeFeedContract(ctx: ContractContext, crossInstance: CrossInstanceFeed): void {
   describe('change feed', () => {
     it('subscribe: up() is called once the feed is live', async () => {
-      const listener = new RecordingListener(ctx.store);
+      const listener = new RecordingListener();
       const unsubscribe = ctx.store.subscribe(listener);
       await listener.waitUp();
       expect(listener.downs).toBe(0);
@@ -24,7 +25,7 @@ export function describeFeedContract(ctx: ContractContext, crossInstance: CrossI
     });
 
     it('subscribe: created, revoked and version events reach a listener of the same instance, in order', async () => {
-      const listener = new RecordingListener(ctx.store);
+      const listener = new RecordingListener();
       const unsubscribe = ctx.store.subscribe(listener);
       await listener.waitUp();
       await ctx.store.createSession(newSession('s1'));
@@ -42,7 +43,7 @@ export function describeFeedContract(ctx: ContractContext, crossInstance: CrossI
     it("subscribe: an instance's own events reach its listeners before the mutating call resolves", async () => {
       // Read-your-writes for the session cache: a request that follows a revocation on the
       // same instance must be refused, without waiting for any round trip through the server.
-      const listener = new RecordingListener(ctx.store);
+      const listener = new RecordingListener();
       const unsubscribe = ctx.store.subscribe(listener);
       await listener.waitUp();
       await ctx.store.createSession(newSession('s1'));
@@ -79,7 +80,7 @@ export function describeFeedContract(ctx: ContractContext, crossInstance: CrossI
 
     it('subscribe: revokeOtherSessions sends one revoked event with every revoked jti', async () => {
       for (const jti of ['keep', 'a', 'b']) await ctx.store.createSession(newSession(jti));
-      const listener = new RecordingListener(ctx.store);
+      const listener = new RecordingListener();
       const unsubscribe = ctx.store.subscribe(listener);
       await listener.waitUp();
       await ctx.store.revokeOtherSessions('keep', T0);
@@ -92,7 +93,7 @@ export function describeFeedContract(ctx: ContractContext, crossInstance: CrossI
 
     it('subscribe: a revoke that changes nothing sends no event', async () => {
       await ctx.store.createSession(newSession('s1'));
-      const listener = new RecordingListener(ctx.store);
+      const listener = new RecordingListener();
       const unsubscribe = ctx.store.subscribe(listener);
       await listener.waitUp();
       expect(await ctx.store.revokeSession('unknown', T0)).toBe(false);
@@ -104,9 +105,42 @@ export function describeFeedContract(ctx: ContractContext, crossInstance: CrossI
       unsubscribe();
     });
 
+    it('subscribe: a listener that throws neither stops the others nor the feed', async () => {
+      const failing = new RecordingListener();
+      failing.event = () => {
+        throw new Error('listener failure');
+      };
+      const kept = new RecordingListener();
+      const warnings: string[] = [];
+      const onWarning = (warning: Error) => warnings.push(warning.message);
+      process.on('warning', onWarning);
+      const unsubscribeFailing = ctx.store.subscribe(failing);
+      const unsubscribeKept = ctx.store.subscribe(kept);
+      try {
+        await failing.waitUp();
+        await kept.waitUp();
+        await ctx.store.createSession(newSession('s1'));
+        const version = await ctx.store.bumpSessionVersion();
+        await kept.waitForEvent('the version event', isVersion(version));
+        expect(kept.events).toEqual([
+          { type: 'created', jti: 's1' },
+          { type: 'version', version },
+        ]);
+        expect(kept.downs).toBe(0);
+        await waitFor(
+          'both failures to be reported as warnings',
+          () => warnings.filter((message) => message === 'listener failure').length === 2,
+        );
+      } finally {
+        process.off('warning', onWarning);
+        unsubscribeFailing();
+        unsubscribeKept();
+      }
+    });
+
     it('subscribe: after unsubscribe a listener gets nothing more', async () => {
-      const gone = new RecordingListener(ctx.store);
-      const kept = new RecordingListener(ctx.store);
+      const gone = new RecordingListener();
+      const kept = new RecordingListener();
       const unsubscribeGone = ctx.store.subscribe(gone);
       const unsubscribeKept = ctx.store.subscribe(kept);
       await gone.waitUp();
@@ -120,25 +154,23 @@ export function describeFeedContract(ctx: ContractContext, crossInstance: CrossI
 
     // Each backend registers the cross-instance test that fits how its feed works.
     if (crossInstance === 'resync') {
-      it('subscribe: a commit by another instance makes pollFeed resync the listener', async () => {
+      it('subscribe: a commit by another instance makes the feed resync the listener (down, then up)', async () => {
         const other = await ctx.reopen();
-        const listener = new RecordingListener(other);
+        const listener = new RecordingListener();
         const unsubscribe = other.subscribe(listener);
         await listener.waitUp();
-        other.pollFeed?.();
         expect([listener.downs, listener.ups]).toEqual([0, 1]);
         await ctx.store.createSession(newSession('s1'));
         await ctx.store.bumpSessionVersion();
-        other.pollFeed?.();
-        expect([listener.downs, listener.ups]).toEqual([1, 2]);
-        other.pollFeed?.();
-        expect([listener.downs, listener.ups]).toEqual([1, 2]);
+        await waitFor('the resync after a commit by another instance', () => listener.ups === 2);
+        expect(listener.downs).toBe(1);
+        expect(listener.events).toEqual([]);
         unsubscribe();
       });
     } else {
       it('subscribe: events written by another instance arrive (cross-instance feed)', async () => {
         const other = await ctx.reopen();
-        const listener = new RecordingListener(other);
+        const listener = new RecordingListener();
         const unsubscribe = other.subscribe(listener);
         await listener.waitUp();
         await ctx.store.createSession(newSession('s1'));

@@ -77,9 +77,6 @@ export class RecordingListener implements FeedListener {
   ups = 0;
   downs = 0;
 
-  /** `store` is the store subscribed to; waiting on a listener also drains its `pollFeed`. */
-  constructor(private readonly store: Store) {}
-
   event(event: SessionEvent): void {
     this.events.push(event);
   }
@@ -96,9 +93,6 @@ export class RecordingListener implements FeedListener {
   }
 
   waitForEvent(what: string, match: (event: SessionEvent) => boolean): Promise<void> {
-    return waitFor(what, () => {
-      this.store.pollFeed?.();
-      return this.events.some(match);
-    });
+    return waitFor(what, () => this.events.some(match));
   }
 }

@@ -1,6 +1,6 @@
 import { Client, type QueryResultRow } from 'pg';
 import { afterAll } from 'vitest';
-import { feedChannel } from '../../src/store/postgres/feed.js';
+import { feedChannel } from '../../src/store/postgres/feed-transport.js';
 import { quoteIdentifier } from '../../src/store/postgres/migrations.js';
 import { PostgresStore, type PostgresStoreOptions } from '../../src/store/postgres/postgres-store.js';
 import type { Store } from '../../src/store/types.js';

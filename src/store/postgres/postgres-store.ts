@@ -1,5 +1,7 @@
 import { Pool, type QueryResult, type QueryResultRow } from 'pg';
+import { secondsFromMs } from '../../clock.js';
 import type { BackendConfig } from '../../config.js';
+import { ChangeFeed } from '../feed/change-feed.js';
 import type {
   FeedListener,
   NewSession,
@@ -10,7 +12,7 @@ import type {
   StoredTokenPatch,
   StoredTokenQuery,
 } from '../types.js';
-import { feedChannel, PostgresFeed } from './feed.js';
+import { feedChannel, PostgresFeedTransport } from './feed-transport.js';
 import { applyPostgresMigrations, quoteIdentifier } from './migrations.js';
 import { type SessionRow, type TokenRow, toSession, toToken } from './rows.js';
 import { currentTokenQuery, listTokensQuery } from './token-queries.js';
@@ -24,11 +26,15 @@ export interface PostgresStoreOptions {
 /** NOTIFY payloads must stay under 8000 bytes; revoked jtis are sent in chunks of about this. */
 const NOTIFY_CHUNK_BYTES = 7000;
 
+/** SQL for a feed message (see `feed/wire.ts`): `{"id": <idSql>, "e": <eventSql>}` as text. */
+const envelope = (idSql: string, eventSql: string) =>
+  `json_build_object('id', ${idSql}::text, 'e', ${eventSql})::text`;
+
 /**
  * The shared backend on PostgreSQL. Every method is one statement (so atomic on its own);
  * session changes NOTIFY in that same statement, so an event is sent exactly when, and only
  * if, the change commits. The statement's reply also hands the event to this instance's
- * listeners at once (`feed.published`), before the call returns. All names are qualified
+ * listeners at once (`feed.publishing`), before the call returns. All names are qualified
  * with the configured schema.
  */
 export class PostgresStore implements Store {
@@ -37,7 +43,8 @@ export class PostgresStore implements Store {
   readonly pool: Pool;
   private readonly schema: string;
   private readonly s: string;
-  private readonly feed: PostgresFeed;
+  private readonly channel: string;
+  private readonly feed: ChangeFeed;
   private closing: Promise<void> | null = null;
 
   constructor(config: Extract<BackendConfig, { kind: 'postgres' }>, options: PostgresStoreOptions = {}) {
@@ -54,7 +61,8 @@ export class PostgresStore implements Store {
     // An idle client that loses its server emits 'error' on the pool; unhandled, that would
     // crash the process. The pool drops the client; the next query reconnects or reports.
     this.pool.on('error', () => undefined);
-    this.feed = new PostgresFeed(config.url, feedChannel(config.schema), options.feedHeartbeatMs);
+    this.channel = feedChannel(config.schema);
+    this.feed = new ChangeFeed(new PostgresFeedTransport(config.url, this.channel, options.feedHeartbeatMs));
   }
 
   private async query<R extends QueryResultRow>(text: string, values?: unknown[]): Promise<QueryResult<R>> {
@@ -113,39 +121,42 @@ export class PostgresStore implements Store {
   }
 
   async bumpSessionVersion(): Promise<number> {
-    const id = this.feed.nextEventId();
-    const { rows } = await this.query<{ value: string }>(
-      `WITH bumped AS (
-         UPDATE ${this.s}.counters SET value = value + 1 WHERE name = 'token_version' RETURNING value)
-       SELECT value, pg_notify($1, json_build_object('type', 'version', 'version', value, 'id', $2::text)::text)
-       FROM bumped`,
-      [this.feed.channel, id],
+    const { rows } = await this.feed.publishing(
+      (id) =>
+        this.query<{ value: string }>(
+          `WITH bumped AS (
+             UPDATE ${this.s}.counters SET value = value + 1 WHERE name = 'token_version' RETURNING value)
+           SELECT value, pg_notify($1, ${envelope('$2', "json_build_object('type', 'version', 'version', value)")})
+           FROM bumped`,
+          [this.channel, id],
+        ),
+      (reply, id) => [{ id, event: { type: 'version', version: Number(reply.rows[0]?.value) } }],
     );
-    const version = Number(rows[0]?.value);
-    this.feed.published(id, { type: 'version', version });
-    return version;
+    return Number(rows[0]?.value);
   }
 
   async createSession(session: NewSession): Promise<void> {
-    const id = this.feed.nextEventId();
-    await this.query(
-      `WITH created AS (
-         INSERT INTO ${this.s}.admin_sessions (jti, iat, exp, v, created_at_ms, ip, user_agent)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING jti)
-       SELECT pg_notify($8, json_build_object('type', 'created', 'jti', jti, 'id', $9::text)::text) FROM created`,
-      [
-        session.jti,
-        session.iat,
-        session.exp,
-        session.v,
-        session.createdAtMs,
-        session.ip,
-        session.userAgent,
-        this.feed.channel,
-        id,
-      ],
+    await this.feed.publishing(
+      (id) =>
+        this.query(
+          `WITH created AS (
+             INSERT INTO ${this.s}.admin_sessions (jti, iat, exp, v, created_at_ms, ip, user_agent)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING jti)
+           SELECT pg_notify($8, ${envelope('$9', "json_build_object('type', 'created', 'jti', jti)")}) FROM created`,
+          [
+            session.jti,
+            session.iat,
+            session.exp,
+            session.v,
+            session.createdAtMs,
+            session.ip,
+            session.userAgent,
+            this.channel,
+            id,
+          ],
+        ),
+      (_reply, id) => [{ id, event: { type: 'created', jti: session.jti } }],
     );
-    this.feed.published(id, { type: 'created', jti: session.jti });
   }
 
   async findSession(jti: string): Promise<SessionRecord | null> {
@@ -171,35 +182,39 @@ export class PostgresStore implements Store {
   async revokeSession(jti: string, nowMs: number): Promise<boolean> {
     // Concurrent revokes queue on the row lock; after the first commits, the others re-check
     // `revoked_at_ms IS NULL`, find it false and change nothing.
-    const id = this.feed.nextEventId();
-    const { rowCount } = await this.query(
-      `WITH revoked AS (
-         UPDATE ${this.s}.admin_sessions SET revoked_at_ms = $1 WHERE jti = $3 AND ${this.activeAt} RETURNING jti)
-       SELECT pg_notify($4, json_build_object('type', 'revoked', 'jtis', json_build_array(jti), 'id', $5::text)::text)
-       FROM revoked`,
-      [nowMs, Math.floor(nowMs / 1000), jti, this.feed.channel, id],
+    const { rowCount } = await this.feed.publishing(
+      (id) =>
+        this.query(
+          `WITH revoked AS (
+             UPDATE ${this.s}.admin_sessions SET revoked_at_ms = $1 WHERE jti = $3 AND ${this.activeAt} RETURNING jti)
+           SELECT pg_notify($4, ${envelope('$5', "json_build_object('type', 'revoked', 'jtis', json_build_array(jti))")})
+           FROM revoked`,
+          [nowMs, secondsFromMs(nowMs), jti, this.channel, id],
+        ),
+      (reply, id) => (reply.rowCount === 1 ? [{ id, event: { type: 'revoked', jtis: [jti] } }] : []),
     );
-    if (rowCount !== 1) return false;
-    this.feed.published(id, { type: 'revoked', jtis: [jti] });
-    return true;
+    return rowCount === 1;
   }
 
   async revokeOtherSessions(exceptJti: string | null, nowMs: number): Promise<string[]> {
-    // One event per chunk, each with an id of its own: `<statement id>:<chunk>`.
-    const statementId = this.feed.nextEventId();
-    const { rows } = await this.query<{ id: string; jtis: string[] }>(
-      `WITH revoked AS (
-         UPDATE ${this.s}.admin_sessions SET revoked_at_ms = $1
-         WHERE jti IS DISTINCT FROM $3 AND ${this.activeAt} RETURNING jti),
-       sized AS (
-         SELECT jti, $6::text || ':' || (sum(octet_length(to_json(jti)::text) + 1) OVER (ORDER BY jti) / $5) AS id
-         FROM revoked)
-       SELECT id, array_agg(jti) AS jtis,
-         pg_notify($4, json_build_object('type', 'revoked', 'jtis', json_agg(jti), 'id', id)::text)
-       FROM sized GROUP BY id`,
-      [nowMs, Math.floor(nowMs / 1000), exceptJti, this.feed.channel, NOTIFY_CHUNK_BYTES, statementId],
+    // NOTIFY payloads must stay small, so the jtis go out in chunks of about NOTIFY_CHUNK_BYTES,
+    // each under an id of its own: `<statement id>#<chunk>`.
+    const { rows } = await this.feed.publishing(
+      (id) =>
+        this.query<{ id: string; jtis: string[] }>(
+          `WITH revoked AS (
+             UPDATE ${this.s}.admin_sessions SET revoked_at_ms = $1
+             WHERE jti IS DISTINCT FROM $3 AND ${this.activeAt} RETURNING jti),
+           sized AS (
+             SELECT jti, $6::text || '#' || (sum(octet_length(to_json(jti)::text) + 1) OVER (ORDER BY jti) / $5) AS id
+             FROM revoked)
+           SELECT id, array_agg(jti) AS jtis,
+             pg_notify($4, ${envelope('id', "json_build_object('type', 'revoked', 'jtis', json_agg(jti))")})
+           FROM sized GROUP BY id`,
+          [nowMs, secondsFromMs(nowMs), exceptJti, this.channel, NOTIFY_CHUNK_BYTES, id],
+        ),
+      (reply) => reply.rows.map((row) => ({ id: row.id, event: { type: 'revoked', jtis: row.jtis } })),
     );
-    for (const row of rows) this.feed.published(row.id, { type: 'revoked', jtis: row.jtis });
     return rows.flatMap((row) => row.jtis);
   }
 

@@ -1,3 +1,5 @@
+import { DAY_MS, secondsFromMs } from '../../clock.js';
+import { ChangeFeed, type PublishedEvent } from '../feed/change-feed.js';
 import type {
   FeedListener,
   NewSession,
@@ -19,11 +21,10 @@ import {
   type RedisBackendConfig,
   type RedisClient,
 } from './connection.js';
-import { RedisFeed } from './feed.js';
+import { RedisFeedTransport } from './feed-transport.js';
 import { RedisKeys } from './keys.js';
 import * as lua from './scripts.js';
 
-const DAY_MS = 86_400_000;
 /** The key layout `keys.ts` describes; bump it with a migration when the layout changes. */
 const SCHEMA_VERSION = 1;
 /** Tokens deleted per script call by clear and purge, so no call blocks Redis for long. */
@@ -59,7 +60,7 @@ export class RedisStore implements Store {
   private readonly keys: RedisKeys;
   private readonly server: ParsedRedisUrl;
   private readonly client: RedisClient;
-  private readonly feed: RedisFeed;
+  private readonly feed: ChangeFeed;
   private readonly ttlMarginMs: number;
   private readonly gate: ConnectionGate;
   private closed = false;
@@ -75,8 +76,10 @@ export class RedisStore implements Store {
     // Names for CLIENT LIST: which connections are this store's, and which one is its feed.
     this.client = createClient(this.server, config.cluster, `${config.prefix}store`);
     this.gate = new ConnectionGate(this.client, connectTimeoutMs + 500);
-    this.feed = new RedisFeed(this.keys.channel, (generation) =>
-      createSubscriber(this.server, this.client, generation, `${config.prefix}feed`),
+    this.feed = new ChangeFeed(
+      new RedisFeedTransport(this.keys.channel, (generation) =>
+        createSubscriber(this.server, this.client, generation, `${config.prefix}feed`),
+      ),
     );
   }
 
@@ -147,7 +150,7 @@ export class RedisStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.feed.close();
+    await this.feed.close();
     this.gate.close();
     if (this.client.status !== 'ready') return this.client.disconnect();
     await this.client.quit().catch(() => this.client.disconnect());
@@ -173,24 +176,19 @@ export class RedisStore implements Store {
   // happens, and never for a change that did not happen.
 
   /**
-   * Runs a session script that may publish, then hands its event (null: none was published)
-   * to this instance's listeners before returning; see RedisFeed for why both.
+   * Runs a session script that may publish, and hands what it published to this instance's
+   * listeners before returning (see ChangeFeed.publishing).
    */
   private async publishing<T>(
     script: lua.LuaScript,
     args: (string | number)[],
-    eventOf: (result: unknown) => { result: T; event: SessionEvent | null },
+    read: (reply: unknown) => { result: T; event: SessionEvent | null },
   ): Promise<T> {
-    const eventId = this.feed.begin();
-    try {
-      const { result, event } = eventOf(await this.sessionScript(script, eventId, ...args));
-      if (event === null) this.feed.abandon(eventId);
-      else this.feed.published(eventId, event);
-      return result;
-    } catch (error) {
-      this.feed.abandon(eventId);
-      throw error;
-    }
+    const { result } = await this.feed.publishing(
+      async (id) => read(await this.sessionScript(script, id, ...args)),
+      ({ event }, id): PublishedEvent[] => (event === null ? [] : [{ id, event }]),
+    );
+    return result;
   }
 
   bumpSessionVersion(): Promise<number> {
@@ -230,7 +228,7 @@ export class RedisStore implements Store {
 
   revokeSession(jti: string, nowMs: number): Promise<boolean> {
     return this.run(() =>
-      this.publishing(lua.REVOKE_SESSION, [jti, nowMs, Math.floor(nowMs / 1000)], (reply) => {
+      this.publishing(lua.REVOKE_SESSION, [jti, nowMs, secondsFromMs(nowMs)], (reply) => {
         const revoked = Number(reply) === 1;
         return { result: revoked, event: revoked ? { type: 'revoked', jtis: [jti] } : null };
       }),
@@ -240,7 +238,7 @@ export class RedisStore implements Store {
   revokeOtherSessions(exceptJti: string | null, nowMs: number): Promise<string[]> {
     const keep = exceptJti === null ? ['0', ''] : ['1', exceptJti];
     return this.run(() =>
-      this.publishing(lua.REVOKE_OTHER_SESSIONS, [nowMs, Math.floor(nowMs / 1000), ...keep], (reply) => {
+      this.publishing(lua.REVOKE_OTHER_SESSIONS, [nowMs, secondsFromMs(nowMs), ...keep], (reply) => {
         const jtis = reply as string[];
         return { result: jtis, event: jtis.length > 0 ? { type: 'revoked', jtis } : null };
       }),

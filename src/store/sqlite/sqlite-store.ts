@@ -1,8 +1,9 @@
-import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { secondsFromMs } from '../../clock.js';
 import { StoreUnavailableError } from '../../errors.js';
+import { ChangeFeed, type PublishedEvent } from '../feed/change-feed.js';
 import type {
   FeedListener,
   NewSession,
@@ -14,54 +15,10 @@ import type {
   StoredTokenPatch,
   StoredTokenQuery,
 } from '../types.js';
+import { SqliteFeedTransport } from './feed-transport.js';
 import { sqliteMigrations } from './migrations.js';
+import { type SessionRow, type StoredTokenRow, toSession, toStoredToken } from './rows.js';
 import { countTokensSql, currentTokenSql, tokenPageSql } from './token-queries.js';
-
-interface SessionRow {
-  jti: string;
-  iat: number;
-  exp: number;
-  v: number;
-  created_at_ms: number;
-  revoked_at_ms: number | null;
-  ip: string | null;
-  user_agent: string | null;
-  last_seen_at_ms: number | null;
-}
-
-interface TokenRow {
-  id: string;
-  user_id: string;
-  kid: string;
-  sealed: Buffer;
-  preview: string;
-  expires_at_ms: number;
-  saved_at_ms: number;
-  created_at_ms: number;
-}
-
-const toSession = (row: SessionRow): SessionRecord => ({
-  jti: row.jti,
-  iat: row.iat,
-  exp: row.exp,
-  v: row.v,
-  createdAtMs: row.created_at_ms,
-  revokedAtMs: row.revoked_at_ms,
-  ip: row.ip,
-  userAgent: row.user_agent,
-  lastSeenAtMs: row.last_seen_at_ms,
-});
-
-const toToken = (row: TokenRow): StoredToken => ({
-  id: row.id,
-  userId: row.user_id,
-  kid: row.kid,
-  sealed: row.sealed,
-  preview: row.preview,
-  expiresAtMs: row.expires_at_ms,
-  savedAtMs: row.saved_at_ms,
-  createdAtMs: row.created_at_ms,
-});
 
 /** SQLite error codes that mean "the file is not usable now", not "the query is wrong". */
 const UNAVAILABLE = /^SQLITE_(BUSY|LOCKED|IOERR|CANTOPEN|FULL|READONLY|CORRUPT|NOTADB)/;
@@ -72,9 +29,9 @@ const UNAVAILABLE = /^SQLITE_(BUSY|LOCKED|IOERR|CANTOPEN|FULL|READONLY|CORRUPT|N
  */
 export interface SqliteStoreOptions {
   /**
-   * Least time between two reads of `PRAGMA data_version` by `pollFeed`, in ms. The read
-   * costs 4-9 us, a tenth of a whole session check, so it is not done on every check: a
-   * commit by another process is seen by checks that start this long after it. 0: every check.
+   * Time between two reads of `PRAGMA data_version` by the change feed, in ms: the longest a
+   * commit by another process (the CLI, a second server on the same file) goes unseen by
+   * this one's session checks. Default 10.
    */
   crossProcessPollMs?: number;
 }
@@ -82,17 +39,10 @@ export interface SqliteStoreOptions {
 export class SqliteStore implements Store {
   readonly backend = 'sqlite' as const;
   private readonly db: Database.Database;
-  private readonly feed = new EventEmitter();
-  private readonly feedListeners = new Set<FeedListener>();
+  private readonly feed: ChangeFeed;
   private readonly statements = new Map<string, Database.Statement>();
-  private dataVersion: number | null = null;
-  private dataVersionQuery: Database.Statement | null = null;
-
-  private readonly crossProcessPollMs: number;
-  private lastPollAt = Number.NEGATIVE_INFINITY;
 
   constructor(path: string, options: SqliteStoreOptions = {}) {
-    this.crossProcessPollMs = options.crossProcessPollMs ?? 1;
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     try {
       this.db = new Database(path);
@@ -103,6 +53,10 @@ export class SqliteStore implements Store {
     } catch (error) {
       throw new StoreUnavailableError('sqlite', error);
     }
+    const dataVersion = this.db.prepare('PRAGMA data_version').pluck();
+    this.feed = new ChangeFeed(
+      new SqliteFeedTransport(() => dataVersion.get() as number, options.crossProcessPollMs ?? 10),
+    );
   }
 
   /**
@@ -132,8 +86,17 @@ export class SqliteStore implements Store {
     }
   }
 
-  private publish(event: SessionEvent): void {
-    this.feed.emit('event', event);
+  /**
+   * Runs a mutation that may change sessions; the events it reports reach this instance's
+   * listeners before the call returns (other processes see the commit through the feed's poll).
+   */
+  private publishing<T>(mutation: () => { result: T; events: SessionEvent[] }): Promise<T> {
+    return this.feed
+      .publishing(
+        () => this.run(mutation),
+        ({ events }, id): PublishedEvent[] => events.map((event) => ({ id, event })),
+      )
+      .then(({ result }) => result);
   }
 
   migrate(): Promise<void> {
@@ -163,13 +126,10 @@ export class SqliteStore implements Store {
     });
   }
 
-  close(): Promise<void> {
-    // Subscribers must stop answering from memory: nothing more will reach them.
-    for (const listener of this.feedListeners) listener.down();
-    this.feedListeners.clear();
-    this.feed.removeAllListeners();
+  async close(): Promise<void> {
+    // Subscribers hear down() and stop answering from memory: nothing more will reach them.
+    await this.feed.close();
     if (this.db.open) this.db.close();
-    return Promise.resolve();
   }
 
   getAdminKeyHash(): Promise<string | null> {
@@ -202,22 +162,21 @@ export class SqliteStore implements Store {
   }
 
   bumpSessionVersion(): Promise<number> {
-    return this.run(() => {
-      const row = this.statement(
+    return this.publishing(() => {
+      const { value: version } = this.statement(
         "UPDATE meta SET value = value + 1 WHERE key = 'token_version' RETURNING value",
       ).get() as { value: number };
-      this.publish({ type: 'version', version: row.value });
-      return row.value;
+      return { result: version, events: [{ type: 'version', version }] };
     });
   }
 
   createSession(session: NewSession): Promise<void> {
-    return this.run(() => {
+    return this.publishing(() => {
       this.statement(
         `INSERT INTO admin_sessions (jti, iat, exp, v, created_at_ms, ip, user_agent)
            VALUES (@jti, @iat, @exp, @v, @createdAtMs, @ip, @userAgent)`,
       ).run(session);
-      this.publish({ type: 'created', jti: session.jti });
+      return { result: undefined, events: [{ type: 'created', jti: session.jti }] };
     });
   }
 
@@ -241,29 +200,27 @@ export class SqliteStore implements Store {
   }
 
   revokeSession(jti: string, nowMs: number): Promise<boolean> {
-    return this.run(() => {
+    return this.publishing(() => {
       const result = this.statement(
         `UPDATE admin_sessions SET revoked_at_ms = @nowMs
            WHERE jti = @jti AND revoked_at_ms IS NULL AND exp > @nowSeconds
              AND v = (SELECT value FROM meta WHERE key = 'token_version')`,
-      ).run({ jti, nowMs, nowSeconds: Math.floor(nowMs / 1000) });
-      if (result.changes === 0) return false;
-      this.publish({ type: 'revoked', jtis: [jti] });
-      return true;
+      ).run({ jti, nowMs, nowSeconds: secondsFromMs(nowMs) });
+      const revoked = result.changes > 0;
+      return { result: revoked, events: revoked ? [{ type: 'revoked', jtis: [jti] }] : [] };
     });
   }
 
   revokeOtherSessions(exceptJti: string | null, nowMs: number): Promise<string[]> {
-    return this.run(() => {
+    return this.publishing(() => {
       const rows = this.statement(
         `UPDATE admin_sessions SET revoked_at_ms = @nowMs
            WHERE revoked_at_ms IS NULL AND exp > @nowSeconds AND jti IS NOT @exceptJti
              AND v = (SELECT value FROM meta WHERE key = 'token_version')
            RETURNING jti`,
-      ).all({ nowMs, nowSeconds: Math.floor(nowMs / 1000), exceptJti }) as { jti: string }[];
+      ).all({ nowMs, nowSeconds: secondsFromMs(nowMs), exceptJti }) as { jti: string }[];
       const jtis = rows.map((row) => row.jti);
-      if (jtis.length > 0) this.publish({ type: 'revoked', jtis });
-      return jtis;
+      return { result: jtis, events: jtis.length > 0 ? [{ type: 'revoked', jtis }] : [] };
     });
   }
 
@@ -295,8 +252,10 @@ export class SqliteStore implements Store {
 
   findStoredToken(id: string): Promise<StoredToken | null> {
     return this.run(() => {
-      const row = this.statement('SELECT * FROM stored_tokens WHERE id = ?').get(id) as TokenRow | undefined;
-      return row === undefined ? null : toToken(row);
+      const row = this.statement('SELECT * FROM stored_tokens WHERE id = ?').get(id) as
+        | StoredTokenRow
+        | undefined;
+      return row === undefined ? null : toStoredToken(row);
     });
   }
 
@@ -307,8 +266,8 @@ export class SqliteStore implements Store {
         const { total } = this.statement(countTokensSql(query)).get(params) as {
           total: number;
         };
-        const rows = this.statement(tokenPageSql(query)).all(params) as TokenRow[];
-        return { total, items: rows.map(toToken) };
+        const rows = this.statement(tokenPageSql(query)).all(params) as StoredTokenRow[];
+        return { total, items: rows.map(toStoredToken) };
       });
       return read();
     });
@@ -317,9 +276,9 @@ export class SqliteStore implements Store {
   findCurrentStoredToken(nowMs: number, userId?: string): Promise<StoredToken | null> {
     return this.run(() => {
       const row = this.statement(currentTokenSql(userId !== undefined)).get({ nowMs, userId }) as
-        | TokenRow
+        | StoredTokenRow
         | undefined;
-      return row === undefined ? null : toToken(row);
+      return row === undefined ? null : toStoredToken(row);
     });
   }
 
@@ -337,8 +296,8 @@ export class SqliteStore implements Store {
         preview: patch.preview ?? null,
         expiresAtMs: patch.expiresAtMs ?? null,
         savedAtMs: patch.savedAtMs,
-      }) as TokenRow | undefined;
-      return row === undefined ? null : toToken(row);
+      }) as StoredTokenRow | undefined;
+      return row === undefined ? null : toStoredToken(row);
     });
   }
 
@@ -356,39 +315,7 @@ export class SqliteStore implements Store {
     );
   }
 
-  /**
-   * Events of this connection are delivered in-process. Commits by other connections (another
-   * process on the same file, such as the CLI) are seen through `PRAGMA data_version`, which
-   * changes only when someone else commits; `pollFeed` turns that into a resync.
-   */
   subscribe(listener: FeedListener): () => void {
-    const onEvent = (event: SessionEvent) => listener.event(event);
-    this.feed.on('event', onEvent);
-    this.feedListeners.add(listener);
-    this.dataVersion ??= this.readDataVersion();
-    queueMicrotask(() => listener.up());
-    return () => {
-      this.feed.off('event', onEvent);
-      this.feedListeners.delete(listener);
-    };
-  }
-
-  pollFeed(): void {
-    if (this.feedListeners.size === 0 || !this.db.open) return;
-    const now = performance.now();
-    if (now - this.lastPollAt < this.crossProcessPollMs) return;
-    this.lastPollAt = now;
-    const version = this.readDataVersion();
-    if (version === this.dataVersion) return;
-    this.dataVersion = version;
-    for (const listener of this.feedListeners) {
-      listener.down();
-      listener.up();
-    }
-  }
-
-  private readDataVersion(): number {
-    this.dataVersionQuery ??= this.db.prepare('PRAGMA data_version').pluck();
-    return this.dataVersionQuery.get() as number;
+    return this.feed.subscribe(listener);
   }
 }
