@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { backoffDelay } from './backoff.js';
 import type { Store } from './store/types.js';
 
 export interface RetryOptions {
@@ -30,7 +31,6 @@ export async function connectStore(
   logger: Logger,
   retry: RetryOptions = defaultRetry,
 ): Promise<boolean> {
-  let delay = retry.firstDelayMs;
   for (let attempt = 1; !retry.cancelled(); attempt++) {
     try {
       await store.migrate();
@@ -43,11 +43,11 @@ export async function connectStore(
             ? error.cause.message
             : error.message
           : String(error);
+      const delay = backoffDelay(attempt, retry.firstDelayMs, retry.maxDelayMs);
       logger.warn(
         `${store.backend} store not reachable (attempt ${attempt}): ${reason}; retrying in ${delay} ms`,
       );
       await retry.sleep(delay);
-      delay = Math.min(retry.maxDelayMs, delay * 2);
     }
   }
   return false;

@@ -1,4 +1,5 @@
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import { backoffDelay } from '../../backoff.js';
 import type { BackendConfig } from '../../config.js';
 import { ConfigError } from '../../errors.js';
 
@@ -22,7 +23,7 @@ export interface ParsedRedisUrl {
 }
 
 /** Reconnect with backoff: 100 ms, 200 ms, 400 ms ... capped at 2 s, forever. */
-export const reconnectDelay = (attempt: number): number => Math.min(100 * 2 ** (attempt - 1), 2000);
+export const reconnectDelay = (attempt: number): number => backoffDelay(attempt, 100, 2000);
 
 /**
  * Reads `redis://[user:pass@]host[:port][/db]` or `rediss://...` (TLS, as Vercel KV and Upstash
