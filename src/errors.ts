@@ -48,6 +48,15 @@ export class StoreUnavailableError extends TesseraError {
   }
 }
 
+/**
+ * The store holds data this Tessera cannot use (a newer schema or key layout, or keys that are
+ * not Tessera's). Waiting will not fix it, so start-up stops with this message instead of
+ * retrying.
+ */
+export class StoreMismatchError extends Error {
+  override readonly name = 'StoreMismatchError';
+}
+
 /** Configuration that cannot work: thrown at start-up only, printed one line per problem. */
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { backoffDelay } from './backoff.js';
+import { StoreMismatchError } from './errors.js';
 import type { Store } from './store/types.js';
 
 export interface RetryOptions {
@@ -25,6 +26,7 @@ export const defaultRetry: RetryOptions = {
  * Migrates the store, retrying with exponential backoff while it cannot be reached, one log
  * line per failed attempt. A store that answers but refuses the migration (a real error, not
  * an outage) is retried the same way: the operator sees why in the log and can fix it live.
+ * A store whose data this version cannot use (StoreMismatchError) is not retried: it throws.
  */
 export async function connectStore(
   store: Store,
@@ -37,6 +39,7 @@ export async function connectStore(
       if (attempt > 1) logger.info({ backend: store.backend, attempt }, 'store reached');
       return true;
     } catch (error) {
+      if (error instanceof StoreMismatchError) throw error;
       const reason =
         error instanceof Error
           ? error.cause instanceof Error

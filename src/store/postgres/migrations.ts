@@ -1,4 +1,5 @@
 import type { PoolClient } from 'pg';
+import { StoreMismatchError } from '../../errors.js';
 
 /**
  * Versioned schema, each entry given the quoted schema name. Append only: a released
@@ -81,7 +82,14 @@ export async function applyPostgresMigrations(client: PoolClient, schemaName: st
     const applied = await client.query<{ version: number }>(
       `SELECT COALESCE(MAX(version), 0) AS version FROM ${s}.schema_migrations`,
     );
-    for (let version = (applied.rows[0]?.version ?? 0) + 1; version <= postgresMigrations.length; version++) {
+    const current = applied.rows[0]?.version ?? 0;
+    if (current > postgresMigrations.length) {
+      throw new StoreMismatchError(
+        `the postgres schema ${JSON.stringify(schemaName)} is at migration ${current}, and this Tessera ` +
+          `knows ${postgresMigrations.length}: run the Tessera version that wrote it, or set DATABASE_SCHEMA to a schema of its own`,
+      );
+    }
+    for (let version = current + 1; version <= postgresMigrations.length; version++) {
       const migration = postgresMigrations[version - 1] as (schema: string) => string;
       await client.query(migration(s));
       await client.query(`INSERT INTO ${s}.schema_migrations (version) VALUES ($1)`, [version]);

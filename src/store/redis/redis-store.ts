@@ -1,4 +1,5 @@
 import { DAY_MS, secondsFromMs } from '../../clock.js';
+import { StoreMismatchError } from '../../errors.js';
 import { ChangeFeed, type PublishedEvent } from '../feed/change-feed.js';
 import type {
   FeedListener,
@@ -58,6 +59,7 @@ export interface RedisStoreOptions {
 export class RedisStore implements Store {
   readonly backend = 'redis' as const;
   private readonly keys: RedisKeys;
+  private readonly prefix: string;
   private readonly server: ParsedRedisUrl;
   private readonly client: RedisClient;
   private readonly feed: ChangeFeed;
@@ -68,6 +70,7 @@ export class RedisStore implements Store {
   constructor(config: RedisBackendConfig, options: RedisStoreOptions = {}) {
     const connectTimeoutMs = options.connectTimeoutMs ?? 2000;
     this.ttlMarginMs = options.ttlMarginMs ?? 31 * DAY_MS;
+    this.prefix = config.prefix;
     this.keys = new RedisKeys(config.prefix);
     this.server = parseRedisUrl(config.url, {
       connectTimeoutMs,
@@ -127,15 +130,20 @@ export class RedisStore implements Store {
     return Math.ceil(Math.max(expiresAtMs + this.ttlMarginMs - Date.now(), this.ttlMarginMs));
   }
 
-  /** Initialises the version (SET NX: concurrent instances agree) and records the key layout. */
+  /**
+   * Initialises the version (SET NX: concurrent instances agree) and records the key layout.
+   * A prefix holding another layout, or keys that are not Tessera's, is a StoreMismatchError.
+   */
   migrate(): Promise<void> {
     return this.run(async () => {
       await this.client.set(this.keys.version, '1', 'NX');
       await this.client.set(this.keys.schema, String(SCHEMA_VERSION), 'NX');
-      const schema = Number(await this.client.get(this.keys.schema));
-      if (schema > SCHEMA_VERSION) {
-        throw new Error(
-          `redis store: the data has key layout ${schema}; this Tessera knows ${SCHEMA_VERSION}`,
+      const schema = await this.client.get(this.keys.schema);
+      if (schema !== String(SCHEMA_VERSION)) {
+        throw new StoreMismatchError(
+          `the redis store under prefix ${JSON.stringify(this.prefix)} has key layout ${JSON.stringify(schema)}, ` +
+            `and this Tessera knows layout ${SCHEMA_VERSION}: run the Tessera version that wrote it, ` +
+            'or set REDIS_PREFIX to a prefix of its own',
         );
       }
     });

@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { secondsFromMs } from '../../clock.js';
-import { StoreUnavailableError } from '../../errors.js';
+import { StoreMismatchError, StoreUnavailableError } from '../../errors.js';
 import { ChangeFeed, type PublishedEvent } from '../feed/change-feed.js';
 import type {
   FeedListener,
@@ -42,7 +42,10 @@ export class SqliteStore implements Store {
   private readonly feed: ChangeFeed;
   private readonly statements = new Map<string, Database.Statement>();
 
-  constructor(path: string, options: SqliteStoreOptions = {}) {
+  constructor(
+    private readonly path: string,
+    options: SqliteStoreOptions = {},
+  ) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     try {
       this.db = new Database(path);
@@ -114,6 +117,12 @@ export class SqliteStore implements Store {
           Date.now(),
         );
       });
+      if (applied.v > sqliteMigrations.length) {
+        throw new StoreMismatchError(
+          `the sqlite file ${JSON.stringify(this.path)} is at migration ${applied.v}, and this Tessera knows ` +
+            `${sqliteMigrations.length}: run the Tessera version that wrote it, or use another file`,
+        );
+      }
       for (let version = applied.v + 1; version <= sqliteMigrations.length; version++) {
         apply.immediate(version, sqliteMigrations[version - 1] as string);
       }
