@@ -19,6 +19,7 @@ import { registerValidation } from './http/validation.js';
 import type { Secrets } from './secrets.js';
 import type { Store } from './store/types.js';
 import { sessionStorageRoutes } from './vault/routes.js';
+import { Vault } from './vault/vault.js';
 
 export interface AppDeps {
   config: Pick<Config, 'sessionTtlSeconds' | 'production' | 'trustProxy' | 'storageRetentionDays'> &
@@ -135,10 +136,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     secureCookies: config.production,
   });
   await app.register(sessionStorageRoutes, {
-    store,
-    encryptionKeys: secrets.encryptionKeys,
-    clock,
-    random,
+    vault: new Vault({ store, keys: secrets.encryptionKeys, clock, random }),
     authenticate,
   });
   return app;

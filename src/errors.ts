@@ -39,6 +39,19 @@ export class TesseraError extends Error {
 }
 
 /**
+ * A 400 for input the schemas cannot judge alone. The message names each field, as the
+ * schema validator's do (`Invalid request: body.expires_at must match format "date-time"`),
+ * unless a clearer one is given.
+ */
+export function validationError(details: ErrorDetail[], message?: string): TesseraError {
+  return new TesseraError(
+    'VALIDATION_FAILED',
+    message ?? `Invalid request: ${details.map((detail) => `${detail.field} ${detail.message}`).join('; ')}`,
+    details,
+  );
+}
+
+/**
  * Thrown by a store backend when it cannot reach its server or file. Mapped to 503
  * `STORE_UNAVAILABLE`; the cause stays in the log and never reaches a client.
  */

@@ -25,7 +25,8 @@ export interface SessionSigner {
 export const ISSUER = 'tessera';
 export const AUDIENCE = 'tessera-admin';
 const MAX_TOKEN_LENGTH = 2048;
-const JTI = /^[A-Za-z0-9_-]{16,64}$/;
+/** A jti Tessera could have issued (it issues 24 base64url characters); nothing else names a session. */
+export const JTI_PATTERN = /^[A-Za-z0-9_-]{16,64}$/;
 
 const b64url = (input: Buffer | string): string => Buffer.from(input).toString('base64url');
 
@@ -90,7 +91,7 @@ function readClaims(segment: string, nowSeconds: number): SessionClaims | null {
   }
   if (typeof payload !== 'object' || payload === null) return null;
   const { jti, iat, exp, v, iss, aud } = payload as Record<string, unknown>;
-  if (typeof jti !== 'string' || !JTI.test(jti)) return null;
+  if (typeof jti !== 'string' || !JTI_PATTERN.test(jti)) return null;
   if (!Number.isSafeInteger(iat) || !Number.isSafeInteger(exp) || !Number.isSafeInteger(v)) return null;
   if (iss !== ISSUER || aud !== AUDIENCE) return null;
   const claims = { jti, iat, exp, v } as SessionClaims;

@@ -3,10 +3,13 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import Type from 'typebox';
 import type { Clock } from '../clock.js';
 import { secondsFromMs, toRfc3339 } from '../clock.js';
-import { TesseraError } from '../errors.js';
-import { callerOf, SESSION_COOKIE } from '../http/auth.js';
+import { TesseraError, validationError } from '../errors.js';
+import { callerOf } from '../http/auth.js';
+import { Failures } from '../http/schemas.js';
+import { sessionCookie } from '../http/session-cookie.js';
 import { nullable, optionalBody } from '../http/validation.js';
 import type { AdminSessions } from './admin-sessions.js';
+import { JTI_PATTERN } from './jwt.js';
 import { SESSION_STATUSES } from './session-status.js';
 
 export interface AdminRoutesOptions {
@@ -18,10 +21,26 @@ export interface AdminRoutesOptions {
   secureCookies: boolean;
 }
 
-/** A jti we could have issued: anything else cannot name a session. */
-const JTI = /^[A-Za-z0-9_-]{16,64}$/;
-
-const Failure = Type.Object({ success: Type.Literal(false), error: Type.String(), code: Type.String() });
+const ListedSession = Type.Object({
+  jti: Type.String(),
+  iat: Type.Integer(),
+  exp: Type.Integer(),
+  v: Type.Integer(),
+  status: Type.Enum(SESSION_STATUSES),
+  created_at: Type.String({ format: 'date-time' }),
+  last_seen_at: nullable(Type.String({ format: 'date-time' })),
+  ip: nullable(Type.String()),
+  user_agent: nullable(Type.String()),
+  current: Type.Boolean(),
+});
+/** The contract's listing, with Tessera's additions beside its fields (never in their place). */
+const SessionListing = Type.Object({
+  success: Type.Literal(true),
+  count: Type.Integer(),
+  sessions: Type.Array(ListedSession),
+  currentTokenVersion: Type.Integer(),
+  now: Type.Integer(),
+});
 const SessionClaims = Type.Object({
   jti: Type.String(),
   iat: Type.Integer(),
@@ -32,20 +51,7 @@ const SessionClaims = Type.Object({
 export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, options) => {
   const { sessions, clock, checkAdminKey, authenticate, secureCookies } = options;
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
-
-  // One set of attributes for setting and clearing: a browser only clears a cookie whose
-  // path (and, for a Secure one, scheme) match the one it holds.
-  const cookieAttributes = (request: FastifyRequest) =>
-    ({
-      httpOnly: true,
-      sameSite: 'strict',
-      path: '/',
-      secure: secureCookies || request.protocol === 'https',
-    }) as const;
-  const setSessionCookie = (request: FastifyRequest, reply: FastifyReply, token: string, maxAge: number) =>
-    reply.setCookie(SESSION_COOKIE, token, { ...cookieAttributes(request), maxAge });
-  const clearSessionCookie = (request: FastifyRequest, reply: FastifyReply) =>
-    reply.clearCookie(SESSION_COOKIE, cookieAttributes(request));
+  const cookie = sessionCookie(secureCookies);
 
   api.post(
     '/api/admin/login',
@@ -67,7 +73,7 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, o
             expiresAt: Type.String(),
             expiresIn: Type.Integer(),
           }),
-          401: Failure,
+          ...Failures,
         },
       },
     },
@@ -75,10 +81,9 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, o
       const headerKey = request.headers['x-admin-key'];
       const presented = typeof headerKey === 'string' ? headerKey : request.body?.adminKey;
       if (presented === undefined) {
-        throw new TesseraError(
-          'VALIDATION_FAILED',
-          'Send the admin key in x-admin-key or as {"adminKey": "..."}',
+        throw validationError(
           [{ field: 'body.adminKey', message: 'is required' }],
+          'Send the admin key in x-admin-key or as {"adminKey": "..."}',
         );
       }
       if (!checkAdminKey(presented)) throw new TesseraError('INVALID_ADMIN_KEY', 'Invalid admin key');
@@ -86,7 +91,7 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, o
         ip: request.ip ?? null,
         userAgent: request.headers['user-agent'] ?? null,
       });
-      setSessionCookie(request, reply, login.token, login.expiresIn);
+      cookie.set(request, reply, login.token, login.expiresIn);
       return {
         success: true as const,
         token: login.token,
@@ -99,12 +104,26 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, o
 
   api.post(
     '/api/admin/logout',
-    { preHandler: authenticate, schema: { summary: "Revoke the caller's own session", tags: ['admin'] } },
+    {
+      preHandler: authenticate,
+      schema: {
+        summary: "Revoke the caller's own session",
+        tags: ['admin'],
+        response: {
+          200: Type.Object({
+            success: Type.Literal(true),
+            jti: nullable(Type.String()),
+            revoked: Type.Boolean(),
+          }),
+          ...Failures,
+        },
+      },
+    },
     async (request, reply) => {
       const session = callerOf(request).session;
       const revoked = session === null ? false : await sessions.revoke(session.jti);
-      clearSessionCookie(request, reply);
-      return { success: true, jti: session?.jti ?? null, revoked };
+      cookie.clear(request, reply);
+      return { success: true as const, jti: session?.jti ?? null, revoked };
     },
   );
 
@@ -123,6 +142,7 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, o
             session: nullable(SessionClaims),
             expiresIn: nullable(Type.Integer()),
           }),
+          ...Failures,
         },
       },
     },
@@ -151,6 +171,7 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, o
           { status: Type.Optional(Type.Enum([...SESSION_STATUSES, 'all'])) },
           { additionalProperties: false },
         ),
+        response: { 200: SessionListing, ...Failures },
       },
     },
     async (request) => {
@@ -158,7 +179,7 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, o
       const listing = await sessions.list(wanted);
       const callerJti = callerOf(request).session?.jti;
       return {
-        success: true,
+        success: true as const,
         count: listing.sessions.length,
         sessions: listing.sessions.map(({ record, status }) => ({
           jti: record.jti,
@@ -187,14 +208,15 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, o
         summary: 'Revoke one active session by jti',
         tags: ['admin'],
         params: Type.Object({ jti: Type.String() }),
+        response: { 200: Type.Object({ success: Type.Literal(true), jti: Type.String() }), ...Failures },
       },
     },
     async (request) => {
       const { jti } = request.params;
-      if (!JTI.test(jti) || !(await sessions.revoke(jti))) {
+      if (!JTI_PATTERN.test(jti) || !(await sessions.revoke(jti))) {
         throw new TesseraError('SESSION_NOT_FOUND', 'Session not found or invalid jti');
       }
-      return { success: true, jti };
+      return { success: true as const, jti };
     },
   );
 
@@ -203,12 +225,23 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, o
     {
       preHandler: authenticate,
       config: { failureMessage: 'Failed to revoke sessions' },
-      schema: { summary: 'Revoke every session by bumping the global session version', tags: ['admin'] },
+      schema: {
+        summary: 'Revoke every session by bumping the global session version',
+        tags: ['admin'],
+        response: {
+          200: Type.Object({
+            success: Type.Literal(true),
+            nextTokenVersion: Type.Integer(),
+            timestamp: Type.String({ format: 'date-time' }),
+          }),
+          ...Failures,
+        },
+      },
     },
     async (request, reply) => {
       const nextTokenVersion = await sessions.revokeAll();
-      if (callerOf(request).via === 'cookie') clearSessionCookie(request, reply);
-      return { success: true, nextTokenVersion, timestamp: new Date(clock.now()).toISOString() };
+      if (callerOf(request).via === 'cookie') cookie.clear(request, reply);
+      return { success: true as const, nextTokenVersion, timestamp: new Date(clock.now()).toISOString() };
     },
   );
 
@@ -217,11 +250,15 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, o
     {
       preHandler: authenticate,
       config: { failureMessage: 'Failed to revoke sessions' },
-      schema: { summary: "Revoke every active session except the caller's", tags: ['admin'] },
+      schema: {
+        summary: "Revoke every active session except the caller's",
+        tags: ['admin'],
+        response: { 200: Type.Object({ success: Type.Literal(true), revoked: Type.Integer() }), ...Failures },
+      },
     },
     async (request) => {
       const revoked = await sessions.revokeOthers(callerOf(request).session?.jti ?? null);
-      return { success: true, revoked };
+      return { success: true as const, revoked };
     },
   );
 };

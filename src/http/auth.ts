@@ -2,8 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AdminSessions } from '../admin/admin-sessions.js';
 import type { SessionClaims } from '../admin/jwt.js';
 import { TesseraError } from '../errors.js';
-
-export const SESSION_COOKIE = 'tessera_session';
+import { SESSION_COOKIE } from './session-cookie.js';
 
 /** Who is calling: the admin key itself, or an admin session presented one of two ways. */
 export interface Caller {

@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ErrorCode, ErrorDetail } from '../errors.js';
-import { TesseraError } from '../errors.js';
+import { TesseraError, validationError } from '../errors.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -96,12 +96,10 @@ function describe(error: FastifyError): { code: ErrorCode; message: string; deta
   if (error instanceof TesseraError)
     return { code: error.code, message: error.message, details: error.details };
   if (error.validation) {
-    const details = validationDetails(error.validationContext ?? 'body', error.validation as AjvError[]);
-    return {
-      code: 'VALIDATION_FAILED',
-      message: `Invalid request: ${details.map((d) => `${d.field} ${d.message}`).join('; ')}`,
-      details,
-    };
+    const refused = validationError(
+      validationDetails(error.validationContext ?? 'body', error.validation as AjvError[]),
+    );
+    return { code: refused.code, message: refused.message, details: refused.details };
   }
   const known = error.code === undefined ? undefined : FRAMEWORK[error.code];
   if (known) return { code: known[0], message: known[1] };

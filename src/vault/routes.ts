@@ -1,10 +1,8 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import type { Clock, RandomSource } from '../clock.js';
 import { toRfc3339 } from '../clock.js';
-import type { EncryptionKey } from '../config.js';
-import { TesseraError } from '../errors.js';
-import type { Store } from '../store/types.js';
+import { validationError } from '../errors.js';
+import { Failures } from '../http/schemas.js';
 import { parseRfc3339 } from './expiry.js';
 import {
   Cleared,
@@ -12,7 +10,6 @@ import {
   Created,
   Current,
   Deleted,
-  Failures,
   IdParams,
   Listing,
   ListQuery,
@@ -22,8 +19,7 @@ import {
   UserQuery,
   Validity,
 } from './schemas.js';
-import type { OpenedStoredToken, StoredTokenSummary } from './vault.js';
-import { Vault } from './vault.js';
+import type { OpenedStoredToken, StoredTokenSummary, Vault } from './vault.js';
 
 /** The canonical base path of the session-storage API. */
 export const STORAGE_BASE = '/api/v1/session-storage';
@@ -31,11 +27,7 @@ export const STORAGE_BASE = '/api/v1/session-storage';
 export const STORAGE_ALIAS_BASE = `${STORAGE_BASE}${STORAGE_BASE}`;
 
 export interface SessionStorageRoutesOptions {
-  store: Store;
-  /** `TOKEN_ENCRYPTION_KEYS`: the first key seals, every key opens. */
-  encryptionKeys: readonly EncryptionKey[];
-  clock: Clock;
-  random: RandomSource;
+  vault: Vault;
   /** Resolves the admin caller or refuses with 401; storage is never public. */
   authenticate: (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
 }
@@ -64,12 +56,8 @@ const openedReply = (token: OpenedStoredToken) => ({
  */
 function expiryOf(text: string): number {
   const ms = parseRfc3339(text);
-  if (ms === null) {
-    const detail = { field: 'body.expires_at', message: 'must match format "date-time"' };
-    throw new TesseraError('VALIDATION_FAILED', `Invalid request: ${detail.field} ${detail.message}`, [
-      detail,
-    ]);
-  }
+  if (ms === null)
+    throw validationError([{ field: 'body.expires_at', message: 'must match format "date-time"' }]);
   return ms;
 }
 
@@ -197,11 +185,7 @@ const storageEndpoints: FastifyPluginAsync<EndpointOptions> = async (app, { vaul
           field,
           message: 'is required when the other is absent (send token, expires_at or both)',
         }));
-        throw new TesseraError(
-          'VALIDATION_FAILED',
-          'Invalid request: send token, expires_at or both',
-          details,
-        );
+        throw validationError(details, 'Invalid request: send token, expires_at or both');
       }
       const updated = await vault.update(request.params.id, {
         ...(token === undefined ? {} : { token }),
@@ -250,8 +234,7 @@ const storageEndpoints: FastifyPluginAsync<EndpointOptions> = async (app, { vaul
  * contract's doubled base. One vault serves both, so ids stay ordered across the two.
  */
 export const sessionStorageRoutes: FastifyPluginAsync<SessionStorageRoutesOptions> = async (app, options) => {
-  const { store, encryptionKeys, clock, random, authenticate } = options;
-  const vault = new Vault({ store, keys: encryptionKeys, clock, random });
+  const { vault, authenticate } = options;
   await app.register(storageEndpoints, { prefix: STORAGE_BASE, vault, authenticate, alias: false });
   await app.register(storageEndpoints, { prefix: STORAGE_ALIAS_BASE, vault, authenticate, alias: true });
 };

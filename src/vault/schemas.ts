@@ -38,13 +38,6 @@ export const Opened = Type.Object({
   is_valid: Type.Boolean(),
   saved_at: Timestamp,
 });
-export const Failure = Type.Object({
-  success: Type.Literal(false),
-  error: Type.String(),
-  code: Type.String(),
-  details: Type.Optional(Type.Array(Type.Object({ field: Type.String(), message: Type.String() }))),
-});
-export const Failures = { '4xx': Failure, '5xx': Failure };
 export const IdParams = Type.Object({
   id: Type.String({ description: '`store_` and 26 Crockford base32 characters' }),
 });
