@@ -7,6 +7,7 @@ import { createAdminKeyCheck } from './admin/admin-key.js';
 import { AdminSessions } from './admin/admin-sessions.js';
 import { FeedSessionCheck } from './admin/feed-session-check.js';
 import { createSessionSigner } from './admin/jwt.js';
+import { LastSeenBatcher } from './admin/last-seen.js';
 import { adminRoutes } from './admin/routes.js';
 import type { SessionCheck } from './admin/session-check.js';
 import { StoreSessionCheck } from './admin/session-check.js';
@@ -96,16 +97,28 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
           capacity: cacheSize,
           onError: (error, context) => app.log.warn({ err: error }, `${context} failed`),
         });
+  const lastSeen = new LastSeenBatcher({
+    store,
+    clock,
+    capacity: cacheSize,
+    onError: (error, context) => app.log.warn({ err: error }, `${context} failed`),
+  });
   let closed = false;
-  void (deps.storeReady ?? Promise.resolve()).then(() => closed || check.start());
-  app.addHook('onClose', () => {
+  void (deps.storeReady ?? Promise.resolve()).then(() => {
+    if (closed) return;
+    check.start();
+    lastSeen.start();
+  });
+  app.addHook('onClose', async () => {
     closed = true;
-    return check.stop();
+    await check.stop();
+    await lastSeen.stop();
   });
   const sessions = new AdminSessions({
     store,
     signer: { ...signer, verify: cachedVerifier(signer, cacheSize) },
     check,
+    lastSeen,
     clock,
     random,
     ttlSeconds: config.sessionTtlSeconds,

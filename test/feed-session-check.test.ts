@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AdminSessions } from '../src/admin/admin-sessions.js';
 import { FeedSessionCheck } from '../src/admin/feed-session-check.js';
 import { createSessionSigner } from '../src/admin/jwt.js';
-import { LAST_SEEN_INTERVAL_MS } from '../src/admin/last-seen.js';
+import { LAST_SEEN_INTERVAL_MS, LastSeenBatcher } from '../src/admin/last-seen.js';
 import { SecondChanceCache } from '../src/admin/second-chance-cache.js';
 import { cachedVerifier } from '../src/admin/verified-token-cache.js';
 import { ManualClock, systemRandom } from '../src/clock.js';
@@ -66,6 +66,7 @@ describe('FeedSessionCheck on SQLite', () => {
   let clock: ManualClock;
   let state: FeedSessionCheck;
   let sessions: AdminSessions;
+  let lastSeen: LastSeenBatcher;
   let reads: () => number;
 
   beforeEach(async () => {
@@ -86,8 +87,17 @@ describe('FeedSessionCheck on SQLite', () => {
       },
     });
     state.start();
+    lastSeen = new LastSeenBatcher({
+      store,
+      clock,
+      capacity: 1000,
+      onError: (error) => {
+        throw error;
+      },
+    });
     sessions = new AdminSessions({
       store,
+      lastSeen,
       signer: createSessionSigner(Buffer.alloc(32, 9)),
       check: state,
       clock,
@@ -179,15 +189,15 @@ describe('FeedSessionCheck on SQLite', () => {
   it('writes last use at most once a minute per session, in batches', async () => {
     const { token, claims } = await sessions.login({ ip: null, userAgent: null });
     await sessions.verifySession(token);
-    await state.flushLastSeen();
+    await lastSeen.flush();
     expect((await store.findSession(claims.jti))?.lastSeenAtMs).toBe(T0);
     clock.advance(LAST_SEEN_INTERVAL_MS - 1);
     await sessions.verifySession(token);
-    await state.flushLastSeen();
+    await lastSeen.flush();
     expect((await store.findSession(claims.jti))?.lastSeenAtMs).toBe(T0);
     clock.advance(1);
     await sessions.verifySession(token);
-    await state.flushLastSeen();
+    await lastSeen.flush();
     expect((await store.findSession(claims.jti))?.lastSeenAtMs).toBe(T0 + LAST_SEEN_INTERVAL_MS);
   });
 

@@ -2,6 +2,7 @@ import type { Clock, RandomSource } from '../clock.js';
 import { secondsFromMs } from '../clock.js';
 import type { SessionRecord, Store } from '../store/types.js';
 import type { SessionClaims, SessionSigner } from './jwt.js';
+import type { LastSeenBatcher } from './last-seen.js';
 import type { SessionCheck } from './session-check.js';
 import type { SessionStatus } from './session-status.js';
 import { sessionStatus } from './session-status.js';
@@ -21,6 +22,8 @@ export interface AdminSessionsOptions {
   store: Store;
   signer: SessionSigner;
   check: SessionCheck;
+  /** Notes each session a check lets through, whichever way sessions are checked. */
+  lastSeen: LastSeenBatcher;
   clock: Clock;
   random: RandomSource;
   ttlSeconds: number;
@@ -51,8 +54,9 @@ export class AdminSessions {
   async verifySession(token: string): Promise<SessionClaims | null> {
     const nowSeconds = secondsFromMs(this.options.clock.now());
     const claims = this.options.signer.verify(token, nowSeconds);
-    if (claims === null) return null;
-    return (await this.options.check.isActive(claims, nowSeconds)) ? claims : null;
+    if (claims === null || !(await this.options.check.isActive(claims, nowSeconds))) return null;
+    this.options.lastSeen.note(claims.jti);
+    return claims;
   }
 
   /** Sessions with the given status (or every one), newest first, and the facts to read them by. */

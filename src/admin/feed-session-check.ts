@@ -1,7 +1,6 @@
 import type { Clock } from '../clock.js';
 import type { SessionEvent, Store } from '../store/types.js';
 import type { SessionClaims } from './jwt.js';
-import { LastSeenBatcher } from './last-seen.js';
 import { SecondChanceCache } from './second-chance-cache.js';
 import type { SessionCheck } from './session-check.js';
 import { StoreSessionCheck } from './session-check.js';
@@ -41,13 +40,11 @@ export class FeedSessionCheck implements SessionCheck {
   private resyncs = 0;
   private epoch = 0;
   private readonly sessions: SecondChanceCache<string, KnownSession>;
-  private readonly lastSeen: LastSeenBatcher;
   private readonly fallback: SessionCheck;
   private unsubscribe: (() => void) | null = null;
 
   constructor(private readonly options: FeedSessionCheckOptions) {
     this.sessions = new SecondChanceCache(options.capacity);
-    this.lastSeen = new LastSeenBatcher(options);
     this.fallback = new StoreSessionCheck(options.store);
   }
 
@@ -65,27 +62,16 @@ export class FeedSessionCheck implements SessionCheck {
         this.markDown();
       },
     });
-    this.lastSeen.start();
   }
 
   async stop(): Promise<void> {
     this.unsubscribe?.();
     this.unsubscribe = null;
     this.markDown();
-    await this.lastSeen.stop();
   }
 
   async isActive(claims: SessionClaims, nowSeconds: number): Promise<boolean> {
-    const active = this.live
-      ? await this.fromMemory(claims, nowSeconds)
-      : await this.fallback.isActive(claims, nowSeconds);
-    if (active) this.lastSeen.note(claims.jti);
-    return active;
-  }
-
-  /** Writes batched last-use times now (the batcher's timer does it every few seconds). */
-  flushLastSeen(): Promise<void> {
-    return this.lastSeen.flush();
+    return this.live ? this.fromMemory(claims, nowSeconds) : this.fallback.isActive(claims, nowSeconds);
   }
 
   private async fromMemory(claims: SessionClaims, nowSeconds: number): Promise<boolean> {

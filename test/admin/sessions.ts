@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { secondsFromMs } from '../../src/clock.js';
+import { secondsFromMs, toRfc3339 } from '../../src/clock.js';
 import type { TestApp } from '../support/app.js';
 import { ADMIN_KEY, bearer, login, sessionCookie, T0 } from '../support/app.js';
 import type { AdminApiHarness } from './harness.js';
@@ -15,6 +15,7 @@ interface Listing {
     v: number;
     status: string;
     created_at: string;
+    last_seen_at: string | null;
     ip: string | null;
     user_agent: string | null;
     current: boolean;
@@ -227,6 +228,24 @@ export function sessionListingTests(h: AdminApiHarness): void {
       const response = await t.app.inject({ url: '/api/admin/tokens/sessions?limit=5', headers: KEY });
       const body = expectFailure(response, 400, 'VALIDATION_FAILED');
       expect(body.details).toEqual([{ field: 'query.limit', message: 'is not an allowed field' }]);
+    });
+
+    it('last_seen_at is null until the session is used, then the time of use once the batch is written', async () => {
+      const other = await t.anotherApp();
+      const used = await login(t.app);
+      const unused = await login(t.app);
+      t.clock.advance(5000);
+      expect(
+        (await t.app.inject({ url: '/api/admin/session', headers: bearer(used.token) })).statusCode,
+      ).toBe(200);
+      // Closing an instance writes its pending batch (the timer would, a few seconds later).
+      await t.app.close();
+      const response = await other.inject({ url: '/api/admin/tokens/sessions', headers: KEY });
+      const lastSeen = new Map(
+        (response.json() as Listing).sessions.map((session) => [session.jti, session.last_seen_at]),
+      );
+      expect(lastSeen.get(used.jti)).toBe(toRfc3339(T0 + 5000));
+      expect(lastSeen.get(unused.jti)).toBeNull();
     });
   });
 }
