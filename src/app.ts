@@ -123,7 +123,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     random,
     ttlSeconds: config.sessionTtlSeconds,
   });
-  const checkAdminKey = createAdminKeyCheck(deps.adminKeyHash);
+  const checkAdminKey = createAdminKeyCheck(deps.adminKeyHash, store.backend);
   const authenticate = createAuthenticate({
     checkAdminKey,
     sessions,

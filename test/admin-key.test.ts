@@ -12,7 +12,7 @@ import { systemRandom } from '../src/clock.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
 
 describe('admin key check', () => {
-  const check = createAdminKeyCheck(hashAdminKey('the-right-admin-key-0123'));
+  const check = createAdminKeyCheck(hashAdminKey('the-right-admin-key-0123'), 'sqlite');
 
   it('accepts the key', () => {
     expect(check('the-right-admin-key-0123')).toBe(true);
@@ -28,6 +28,13 @@ describe('admin key check', () => {
     ['a 100 KB key', 'k'.repeat(100_000)],
   ])('refuses %s', (_name, presented) => {
     expect(check(presented)).toBe(false);
+  });
+
+  it('while the hash is not known yet (store still being reached) it refuses, naming the backend', () => {
+    const notYet = createAdminKeyCheck(() => null, 'postgres');
+    expect(() => notYet('the-right-admin-key-0123')).toThrow(
+      expect.objectContaining({ code: 'STORE_UNAVAILABLE', message: 'The postgres store is unavailable' }),
+    );
   });
 
   it('a generated key is 43 base64url characters (256 bits) and differs each time', () => {
@@ -62,7 +69,7 @@ describe('resolveAdminKey', () => {
     const later = await resolveAdminKey(store, null, systemRandom);
     expect(later.generatedKey).toBeNull();
     expect(later.hash).toBe(first.hash);
-    expect(createAdminKeyCheck(later.hash)(first.generatedKey ?? '')).toBe(true);
+    expect(createAdminKeyCheck(later.hash, 'sqlite')(first.generatedKey ?? '')).toBe(true);
   });
 
   it('with ADMIN_KEY set, that key is the one in force and nothing is generated or stored', async () => {

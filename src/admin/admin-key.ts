@@ -13,17 +13,19 @@ export const generateAdminKey = (random: RandomSource): string => random(32).toS
  * Compares a presented key with the stored hash in constant time. Both sides are hashed to
  * the same length first, so neither the key's length nor a matching prefix leaks through timing.
  * `storedHash` may be a getter: null means the hash is not known yet (the store is still
- * being reached at start-up), which refuses with STORE_UNAVAILABLE rather than guessing.
+ * being reached at start-up), which refuses with STORE_UNAVAILABLE, naming `backend`, rather
+ * than guessing.
  */
 export function createAdminKeyCheck(
   storedHash: string | (() => string | null),
+  backend: Store['backend'],
 ): (presented: string) => boolean {
   const current = typeof storedHash === 'string' ? () => storedHash : storedHash;
   let cachedHex = '';
   let expected = Buffer.alloc(0);
   return (presented) => {
     const hex = current();
-    if (hex === null) throw new StoreUnavailableError('store', 'admin key not loaded yet');
+    if (hex === null) throw new StoreUnavailableError(backend, 'admin key not loaded yet');
     if (hex !== cachedHex) {
       cachedHex = hex;
       expected = Buffer.from(hex, 'hex');
