@@ -2,7 +2,11 @@ import { Client } from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { quoteIdentifier } from '../src/store/postgres/migrations.js';
 import { PostgresStore } from '../src/store/postgres/postgres-store.js';
-import { currentTokenQuery, listTokensQuery, type SqlQuery } from '../src/store/postgres/token-queries.js';
+import {
+  currentStoredTokenQuery,
+  listStoredTokensQuery,
+  type SqlQuery,
+} from '../src/store/postgres/stored-token-queries.js';
 import { T0 } from './store-contract/support.js';
 import { describeWithService, TEST_DATABASE_URL, uniqueName } from './support/services.js';
 
@@ -75,29 +79,29 @@ await describeWithService(
     });
 
     it('unfiltered page: index scan, total read from token_counts', async () => {
-      const nodes = await plan(listTokensQuery(s, { offset: 0, limit: 50, nowMs: NOW }));
+      const nodes = await plan(listStoredTokensQuery(s, { offset: 0, limit: 50, nowMs: NOW }));
       expectIndexedOnTokens(nodes);
       expect(nodes.some((node) => node['Relation Name'] === 'token_counts')).toBe(true);
     });
 
     it('a later unfiltered page: still an index scan', async () => {
-      expectIndexedOnTokens(await plan(listTokensQuery(s, { offset: 1000, limit: 50, nowMs: NOW })));
+      expectIndexedOnTokens(await plan(listStoredTokensQuery(s, { offset: 1000, limit: 50, nowMs: NOW })));
     });
 
     it('page by user_id, with its count: index scans', async () => {
       expectIndexedOnTokens(
-        await plan(listTokensQuery(s, { offset: 0, limit: 50, userId: 'usr_7', nowMs: NOW })),
+        await plan(listStoredTokensQuery(s, { offset: 0, limit: 50, userId: 'usr_7', nowMs: NOW })),
       );
     });
 
     it('page by user_id and validity: index scans', async () => {
       const query = { offset: 0, limit: 50, userId: 'usr_7', valid: true, nowMs: NOW };
-      expectIndexedOnTokens(await plan(listTokensQuery(s, query)));
+      expectIndexedOnTokens(await plan(listStoredTokensQuery(s, query)));
     });
 
     it('current token, for everyone and for one user: index scans', async () => {
-      expectIndexedOnTokens(await plan(currentTokenQuery(s, NOW)));
-      expectIndexedOnTokens(await plan(currentTokenQuery(s, NOW, 'usr_7')));
+      expectIndexedOnTokens(await plan(currentStoredTokenQuery(s, NOW)));
+      expectIndexedOnTokens(await plan(currentStoredTokenQuery(s, NOW, 'usr_7')));
     });
 
     it('find by id: index scan', async () => {

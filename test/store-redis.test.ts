@@ -178,7 +178,7 @@ await describeWithService(
       it('validity filters match a plain sort and filter, on both listing strategies', async () => {
         const { store } = await open();
         // 32 valid and 8 expired tokens, 4 of them expiring exactly at NOW, spread over every
-        // savedAtMs. TOKEN_PAGE walks the listing when matches^2 > (offset + limit) * 40 (here
+        // savedAtMs. STORED_TOKEN_PAGE walks the listing when matches^2 > (offset + limit) * 40 (here
         // the valid pages reaching row 7 at most, and the expired page of 1) and gathers the
         // matches otherwise; user pages intersect the user's index, findCurrentStoredToken walks it.
         const ids = ['a', 'B', 'b', 'ä', 'Z', '10', '9', 'tok_x', 'tok_X', 'é'];

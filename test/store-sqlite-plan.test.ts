@@ -4,7 +4,11 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
-import { countTokensSql, currentTokenSql, tokenPageSql } from '../src/store/sqlite/token-queries.js';
+import {
+  countStoredTokensSql,
+  currentStoredTokenSql,
+  storedTokenPageSql,
+} from '../src/store/sqlite/stored-token-queries.js';
 
 const SAMPLE: Record<string, unknown> = { nowMs: 1_000_000, userId: 'usr_7', limit: 50, offset: 100 };
 
@@ -49,14 +53,14 @@ describe('SQLite token queries use the listing indexes', () => {
   });
 
   it.each([
-    ['the current token', currentTokenSql(false), 'stored_tokens_saved'],
-    ["one user's current token", currentTokenSql(true), 'stored_tokens_user_saved'],
-    ['an unfiltered page', tokenPageSql({}), 'stored_tokens_saved'],
-    ['a page of valid tokens', tokenPageSql({ valid: true }), 'stored_tokens_saved'],
-    ['a page of expired tokens', tokenPageSql({ valid: false }), 'stored_tokens_saved'],
+    ['the current token', currentStoredTokenSql(false), 'stored_tokens_saved'],
+    ["one user's current token", currentStoredTokenSql(true), 'stored_tokens_user_saved'],
+    ['an unfiltered page', storedTokenPageSql({}), 'stored_tokens_saved'],
+    ['a page of valid tokens', storedTokenPageSql({ valid: true }), 'stored_tokens_saved'],
+    ['a page of expired tokens', storedTokenPageSql({ valid: false }), 'stored_tokens_saved'],
     [
       "a page of one user's valid tokens",
-      tokenPageSql({ userId: 'u', valid: true }),
+      storedTokenPageSql({ userId: 'u', valid: true }),
       'stored_tokens_user_saved',
     ],
   ])('%s walks its index without a sort', (_what, sql, index) => {
@@ -66,6 +70,6 @@ describe('SQLite token queries use the listing indexes', () => {
   });
 
   it('counting valid tokens uses an index, not the table', () => {
-    expect(plan(db, countTokensSql({ valid: true })).join(' | ')).toMatch(/USING (COVERING )?INDEX/);
+    expect(plan(db, countStoredTokensSql({ valid: true })).join(' | ')).toMatch(/USING (COVERING )?INDEX/);
   });
 });

@@ -14,8 +14,8 @@ import type {
 } from '../types.js';
 import { feedChannel, PostgresFeedTransport } from './feed-transport.js';
 import { applyPostgresMigrations, quoteIdentifier } from './migrations.js';
-import { type SessionRow, type TokenRow, toSession, toToken } from './rows.js';
-import { currentTokenQuery, listTokensQuery } from './token-queries.js';
+import { type SessionRow, type StoredTokenRow, toSession, toStoredToken } from './rows.js';
+import { currentStoredTokenQuery, listStoredTokensQuery } from './stored-token-queries.js';
 import { toStoreError } from './unavailable.js';
 
 export interface PostgresStoreOptions {
@@ -255,27 +255,29 @@ export class PostgresStore implements Store {
   }
 
   async findStoredToken(id: string): Promise<StoredToken | null> {
-    const { rows } = await this.query<TokenRow>(`SELECT * FROM ${this.s}.stored_tokens WHERE id = $1`, [id]);
-    return rows[0] === undefined ? null : toToken(rows[0]);
+    const { rows } = await this.query<StoredTokenRow>(`SELECT * FROM ${this.s}.stored_tokens WHERE id = $1`, [
+      id,
+    ]);
+    return rows[0] === undefined ? null : toStoredToken(rows[0]);
   }
 
   async listStoredTokens(query: StoredTokenQuery): Promise<StoredTokenPage> {
-    const { text, values } = listTokensQuery(this.s, query);
-    const { rows } = await this.query<{ total: string | null } & TokenRow>(text, values);
+    const { text, values } = listStoredTokensQuery(this.s, query);
+    const { rows } = await this.query<{ total: string | null } & StoredTokenRow>(text, values);
     return {
       total: Number(rows[0]?.total ?? 0),
-      items: rows.filter((row) => row.id !== null).map(toToken),
+      items: rows.filter((row) => row.id !== null).map(toStoredToken),
     };
   }
 
   async findCurrentStoredToken(nowMs: number, userId?: string): Promise<StoredToken | null> {
-    const { text, values } = currentTokenQuery(this.s, nowMs, userId);
-    const { rows } = await this.query<TokenRow>(text, values);
-    return rows[0] === undefined ? null : toToken(rows[0]);
+    const { text, values } = currentStoredTokenQuery(this.s, nowMs, userId);
+    const { rows } = await this.query<StoredTokenRow>(text, values);
+    return rows[0] === undefined ? null : toStoredToken(rows[0]);
   }
 
   async updateStoredToken(id: string, patch: StoredTokenPatch): Promise<StoredToken | null> {
-    const { rows } = await this.query<TokenRow>(
+    const { rows } = await this.query<StoredTokenRow>(
       `UPDATE ${this.s}.stored_tokens SET
          kid = COALESCE($2, kid), sealed = COALESCE($3::bytea, sealed), preview = COALESCE($4, preview),
          expires_at_ms = COALESCE($5::bigint, expires_at_ms), saved_at_ms = $6
@@ -289,7 +291,7 @@ export class PostgresStore implements Store {
         patch.savedAtMs,
       ],
     );
-    return rows[0] === undefined ? null : toToken(rows[0]);
+    return rows[0] === undefined ? null : toStoredToken(rows[0]);
   }
 
   async deleteStoredToken(id: string): Promise<boolean> {

@@ -31,7 +31,7 @@ export const toSession = (row: SessionRow): SessionRecord => ({
 });
 
 /** A stored_tokens row as pg returns it: bigint columns arrive as strings. */
-export interface TokenRow {
+export interface StoredTokenRow {
   id: string;
   user_id: string;
   kid: string;
@@ -42,7 +42,7 @@ export interface TokenRow {
   created_at_ms: string;
 }
 
-export const toToken = (row: TokenRow): StoredToken => ({
+export const toStoredToken = (row: StoredTokenRow): StoredToken => ({
   id: row.id,
   userId: row.user_id,
   kid: row.kid,

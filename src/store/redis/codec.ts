@@ -55,7 +55,7 @@ export function toSession(fields: Map<string, string>): SessionRecord {
   };
 }
 
-export function tokenFields(token: StoredToken): Field[] {
+export function storedTokenFields(token: StoredToken): Field[] {
   return [
     'id',
     token.id,
@@ -77,7 +77,7 @@ export function tokenFields(token: StoredToken): Field[] {
 }
 
 /** Reads a token hash fetched as buffers: text fields are UTF-8, `sealed` stays bytes. */
-export function toToken(fields: Map<string, Buffer>): StoredToken {
+export function toStoredToken(fields: Map<string, Buffer>): StoredToken {
   const text = (name: string) => need(fields, name).toString('utf8');
   return {
     id: text('id'),

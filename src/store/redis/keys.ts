@@ -71,7 +71,7 @@ export class RedisKeys {
   userTokens(userId: string): string {
     return this.userTokensPrefix + userId;
   }
-  /** Hash of token id to userId (see TOKEN_PRELUDE in scripts.ts). */
+  /** Hash of token id to userId (see STORED_TOKEN_PRELUDE in scripts.ts). */
   get tokenOwners(): string {
     return `${this.base}tokens:owner`;
   }

@@ -13,7 +13,7 @@ import type {
   StoredTokenQuery,
 } from '../types.js';
 import { ConnectionGate } from './availability.js';
-import { pairsToMap, sessionFields, tokenFields, toSession, toToken } from './codec.js';
+import { pairsToMap, sessionFields, storedTokenFields, toSession, toStoredToken } from './codec.js';
 import {
   createClient,
   createSubscriber,
@@ -108,8 +108,8 @@ export class RedisStore implements Store {
     );
   }
 
-  /** Runs a token script with the KEYS and leading ARGV that TOKEN_PRELUDE expects. */
-  private tokenScript(
+  /** Runs a token script with the KEYS and leading ARGV that STORED_TOKEN_PRELUDE expects. */
+  private storedTokenScript(
     script: lua.LuaScript,
     args: (string | Buffer | number)[],
     { moreKeys = [], buffers = false }: { moreKeys?: string[]; buffers?: boolean } = {},
@@ -268,13 +268,13 @@ export class RedisStore implements Store {
     return this.run(async () => {
       const { id, userId, savedAtMs, expiresAtMs } = token;
       const ttlMs = this.ttlMs(expiresAtMs);
-      await this.tokenScript(lua.INSERT_TOKEN, [
+      await this.storedTokenScript(lua.INSERT_STORED_TOKEN, [
         id,
         userId,
         savedAtMs,
         expiresAtMs,
         ttlMs,
-        ...tokenFields(token),
+        ...storedTokenFields(token),
       ]);
     });
   }
@@ -282,34 +282,34 @@ export class RedisStore implements Store {
   findStoredToken(id: string): Promise<StoredToken | null> {
     return this.run(async () => {
       const fields = await this.client.hgetallBuffer(this.keys.token(id));
-      return Object.keys(fields).length === 0 ? null : toToken(new Map(Object.entries(fields)));
+      return Object.keys(fields).length === 0 ? null : toStoredToken(new Map(Object.entries(fields)));
     });
   }
 
   listStoredTokens(query: StoredTokenQuery): Promise<StoredTokenPage> {
-    return this.run(() => this.tokenPage(query, true));
+    return this.run(() => this.storedTokenPage(query, true));
   }
 
   findCurrentStoredToken(nowMs: number, userId?: string): Promise<StoredToken | null> {
     return this.run(async () => {
-      const page = await this.tokenPage({ offset: 0, limit: 1, valid: true, nowMs, userId }, false);
+      const page = await this.storedTokenPage({ offset: 0, limit: 1, valid: true, nowMs, userId }, false);
       return page.items[0] ?? null;
     });
   }
 
-  /** See TOKEN_PAGE for how filters are answered without scanning. */
-  private async tokenPage(query: StoredTokenQuery, needTotal: boolean): Promise<StoredTokenPage> {
+  /** See STORED_TOKEN_PAGE for how filters are answered without scanning. */
+  private async storedTokenPage(query: StoredTokenQuery, needTotal: boolean): Promise<StoredTokenPage> {
     const { userId, offset, limit, nowMs } = query;
     const order = userId === undefined ? this.keys.tokensBySaved : this.keys.userTokens(userId);
     const filter = query.valid === undefined ? 'any' : query.valid ? 'valid' : 'expired';
     const scoped = userId === undefined ? '0' : '1';
-    const [total, ...hashes] = (await this.tokenScript(
-      lua.TOKEN_PAGE,
+    const [total, ...hashes] = (await this.storedTokenScript(
+      lua.STORED_TOKEN_PAGE,
       [offset, limit, filter, nowMs, scoped, needTotal ? '1' : '0'],
       { moreKeys: [order, this.keys.scratch], buffers: true },
     )) as [number, ...Buffer[][]];
     // An empty hash is a token the TTL removed before the sweeper did; it is skipped.
-    const items = hashes.filter((flat) => flat.length > 0).map((flat) => toToken(pairsToMap(flat)));
+    const items = hashes.filter((flat) => flat.length > 0).map((flat) => toStoredToken(pairsToMap(flat)));
     return { items, total: Number(total) };
   }
 
@@ -322,32 +322,36 @@ export class RedisStore implements Store {
       if (patch.preview !== undefined) fields.push('preview', patch.preview);
       if (expiresAtMs !== undefined) fields.push('expiresAtMs', String(expiresAtMs));
       const expiry = expiresAtMs === undefined ? ['', ''] : [expiresAtMs, this.ttlMs(expiresAtMs)];
-      const flat = (await this.tokenScript(lua.UPDATE_TOKEN, [id, savedAtMs, ...expiry, ...fields], {
-        buffers: true,
-      })) as Buffer[] | null;
-      return flat === null ? null : toToken(pairsToMap(flat));
+      const flat = (await this.storedTokenScript(
+        lua.UPDATE_STORED_TOKEN,
+        [id, savedAtMs, ...expiry, ...fields],
+        {
+          buffers: true,
+        },
+      )) as Buffer[] | null;
+      return flat === null ? null : toStoredToken(pairsToMap(flat));
     });
   }
 
   deleteStoredToken(id: string): Promise<boolean> {
-    return this.run(async () => Number(await this.tokenScript(lua.DELETE_TOKEN, [id])) === 1);
+    return this.run(async () => Number(await this.storedTokenScript(lua.DELETE_STORED_TOKEN, [id])) === 1);
   }
 
   /** Deletes in batches of 500: each batch is atomic, the whole is not (tokens saved meanwhile may stay). */
   clearStoredTokens(): Promise<number> {
-    return this.run(() => this.inBatches(lua.CLEAR_TOKENS, []));
+    return this.run(() => this.inBatches(lua.CLEAR_STORED_TOKENS, []));
   }
 
   /** Deletes in batches of 500, each atomic. */
   purgeStoredTokens(beforeMs: number): Promise<number> {
-    return this.run(() => this.inBatches(lua.PURGE_TOKENS, [beforeMs]));
+    return this.run(() => this.inBatches(lua.PURGE_STORED_TOKENS, [beforeMs]));
   }
 
   /** Runs a batch script (whose last argument is the batch size) until a batch comes back short. */
   private async inBatches(script: lua.LuaScript, args: number[]): Promise<number> {
     let total = 0;
     for (;;) {
-      const deleted = Number(await this.tokenScript(script, [...args, BATCH]));
+      const deleted = Number(await this.storedTokenScript(script, [...args, BATCH]));
       total += deleted;
       if (deleted < BATCH) return total;
     }

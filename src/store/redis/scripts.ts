@@ -157,7 +157,7 @@ return #gone`);
 // user index prefix, ... The owners hash outlives a token hash removed by TTL, so its
 // per-user index entry can still be found and removed.
 
-const TOKEN_PRELUDE = `
+const STORED_TOKEN_PRELUDE = `
 local bySaved, byExpiry, owners = KEYS[1], KEYS[2], KEYS[3]
 local tokenPrefix, userPrefix = ARGV[1], ARGV[2]
 local function removeToken(id)
@@ -171,7 +171,7 @@ end
 `;
 
 /** ARGV[3] id, [4] userId, [5] savedAtMs, [6] expiresAtMs, [7] ttl ms, [8..] hash fields. */
-export const INSERT_TOKEN = lua(`${TOKEN_PRELUDE}
+export const INSERT_STORED_TOKEN = lua(`${STORED_TOKEN_PRELUDE}
 local id = ARGV[3]
 local key = tokenPrefix .. id
 if redis.call('EXISTS', key) == 1 then return redis.error_reply('ERR tessera: token exists') end
@@ -188,7 +188,7 @@ return 1`);
  * ARGV[3] id, [4] savedAtMs, [5] expiresAtMs or '', [6] ttl ms or '', [7..] hash fields.
  * Returns the updated hash, or nil for an unknown id.
  */
-export const UPDATE_TOKEN = lua(`${TOKEN_PRELUDE}
+export const UPDATE_STORED_TOKEN = lua(`${STORED_TOKEN_PRELUDE}
 local id = ARGV[3]
 local key = tokenPrefix .. id
 if redis.call('EXISTS', key) == 0 then return false end
@@ -202,19 +202,19 @@ end
 return redis.call('HGETALL', key)`);
 
 /** ARGV[3] id. Returns 1 when the token existed. */
-export const DELETE_TOKEN = lua(`${TOKEN_PRELUDE}
+export const DELETE_STORED_TOKEN = lua(`${STORED_TOKEN_PRELUDE}
 local existed = redis.call('EXISTS', tokenPrefix .. ARGV[3])
 removeToken(ARGV[3])
 return existed`);
 
 /** ARGV[3] how many. Deletes that many tokens; the caller repeats until none is left. */
-export const CLEAR_TOKENS = lua(`${TOKEN_PRELUDE}
+export const CLEAR_STORED_TOKENS = lua(`${STORED_TOKEN_PRELUDE}
 local ids = redis.call('ZRANGE', bySaved, 0, tonumber(ARGV[3]) - 1)
 for _, id in ipairs(ids) do removeToken(id) end
 return #ids`);
 
 /** ARGV[3] beforeMs, [4] how many. Deletes tokens with expiresAtMs < beforeMs, a batch per call. */
-export const PURGE_TOKENS = lua(`${TOKEN_PRELUDE}
+export const PURGE_STORED_TOKENS = lua(`${STORED_TOKEN_PRELUDE}
 local ids = redis.call('ZRANGEBYSCORE', byExpiry, '-inf', '(' .. ARGV[3], 'LIMIT', 0, tonumber(ARGV[4]))
 for _, id in ipairs(ids) do removeToken(id) end
 return #ids`);
@@ -234,7 +234,7 @@ return #ids`);
  * Either way Redis orders the result (score, then member bytes), never Lua's locale-aware
  * string comparison.
  */
-export const TOKEN_PAGE = lua(`${TOKEN_PRELUDE}
+export const STORED_TOKEN_PAGE = lua(`${STORED_TOKEN_PRELUDE}
 local order, scratch = KEYS[4], KEYS[5]
 local offset, limit = tonumber(ARGV[3]), tonumber(ARGV[4])
 local filter, nowText = ARGV[5], ARGV[6]

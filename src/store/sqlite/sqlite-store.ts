@@ -18,7 +18,7 @@ import type {
 import { SqliteFeedTransport } from './feed-transport.js';
 import { sqliteMigrations } from './migrations.js';
 import { type SessionRow, type StoredTokenRow, toSession, toStoredToken } from './rows.js';
-import { countTokensSql, currentTokenSql, tokenPageSql } from './token-queries.js';
+import { countStoredTokensSql, currentStoredTokenSql, storedTokenPageSql } from './stored-token-queries.js';
 
 /** SQLite error codes that mean "the file is not usable now", not "the query is wrong". */
 const UNAVAILABLE = /^SQLITE_(BUSY|LOCKED|IOERR|CANTOPEN|FULL|READONLY|CORRUPT|NOTADB)/;
@@ -272,10 +272,10 @@ export class SqliteStore implements Store {
     return this.run(() => {
       const params = { userId: query.userId, nowMs: query.nowMs, limit: query.limit, offset: query.offset };
       const read = this.db.transaction(() => {
-        const { total } = this.statement(countTokensSql(query)).get(params) as {
+        const { total } = this.statement(countStoredTokensSql(query)).get(params) as {
           total: number;
         };
-        const rows = this.statement(tokenPageSql(query)).all(params) as StoredTokenRow[];
+        const rows = this.statement(storedTokenPageSql(query)).all(params) as StoredTokenRow[];
         return { total, items: rows.map(toStoredToken) };
       });
       return read();
@@ -284,7 +284,7 @@ export class SqliteStore implements Store {
 
   findCurrentStoredToken(nowMs: number, userId?: string): Promise<StoredToken | null> {
     return this.run(() => {
-      const row = this.statement(currentTokenSql(userId !== undefined)).get({ nowMs, userId }) as
+      const row = this.statement(currentStoredTokenSql(userId !== undefined)).get({ nowMs, userId }) as
         | StoredTokenRow
         | undefined;
       return row === undefined ? null : toStoredToken(row);

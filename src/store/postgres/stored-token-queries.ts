@@ -14,7 +14,7 @@ const NEWEST_FIRST = 'ORDER BY saved_at_ms DESC, id DESC';
  * counted over its index range. A page past the end yields one row with a null id.
  * Exported for the EXPLAIN test, which checks these very statements use indexes.
  */
-export function listTokensQuery(schema: string, query: StoredTokenQuery): SqlQuery {
+export function listStoredTokensQuery(schema: string, query: StoredTokenQuery): SqlQuery {
   const values: unknown[] = [];
   const param = (value: unknown) => {
     values.push(value);
@@ -40,7 +40,7 @@ export function listTokensQuery(schema: string, query: StoredTokenQuery): SqlQue
 }
 
 /** The most recently saved token still valid at `nowMs`, optionally for one user. */
-export function currentTokenQuery(schema: string, nowMs: number, userId?: string): SqlQuery {
+export function currentStoredTokenQuery(schema: string, nowMs: number, userId?: string): SqlQuery {
   return userId === undefined
     ? {
         text: `SELECT * FROM ${schema}.stored_tokens WHERE expires_at_ms > $1 ${NEWEST_FIRST} LIMIT 1`,

@@ -19,11 +19,11 @@ function filters(query: Pick<StoredTokenQuery, 'userId' | 'valid'>, expiresColum
  * Exported for the query-plan test, which checks these very statements.
  */
 
-export const countTokensSql = (query: Pick<StoredTokenQuery, 'userId' | 'valid'>): string =>
+export const countStoredTokensSql = (query: Pick<StoredTokenQuery, 'userId' | 'valid'>): string =>
   `SELECT COUNT(*) AS total FROM stored_tokens ${filters(query, 'expires_at_ms')}`;
 
-export const tokenPageSql = (query: Pick<StoredTokenQuery, 'userId' | 'valid'>): string =>
+export const storedTokenPageSql = (query: Pick<StoredTokenQuery, 'userId' | 'valid'>): string =>
   `SELECT * FROM stored_tokens ${filters(query, '+expires_at_ms')} ${NEWEST_FIRST} LIMIT @limit OFFSET @offset`;
 
-export const currentTokenSql = (byUser: boolean): string =>
+export const currentStoredTokenSql = (byUser: boolean): string =>
   `SELECT * FROM stored_tokens WHERE +expires_at_ms > @nowMs ${byUser ? 'AND user_id = @userId' : ''} ${NEWEST_FIRST} LIMIT 1`;
