@@ -3,8 +3,8 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { quoteIdentifier } from '../src/store/postgres/migrations.js';
 import { PostgresStore } from '../src/store/postgres/postgres-store.js';
 import { currentTokenQuery, listTokensQuery, type SqlQuery } from '../src/store/postgres/token-queries.js';
-import { T0 } from './store-contract/support.js';
 import { describeWithService, TEST_DATABASE_URL, uniqueName } from './support/services.js';
+import { T0 } from './support/time.js';
 
 const ROWS = 100_000;
 const USERS = 100;

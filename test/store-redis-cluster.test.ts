@@ -4,11 +4,12 @@ import { StoreUnavailableError } from '../src/errors.js';
 import type { RedisBackendConfig } from '../src/store/redis/connection.js';
 import { RedisStore } from '../src/store/redis/redis-store.js';
 import type { SessionEvent } from '../src/store/types.js';
-import { newSession, RecordingListener, T0, waitFor } from './store-contract/support.js';
+import { newSession, RecordingListener, waitFor } from './store-contract/support.js';
 import { describeStoreContract } from './store-contract.js';
 import { deleteKeys, redisFixture, testRedisConfig } from './support/redis.js';
 import { type RedisCluster, startRedisCluster } from './support/redis-cluster.js';
 import { describeWithService } from './support/services.js';
+import { T0 } from './support/time.js';
 
 let cluster: RedisCluster | null = null;
 

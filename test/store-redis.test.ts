@@ -4,17 +4,11 @@ import { ConfigError, StoreUnavailableError } from '../src/errors.js';
 import { parseRedisUrl, type RedisBackendConfig } from '../src/store/redis/connection.js';
 import { RedisStore, type RedisStoreOptions } from '../src/store/redis/redis-store.js';
 import type { Store, StoredToken } from '../src/store/types.js';
-import {
-  newSession,
-  newToken,
-  RecordingListener,
-  T0,
-  T0_SECONDS,
-  waitFor,
-} from './store-contract/support.js';
+import { newSession, newToken, RecordingListener, waitFor } from './store-contract/support.js';
 import { describeStoreContract } from './store-contract.js';
 import { deleteKeys, dumpKeys, probeRedis, redisFixture, testRedisConfig } from './support/redis.js';
 import { describeWithService, TEST_REDIS_URL } from './support/services.js';
+import { T0, T0_SECONDS } from './support/time.js';
 
 const NOW = T0 + 60_000;
 const TIMEOUTS = { connectTimeoutMs: 2000, commandTimeoutMs: 2000 };

@@ -1,8 +1,9 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { toUnixSeconds } from '../../src/clock.js';
 import type { TestApp } from '../support/app.js';
-import { ADMIN_KEY, bearer, login, sessionCookie, T0 } from '../support/app.js';
+import { ADMIN_KEY, bearer, login, sessionCookie } from '../support/app.js';
 import { decodeSegment } from '../support/forge.js';
+import { T0 } from '../support/time.js';
 import type { AdminApiHarness } from './harness.js';
 import { expectFailure, expectUnauthorized, HOUR_MS, sessionSetCookie } from './harness.js';
 

@@ -4,7 +4,8 @@ import { toRfc3339 } from '../../src/clock.js';
 import type { Secrets } from '../../src/secrets.js';
 import type { Store } from '../../src/store/types.js';
 import type { TestApp } from '../support/app.js';
-import { ADMIN_KEY, createTestApp, T0 } from '../support/app.js';
+import { ADMIN_KEY, createTestApp } from '../support/app.js';
+import { T0 } from '../support/time.js';
 
 /** Makes a fresh, empty store for one test; undefined means the default SQLite file. */
 export type StoreFactory = () => Promise<Store>;

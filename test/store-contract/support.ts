@@ -1,4 +1,5 @@
 import type { FeedListener, NewSession, SessionEvent, Store, StoredToken } from '../../src/store/types.js';
+import { T0, T0_SECONDS } from '../support/time.js';
 
 /** What a backend's test file hands the contract suite: one fresh, migrated, empty store. */
 export interface StoreFixture {
@@ -24,9 +25,8 @@ export interface ContractContext {
   reopen(): Promise<Store>;
 }
 
-/** 2026-03-26T08:00:00Z. Every time in the suite is derived from it, never from the wall clock. */
-export const T0 = Date.UTC(2026, 2, 26, 8, 0, 0);
-export const T0_SECONDS = T0 / 1000;
+/** @deprecated Import `T0` and `T0_SECONDS` from `../support/time.js`; re-exported for suites not yet moved over. */
+export { T0, T0_SECONDS } from '../support/time.js';
 
 /** A session active at T0 under session version 1, with no ip or user agent. */
 export const newSession = (jti: string, overrides: Partial<NewSession> = {}): NewSession => ({

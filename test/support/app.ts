@@ -9,10 +9,11 @@ import { ManualClock, systemRandom } from '../../src/clock.js';
 import type { Secrets } from '../../src/secrets.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import type { Store } from '../../src/store/types.js';
+import { T0 } from './time.js';
 
 export const ADMIN_KEY = 'test-admin-key-0123456789abcdef';
-/** 2026-03-26T08:00:00Z, the contract's morning. */
-export const T0 = Date.UTC(2026, 2, 26, 8, 0, 0);
+/** @deprecated Import `T0` from `./time.js`; this re-export is for suites not yet moved over. */
+export { T0 } from './time.js';
 
 export const testSecrets = (): Secrets => ({
   authSecret: Buffer.alloc(32, 7),
