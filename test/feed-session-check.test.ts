@@ -12,14 +12,7 @@ import { ManualClock, systemRandom } from '../src/clock.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import { T0 } from './support/app.js';
 import { countingReads } from './support/counting-store.js';
-
-async function until(condition: () => boolean, what: string, deadlineMs = 5000): Promise<void> {
-  const deadline = Date.now() + deadlineMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-}
+import { waitUntil } from './support/wait.js';
 
 describe('SecondChanceCache', () => {
   it('never holds more than its capacity and forgets the least recently used first', () => {
@@ -94,7 +87,7 @@ describe('FeedSessionCheck on SQLite', () => {
       random: systemRandom,
       ttlSeconds: 3600,
     });
-    await until(() => state.isLive, 'the feed to go live');
+    await waitUntil('the feed to go live', () => state.isLive);
   });
 
   afterEach(async () => {
@@ -138,7 +131,7 @@ describe('FeedSessionCheck on SQLite', () => {
     });
     polledState.start();
     try {
-      await until(() => polledState.isLive, 'the second feed to go live');
+      await waitUntil('the second feed to go live', () => polledState.isLive);
       const { claims } = await sessions.login({ ip: null, userAgent: null });
       expect(await polledState.isActive(claims, Math.floor(T0 / 1000))).toBe(true);
       expect(await other.revokeSession(claims.jti, clock.now())).toBe(true);

@@ -1,5 +1,6 @@
 import type { FeedListener, NewSession, SessionEvent, Store, StoredToken } from '../../src/store/types.js';
 import { T0, T0_SECONDS } from '../support/time.js';
+import { waitUntil } from '../support/wait.js';
 
 /** What a backend's test file hands the contract suite: one fresh, migrated, empty store. */
 export interface StoreFixture {
@@ -59,16 +60,9 @@ export const newToken = (id: string, overrides: Partial<StoredToken> = {}): Stor
   ...overrides,
 });
 
-/**
- * Polls `check` until it is true or the deadline passes (then fails, naming `what`). Feed
- * events arrive asynchronously on networked backends; this waits exactly as long as needed.
- */
+/** @deprecated Use `waitUntil` from `../support/wait.js`; kept for suites not yet moved over. */
 export async function waitFor(what: string, check: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!check()) {
-    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
+  await waitUntil(what, check, { timeoutMs });
 }
 
 /** A feed listener that records what it is told. */
@@ -91,12 +85,13 @@ export class RecordingListener implements FeedListener {
   }
 
   /** Resolves once `up()` has been called: mutations from then on must be delivered. */
-  waitUp(): Promise<void> {
-    return waitFor('the feed to come up', () => this.ups > 0);
+  async waitUp(): Promise<void> {
+    await waitUntil('the feed to come up', () => this.ups > 0);
   }
 
-  waitForEvent(what: string, match: (event: SessionEvent) => boolean): Promise<void> {
-    return waitFor(what, () => {
+  /** Feed events arrive asynchronously on networked backends: this waits exactly as long as needed. */
+  async waitForEvent(what: string, match: (event: SessionEvent) => boolean): Promise<void> {
+    await waitUntil(what, () => {
       this.store.pollFeed?.();
       return this.events.some(match);
     });
