@@ -4,8 +4,8 @@ import type { RedisBackendConfig } from '../src/store/redis/connection.js';
 import { RedisStore } from '../src/store/redis/redis-store.js';
 import type { Store } from '../src/store/types.js';
 import { RecordingListener } from './store-contract/support.js';
-import type { TestApp, TestAppOptions } from './support/app.js';
-import { ADMIN_KEY, bearer, createTestApp, login } from './support/app.js';
+import type { TestAppOptions } from './support/app.js';
+import { ADMIN_KEY, bearer, login, useTestApps } from './support/app.js';
 import { countingReads } from './support/counting-store.js';
 import {
   dropSchema,
@@ -85,20 +85,19 @@ const sessionCheck = async (app: FastifyInstance, token: string) =>
  */
 function describePropagation(backend: string, makeData: () => SharedData): void {
   describe(`two instances on one ${backend}`, () => {
-    const apps: TestApp[] = [];
     let data: SharedData | null = null;
+    // Registered before the apps' hook, so it runs after every app (and store) on the data is closed.
     afterEach(async () => {
-      for (const t of apps.splice(0).reverse()) await t.close();
       await data?.cleanup();
       data = null;
     });
+    const startApp = useTestApps();
 
     /** Instance A on fresh shared data, its feed up; B is started by the caller. */
     async function instanceA() {
       const shared = makeData();
       data = shared;
-      const a = await createTestApp({ store: shared.open() });
-      apps.push(a);
+      const a = await startApp({ store: shared.open() });
       const aFeed = new RecordingListener(a.store);
       a.store.subscribe(aFeed);
       await aFeed.waitUp();
@@ -108,7 +107,7 @@ function describePropagation(backend: string, makeData: () => SharedData): void 
     /** Instance B on the same data, its store reads counted. */
     async function instanceB(shared: SharedData, options: Pick<TestAppOptions, 'config'> = {}) {
       let reads: (() => number) | undefined;
-      const b = await createTestApp({
+      const b = await startApp({
         ...options,
         store: shared.open(),
         wrapStore: (store) => {
@@ -117,7 +116,6 @@ function describePropagation(backend: string, makeData: () => SharedData): void 
           return counted.store;
         },
       });
-      apps.push(b);
       if (reads === undefined) throw new Error('wrapStore was not called');
       return { b, reads };
     }
