@@ -19,7 +19,7 @@ export async function measureScale(rows, seconds) {
     await first.stop();
 
     const began = performance.now();
-    const [kid, key] = BENCH_SECRETS.TOKEN_ENCRYPTION_KEYS.split(':');
+    const [kid, key] = /** @type {[string, string]} */ (BENCH_SECRETS.TOKEN_ENCRYPTION_KEYS.split(':'));
     const ring = createKeyRing([{ kid, key: Buffer.from(String(key), 'base64') }]);
     const newId = createStoredTokenIdGenerator(systemClock, systemRandom);
     const db = new Database(join(dataDir, 'tessera.db'));
