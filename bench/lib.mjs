@@ -160,6 +160,6 @@ export async function login(url) {
   return {
     token: response.json.token,
     jti: response.json.jti,
-    cookie: String(response.headers.get('set-cookie')).split(';')[0],
+    cookie: /** @type {string} */ (String(response.headers.get('set-cookie')).split(';')[0]),
   };
 }

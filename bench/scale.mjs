@@ -5,10 +5,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { systemClock, systemRandom } from '../dist/clock.js';
-import { createStoredTokenIdGenerator } from '../dist/vault/ids.js';
-import { tokenPreview } from '../dist/vault/preview.js';
-import { createKeyRing, sealToken } from '../dist/vault/seal.js';
+import { systemClock, systemRandom } from '#dist/clock.js';
+import { createStoredTokenIdGenerator } from '#dist/vault/ids.js';
+import { tokenPreview } from '#dist/vault/preview.js';
+import { createKeyRing, sealToken } from '#dist/vault/seal.js';
 import { ADMIN_KEY, BENCH_SECRETS, loadTest, startServer } from './lib.mjs';
 
 /** @param {number} rows @param {number} seconds */
@@ -19,7 +19,7 @@ export async function measureScale(rows, seconds) {
     await first.stop();
 
     const began = performance.now();
-    const [kid, key] = BENCH_SECRETS.TOKEN_ENCRYPTION_KEYS.split(':');
+    const [kid, key] = /** @type {[string, string]} */ (BENCH_SECRETS.TOKEN_ENCRYPTION_KEYS.split(':'));
     const ring = createKeyRing([{ kid, key: Buffer.from(String(key), 'base64') }]);
     const newId = createStoredTokenIdGenerator(systemClock, systemRandom);
     const db = new Database(join(dataDir, 'tessera.db'));

@@ -1,4 +1,4 @@
-import { afterEach, describe } from 'vitest';
+import { describe } from 'vitest';
 import { authTests } from './admin/auth.js';
 import { badInputTests } from './admin/bad-input.js';
 import { failureTests } from './admin/failures.js';
@@ -8,8 +8,8 @@ import { headerAndHealthTests } from './admin/headers.js';
 import { loginTests } from './admin/login.js';
 import { revokeTests } from './admin/revoke.js';
 import { sessionListingTests } from './admin/sessions.js';
-import type { TestApp, TestAppOptions } from './support/app.js';
-import { createTestApp } from './support/app.js';
+import type { TestAppOptions } from './support/app.js';
+import { useTestApps } from './support/app.js';
 
 /**
  * The admin session API's HTTP tests (issue 2), in-process with `app.inject` and a frozen
@@ -23,22 +23,9 @@ export function describeAdminApi(
   defaults: TestAppOptions = {},
 ): void {
   describe(name, () => {
-    const started: TestApp[] = [];
     const harness: AdminApiHarness = {
-      async start(options = {}) {
-        const t = await createTestApp({
-          ...defaults,
-          ...options,
-          config: { ...defaults.config, ...options.config },
-          ...(makeStore === undefined ? {} : { store: await makeStore() }),
-        });
-        started.push(t);
-        return t;
-      },
+      start: useTestApps({ ...defaults, ...(makeStore === undefined ? {} : { store: makeStore }) }),
     };
-    afterEach(async () => {
-      await Promise.all(started.splice(0).map((t) => t.close()));
-    });
 
     loginTests(harness);
     authTests(harness);

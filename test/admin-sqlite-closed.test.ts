@@ -1,20 +1,20 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { expectFailure } from './admin/harness.js';
 import type { TestApp } from './support/app.js';
-import { ADMIN_KEY, bearer, createTestApp, login } from './support/app.js';
+import { ADMIN_KEY, bearer, login, useTestApps } from './support/app.js';
 
 const KEY = { 'x-admin-key': ADMIN_KEY };
 
 describe('admin API when the SQLite store is closed under the running app', () => {
+  const startApp = useTestApps({ config: { sessionCheck: 'strict' } });
   let t: TestApp;
   let jti: string;
   let token: string;
   beforeEach(async () => {
-    t = await createTestApp({ config: { sessionCheck: 'strict' } });
+    t = await startApp();
     ({ jti, token } = await login(t.app));
     await t.store.close();
   });
-  afterEach(async () => t.close());
 
   it('GET /tokens/sessions is 503 STORE_UNAVAILABLE', async () => {
     const response = await t.app.inject({ url: '/api/admin/tokens/sessions', headers: KEY });
@@ -53,21 +53,17 @@ describe('admin API when the SQLite store is closed under the running app', () =
 });
 
 describe('cached session checks when the SQLite store is closed under the running app', () => {
+  const startApp = useTestApps();
+
   it('GET /session with a bearer token seen before is 503 STORE_UNAVAILABLE, not answered from memory', async () => {
-    const t = await createTestApp();
-    try {
-      const { token } = await login(t.app);
-      expect((await t.app.inject({ url: '/api/admin/session', headers: bearer(token) })).statusCode).toBe(
-        200,
-      );
-      await t.store.close();
-      expectFailure(
-        await t.app.inject({ url: '/api/admin/session', headers: bearer(token) }),
-        503,
-        'STORE_UNAVAILABLE',
-      );
-    } finally {
-      await t.close();
-    }
+    const t = await startApp();
+    const { token } = await login(t.app);
+    expect((await t.app.inject({ url: '/api/admin/session', headers: bearer(token) })).statusCode).toBe(200);
+    await t.store.close();
+    expectFailure(
+      await t.app.inject({ url: '/api/admin/session', headers: bearer(token) }),
+      503,
+      'STORE_UNAVAILABLE',
+    );
   });
 });

@@ -10,16 +10,9 @@ import { SecondChanceCache } from '../src/admin/second-chance-cache.js';
 import { cachedVerifier } from '../src/admin/verified-token-cache.js';
 import { ManualClock, systemRandom } from '../src/clock.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
-import { T0 } from './support/app.js';
 import { countingReads } from './support/counting-store.js';
-
-async function until(condition: () => boolean, what: string, deadlineMs = 5000): Promise<void> {
-  const deadline = Date.now() + deadlineMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-}
+import { T0, T0_SECONDS } from './support/time.js';
+import { waitUntil } from './support/wait.js';
 
 describe('SecondChanceCache', () => {
   it('never holds more than its capacity and forgets the least recently used first', () => {
@@ -104,7 +97,7 @@ describe('FeedSessionCheck on SQLite', () => {
       random: systemRandom,
       ttlSeconds: 3600,
     });
-    await until(() => state.isLive, 'the feed to go live');
+    await waitUntil('the feed to go live', () => state.isLive);
   });
 
   afterEach(async () => {
@@ -131,11 +124,7 @@ describe('FeedSessionCheck on SQLite', () => {
 
   /** Checks `token` until it is refused (bounded), then a few more times: refused for good. */
   async function refusedFromNowOn(token: string, what: string): Promise<void> {
-    const deadline = Date.now() + 2000;
-    while ((await sessions.verifySession(token)) !== null) {
-      if (Date.now() > deadline) throw new Error(`${what} not seen within 2 s`);
-      await new Promise((resolve) => setTimeout(resolve, 1));
-    }
+    await waitUntil(what, async () => (await sessions.verifySession(token)) === null, { intervalMs: 1 });
     for (let i = 0; i < 20; i++) expect(await sessions.verifySession(token)).toBeNull();
   }
 
@@ -158,16 +147,16 @@ describe('FeedSessionCheck on SQLite', () => {
     });
     polledCheck.start();
     try {
-      await until(() => polledCheck.isLive, 'the second feed to go live');
+      await waitUntil('the second feed to go live', () => polledCheck.isLive);
       const { claims } = await sessions.login({ ip: null, userAgent: null });
-      expect(await polledCheck.isActive(claims, Math.floor(T0 / 1000))).toBe(true);
+      expect(await polledCheck.isActive(claims, T0_SECONDS)).toBe(true);
       expect(await other.revokeSession(claims.jti, clock.now())).toBe(true);
-      // Poll with a deadline: the commit must be seen once the interval has passed.
-      const deadline = Date.now() + 1000;
-      while (await polledCheck.isActive(claims, Math.floor(T0 / 1000))) {
-        if (Date.now() > deadline) throw new Error('revocation by another connection not seen within 1 s');
-        await new Promise((resolve) => setImmediate(resolve));
-      }
+      // The commit must be seen once the poll interval has passed.
+      await waitUntil(
+        'the revocation by another connection',
+        async () => !(await polledCheck.isActive(claims, T0_SECONDS)),
+        { intervalMs: 1, timeoutMs: 1000 },
+      );
     } finally {
       await polledCheck.stop();
       await polled.close();

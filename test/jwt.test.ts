@@ -10,9 +10,10 @@ import {
   signRaw,
   withPayload,
 } from './support/forge.js';
+import { T0_SECONDS } from './support/time.js';
 
 const SECRET = Buffer.alloc(32, 7);
-const NOW = 1_774_512_000;
+const NOW = T0_SECONDS;
 const CLAIMS: SessionClaims = { jti: 'AAAAbbbbCCCCdddd0123-_', iat: NOW, exp: NOW + 3600, v: 3 };
 const signer = createSessionSigner(SECRET);
 const token = signer.sign(CLAIMS);

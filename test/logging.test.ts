@@ -1,8 +1,8 @@
 import { Writable } from 'node:stream';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../src/log.js';
 import type { TestApp } from './support/app.js';
-import { ADMIN_KEY, bearer, createTestApp, login, sessionCookie } from './support/app.js';
+import { ADMIN_KEY, bearer, login, sessionCookie, useTestApps } from './support/app.js';
 
 /** A pino destination that keeps every line in memory. */
 function memoryStream(): { stream: Writable; text: () => string; lines: () => Record<string, unknown>[] } {
@@ -28,13 +28,13 @@ function memoryStream(): { stream: Writable; text: () => string; lines: () => Re
 const signatureOf = (token: string) => token.slice(token.lastIndexOf('.') + 1);
 
 describe('logs never contain the admin key, a session token or the cookie', () => {
+  const startApp = useTestApps();
   let t: TestApp;
   let memory: ReturnType<typeof memoryStream>;
   beforeEach(async () => {
     memory = memoryStream();
-    t = await createTestApp({ logger: createLogger('trace', memory.stream) });
+    t = await startApp({ logger: createLogger('trace', memory.stream) });
   });
-  afterEach(async () => t.close());
 
   it('at level trace, a full admin session leaves no key, token or cookie in the log', async () => {
     const viaHeader = await login(t.app);

@@ -1,14 +1,11 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ADMIN_KEY, bearer, createTestApp, login, type TestApp } from './support/app.js';
+import { describe, expect, it } from 'vitest';
+import { ADMIN_KEY, bearer, login, useTestApps } from './support/app.js';
 
 describe('smoke', () => {
-  let t: TestApp;
-  beforeEach(async () => {
-    t = await createTestApp();
-  });
-  afterEach(async () => t.close());
+  const startApp = useTestApps();
 
   it('logs in and checks the session by bearer', async () => {
+    const t = await startApp();
     const { token } = await login(t.app);
     const res = await t.app.inject({ url: '/api/admin/session', headers: bearer(token) });
     expect(res.statusCode).toBe(200);

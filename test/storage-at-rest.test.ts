@@ -6,7 +6,7 @@ import { createLogger } from '../src/log.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import { at, BASE, HOUR, KEY, secretsWith, storageClient } from './storage-api/harness.js';
 import type { TestApp } from './support/app.js';
-import { createTestApp } from './support/app.js';
+import { useTestApps } from './support/app.js';
 
 /** Tokens whose middles are random, so finding one anywhere can only mean a leak. */
 const makeTokens = (count: number, label: string) =>
@@ -34,13 +34,12 @@ async function exercise(t: TestApp, tokens: { token: string }[], replacements: {
 }
 
 describe('no stored token in clear', () => {
-  let t: TestApp | undefined;
   const dirs: string[] = [];
-  afterEach(async () => {
-    await t?.close();
-    t = undefined;
+  // Registered first, so it runs after the apps (and their stores) are closed.
+  afterEach(() => {
     for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
   });
+  const startApp = useTestApps();
 
   const expectAbsent = (haystack: Buffer, tokens: { token: string; core: string }[]) => {
     for (const { token, core } of tokens) {
@@ -50,7 +49,7 @@ describe('no stored token in clear', () => {
   };
 
   it('in the raw SQLite files (db, -wal, -shm) after writes', async () => {
-    t = await createTestApp();
+    const t = await startApp();
     const tokens = makeTokens(20, 'live');
     const replacements = makeTokens(5, 'renewed');
     await exercise(t, tokens, replacements);
@@ -68,11 +67,10 @@ describe('no stored token in clear', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tessera-rest-'));
     dirs.push(dir);
     const dbPath = join(dir, 'tessera.db');
-    t = await createTestApp({ store: new SqliteStore(dbPath) });
+    const t = await startApp({ store: new SqliteStore(dbPath) });
     const tokens = makeTokens(10, 'closed');
     await exercise(t, tokens, []);
     await t.close();
-    t = undefined;
     const raw = Buffer.concat(
       [dbPath, `${dbPath}-wal`].filter((file) => existsSync(file)).map((file) => readFileSync(file)),
     );
@@ -83,7 +81,7 @@ describe('no stored token in clear', () => {
   it('in any log line, including the lines of failures', async () => {
     const lines: string[] = [];
     const logger = createLogger('trace', { write: (line: string) => void lines.push(line) });
-    t = await createTestApp({ logger, secrets: secretsWith('k1') });
+    const t = await startApp({ logger, secrets: secretsWith('k1') });
     const tokens = makeTokens(3, 'logged');
     const ids = await exercise(t, tokens, makeTokens(1, 'logrenewed'));
 

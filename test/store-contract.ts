@@ -9,9 +9,9 @@ import {
   newSession,
   newToken,
   type StoreFixture,
-  T0,
 } from './store-contract/support.js';
 import { describeTokenContract } from './store-contract/tokens.js';
+import { T0 } from './support/time.js';
 
 export type { StoreFixture } from './store-contract/support.js';
 

@@ -148,6 +148,14 @@ export function failureTests(h: AdminApiHarness): void {
       expect(response.json()).toMatchObject({ status: 'unavailable' });
     });
 
+    it('POST /login before the admin key is loaded (store still being reached) is 503 naming the backend', async () => {
+      const starting = await h.start({ adminKeyHash: () => null });
+      const response = await starting.app.inject({ method: 'POST', url: '/api/admin/login', headers: KEY });
+      expectFailure(response, 503, 'STORE_UNAVAILABLE', `The ${starting.store.backend} store is unavailable`);
+      const check = await starting.app.inject({ url: '/api/admin/tokens/sessions', headers: KEY });
+      expectFailure(check, 503, 'STORE_UNAVAILABLE', `The ${starting.store.backend} store is unavailable`);
+    });
+
     it('GET /healthz stays 200 when the store is unreachable (liveness, not readiness)', async () => {
       fail('ping', new StoreUnavailableError('test'));
       expect((await t.app.inject({ url: '/healthz' })).json()).toEqual({ status: 'ok' });

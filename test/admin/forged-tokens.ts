@@ -3,7 +3,7 @@ import type { SessionClaims } from '../../src/admin/jwt.js';
 import { AUDIENCE, createSessionSigner, ISSUER } from '../../src/admin/jwt.js';
 import { secondsFromMs } from '../../src/clock.js';
 import type { TestApp } from '../support/app.js';
-import { ADMIN_KEY, bearer, login, sessionCookie, T0, testSecrets } from '../support/app.js';
+import { ADMIN_KEY, bearer, login, sessionCookie, testSecrets } from '../support/app.js';
 import {
   b64url,
   decodeSegment,
@@ -14,6 +14,7 @@ import {
   signRaw,
   withPayload,
 } from '../support/forge.js';
+import { T0 } from '../support/time.js';
 import type { AdminApiHarness } from './harness.js';
 import { expectUnauthorized, HOUR_MS } from './harness.js';
 

@@ -1,14 +1,8 @@
 import type { LightMyRequestResponse } from 'fastify';
 import { expect } from 'vitest';
-import type { Store } from '../../src/store/types.js';
 import type { TestApp, TestAppOptions } from '../support/app.js';
 
-/**
- * Makes a fresh, empty store for one test. The HTTP suite migrates it, and closes it when the
- * test ends: a backend that keeps data elsewhere (a Postgres schema, a Redis prefix) should
- * remove it in its `close()`.
- */
-export type StoreFactory = () => Promise<Store>;
+export type { StoreFactory } from '../support/app.js';
 
 export interface AdminApiHarness {
   /** A fresh app (frozen clock at T0) on a fresh store from the factory; closed after the test. */

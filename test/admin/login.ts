@@ -1,8 +1,9 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { secondsFromMs } from '../../src/clock.js';
 import type { TestApp } from '../support/app.js';
-import { ADMIN_KEY, bearer, login, sessionCookie, T0 } from '../support/app.js';
+import { ADMIN_KEY, bearer, login, sessionCookie } from '../support/app.js';
 import { decodeSegment } from '../support/forge.js';
+import { T0 } from '../support/time.js';
 import type { AdminApiHarness } from './harness.js';
 import { expectFailure, expectUnauthorized, HOUR_MS, sessionSetCookie } from './harness.js';
 
@@ -87,7 +88,7 @@ export function loginTests(h: AdminApiHarness): void {
     });
 
     it('POST /login with ADMIN_AUTH_TTL_HOURS=2 gives expiresIn 7200 and Max-Age=7200', async () => {
-      const short = await h.start({ ttlHours: 2 });
+      const short = await h.start({ config: { sessionTtlSeconds: 2 * 3600 } });
       const { response } = await login(short.app);
       expect(response.json()).toMatchObject({ expiresIn: 7200 });
       expect(Date.parse((response.json() as { expiresAt: string }).expiresAt)).toBe(T0 + 2 * HOUR_MS);

@@ -1,7 +1,8 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { secondsFromMs, toRfc3339 } from '../../src/clock.js';
 import type { TestApp } from '../support/app.js';
-import { ADMIN_KEY, bearer, login, sessionCookie, T0 } from '../support/app.js';
+import { ADMIN_KEY, bearer, login, sessionCookie } from '../support/app.js';
+import { T0 } from '../support/time.js';
 import type { AdminApiHarness } from './harness.js';
 import { expectFailure, HOUR_MS } from './harness.js';
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { bearer, login, sessionCookie, T0 } from '../support/app.js';
+import { bearer, login, sessionCookie } from '../support/app.js';
+import { T0 } from '../support/time.js';
 import type { StoreFactory } from './harness.js';
 import {
   ALIAS,

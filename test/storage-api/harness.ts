@@ -2,12 +2,11 @@ import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fas
 import { afterEach, beforeEach } from 'vitest';
 import { toRfc3339 } from '../../src/clock.js';
 import type { Secrets } from '../../src/secrets.js';
-import type { Store } from '../../src/store/types.js';
-import type { TestApp } from '../support/app.js';
-import { ADMIN_KEY, createTestApp, T0 } from '../support/app.js';
+import type { StoreFactory, TestApp } from '../support/app.js';
+import { ADMIN_KEY, useTestApps } from '../support/app.js';
+import { T0 } from '../support/time.js';
 
-/** Makes a fresh, empty store for one test; undefined means the default SQLite file. */
-export type StoreFactory = () => Promise<Store>;
+export type { StoreFactory } from '../support/app.js';
 
 export const BASE = '/api/v1/session-storage';
 export const ALIAS = `${BASE}${BASE}`;
@@ -28,15 +27,12 @@ export const secretsWith = (...kids: string[]): Secrets => ({
 
 /** A fresh app per test on the store the factory makes (or a new SQLite file). */
 export function useStorageApp(makeStore?: StoreFactory, options: { secrets?: Secrets } = {}): () => TestApp {
+  const startApp = useTestApps({ ...(makeStore === undefined ? {} : { store: makeStore }), ...options });
   let t: TestApp | undefined;
   beforeEach(async () => {
-    t = await createTestApp({
-      ...(makeStore === undefined ? {} : { store: await makeStore() }),
-      ...options,
-    });
+    t = await startApp();
   });
-  afterEach(async () => {
-    await t?.close();
+  afterEach(() => {
     t = undefined;
   });
   return () => {

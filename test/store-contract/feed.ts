@@ -1,13 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { SessionEvent } from '../../src/store/types.js';
-import {
-  type ContractContext,
-  type CrossInstanceFeed,
-  newSession,
-  RecordingListener,
-  T0,
-  waitFor,
-} from './support.js';
+import { T0 } from '../support/time.js';
+import { waitUntil } from '../support/wait.js';
+import { type ContractContext, type CrossInstanceFeed, newSession, RecordingListener } from './support.js';
 
 const isCreated = (jti: string) => (e: SessionEvent) => e.type === 'created' && e.jti === jti;
 const isVersion = (version: number) => (e: SessionEvent) => e.type === 'version' && e.version === version;
@@ -127,7 +122,7 @@ export function describeFeedContract(ctx: ContractContext, crossInstance: CrossI
           { type: 'version', version },
         ]);
         expect(kept.downs).toBe(0);
-        await waitFor(
+        await waitUntil(
           'both failures to be reported as warnings',
           () => warnings.filter((message) => message === 'listener failure').length === 2,
         );
@@ -162,7 +157,7 @@ export function describeFeedContract(ctx: ContractContext, crossInstance: CrossI
         expect([listener.downs, listener.ups]).toEqual([0, 1]);
         await ctx.store.createSession(newSession('s1'));
         await ctx.store.bumpSessionVersion();
-        await waitFor('the resync after a commit by another instance', () => listener.ups === 2);
+        await waitUntil('the resync after a commit by another instance', () => listener.ups === 2);
         expect(listener.downs).toBe(1);
         expect(listener.events).toEqual([]);
         unsubscribe();

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { SessionRecord } from '../../src/store/types.js';
-import { type ContractContext, newSession, T0, T0_SECONDS } from './support.js';
+import { T0, T0_SECONDS } from '../support/time.js';
+import { type ContractContext, newSession } from './support.js';
 
 /** Session version, admin sessions, revocation and purge. */
 export function describeSessionContract(ctx: ContractContext): void {

@@ -1,4 +1,6 @@
 import type { FeedListener, NewSession, SessionEvent, Store, StoredToken } from '../../src/store/types.js';
+import { T0, T0_SECONDS } from '../support/time.js';
+import { waitUntil } from '../support/wait.js';
 
 /** What a backend's test file hands the contract suite: one fresh, migrated, empty store. */
 export interface StoreFixture {
@@ -11,8 +13,9 @@ export interface StoreFixture {
 
 /**
  * How writes by one instance reach another instance's listeners. `events`: as events
- * (Postgres NOTIFY, Redis pub/sub). `resync`: as a down/up pair from `pollFeed`, after which
- * the listener re-reads the store (SQLite: another connection's commit moves data_version).
+ * (Postgres NOTIFY, Redis pub/sub). `resync`: as a down/up pair, after which the listener
+ * re-reads the store (SQLite: the feed's poll sees another connection's commit move
+ * data_version).
  */
 export type CrossInstanceFeed = 'events' | 'resync';
 
@@ -23,10 +26,6 @@ export interface ContractContext {
   /** `fixture.reopen()`, closed by the suite after the test. */
   reopen(): Promise<Store>;
 }
-
-/** 2026-03-26T08:00:00Z. Every time in the suite is derived from it, never from the wall clock. */
-export const T0 = Date.UTC(2026, 2, 26, 8, 0, 0);
-export const T0_SECONDS = T0 / 1000;
 
 /** A session active at T0 under session version 1, with no ip or user agent. */
 export const newSession = (jti: string, overrides: Partial<NewSession> = {}): NewSession => ({
@@ -59,18 +58,6 @@ export const newToken = (id: string, overrides: Partial<StoredToken> = {}): Stor
   ...overrides,
 });
 
-/**
- * Polls `check` until it is true or the deadline passes (then fails, naming `what`). Feed
- * events arrive asynchronously on networked backends; this waits exactly as long as needed.
- */
-export async function waitFor(what: string, check: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!check()) {
-    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
 /** A feed listener that records what it is told. */
 export class RecordingListener implements FeedListener {
   readonly events: SessionEvent[] = [];
@@ -88,11 +75,12 @@ export class RecordingListener implements FeedListener {
   }
 
   /** Resolves once `up()` has been called: mutations from then on must be delivered. */
-  waitUp(): Promise<void> {
-    return waitFor('the feed to come up', () => this.ups > 0);
+  async waitUp(): Promise<void> {
+    await waitUntil('the feed to come up', () => this.ups > 0);
   }
 
-  waitForEvent(what: string, match: (event: SessionEvent) => boolean): Promise<void> {
-    return waitFor(what, () => this.events.some(match));
+  /** Feed events arrive asynchronously on networked backends: this waits exactly as long as needed. */
+  async waitForEvent(what: string, match: (event: SessionEvent) => boolean): Promise<void> {
+    await waitUntil(what, () => this.events.some(match));
   }
 }

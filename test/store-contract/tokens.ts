@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { StoredToken } from '../../src/store/types.js';
-import { type ContractContext, newToken, T0 } from './support.js';
+import { T0 } from '../support/time.js';
+import { type ContractContext, newToken } from './support.js';
 
 /** A fixed "now" for validity: tokens are valid strictly while expiresAtMs > NOW. */
 const NOW = T0 + 60_000;

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import { afterEach } from 'vitest';
 import { hashAdminKey } from '../../src/admin/admin-key.js';
 import type { AppDeps } from '../../src/app.js';
 import { buildApp } from '../../src/app.js';
@@ -9,53 +10,67 @@ import { ManualClock, systemRandom } from '../../src/clock.js';
 import type { Secrets } from '../../src/secrets.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import type { Store } from '../../src/store/types.js';
+import { T0 } from './time.js';
 
 export const ADMIN_KEY = 'test-admin-key-0123456789abcdef';
-/** 2026-03-26T08:00:00Z, the contract's morning. */
-export const T0 = Date.UTC(2026, 2, 26, 8, 0, 0);
 
 export const testSecrets = (): Secrets => ({
   authSecret: Buffer.alloc(32, 7),
   encryptionKeys: [{ kid: 'k1', key: Buffer.alloc(32, 1) }],
 });
 
+/** Makes a fresh, empty store; the test app migrates it and closes it with the app. */
+export type StoreFactory = () => Promise<Store>;
+
 export interface TestApp {
   app: FastifyInstance;
   /** The real store (not the `wrapStore` view the app may see). */
   store: Store;
   clock: ManualClock;
-  /** The SQLite file when the test app made its own store; null when `store` was passed. */
+  /** The SQLite file when the test app made its own store; null when `store` was given. */
   dbPath: string | null;
   /**
    * A second app on the same store and clock, as another instance or a restart with other
    * secrets would be. Closed by `close()`.
    */
   anotherApp(options?: { secrets?: Secrets }): Promise<FastifyInstance>;
+  /** Closes the apps, then the store, and removes the temp dir; closing again does nothing. */
   close(): Promise<void>;
 }
 
 export interface TestAppOptions {
-  store?: Store;
+  /**
+   * The backend: a store, or a factory called for each app. Default: a new SQLite file in a
+   * temp dir. A networked store should remove its data in `close()` (see `disposableStore`).
+   */
+  store?: Store | StoreFactory;
   /** Wraps the store the app sees (fault injection); the real store is still the one closed. */
   wrapStore?: (store: Store) => Store;
   secrets?: Secrets;
-  ttlHours?: number;
+  /** The frozen clock. Default: a new one at T0. */
+  clock?: ManualClock;
   logger?: FastifyBaseLogger;
-  config?: Partial<Pick<AppDeps['config'], 'production' | 'trustProxy' | 'sessionCheck'>>;
+  /** The admin key hash in force; a getter answering null stands for "store still being reached". Default: ADMIN_KEY's. */
+  adminKeyHash?: AppDeps['adminKeyHash'];
+  /** Over the test config: 24 h sessions, not production, no proxy trusted, 30 days' retention. */
+  config?: Partial<AppDeps['config']>;
 }
 
-/**
- * An in-process app on a real store (by default a fresh SQLite file in a temp dir) with a
- * frozen clock at T0. Pass `store` to run the same HTTP tests on another backend.
- */
-export async function createTestApp(options: TestAppOptions = {}): Promise<TestApp> {
-  const dir = mkdtempSync(join(tmpdir(), 'tessera-test-'));
-  const store = options.store ?? new SqliteStore(join(dir, 'tessera.db'));
+/** An in-process app on a real, migrated store with a frozen clock, and the admin key ADMIN_KEY. */
+async function createTestApp(options: TestAppOptions): Promise<TestApp> {
+  let dir: string | null = null;
+  let store: Store;
+  if (options.store === undefined) {
+    dir = mkdtempSync(join(tmpdir(), 'tessera-test-'));
+    store = new SqliteStore(join(dir, 'tessera.db'));
+  } else {
+    store = typeof options.store === 'function' ? await options.store() : options.store;
+  }
   await store.migrate();
-  const clock = new ManualClock(T0);
+  const clock = options.clock ?? new ManualClock(T0);
   const deps: AppDeps = {
     config: {
-      sessionTtlSeconds: (options.ttlHours ?? 24) * 3600,
+      sessionTtlSeconds: 24 * 3600,
       production: false,
       trustProxy: false,
       storageRetentionDays: 30,
@@ -63,29 +78,55 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
     },
     store: options.wrapStore?.(store) ?? store,
     secrets: options.secrets ?? testSecrets(),
-    adminKeyHash: hashAdminKey(ADMIN_KEY),
+    adminKeyHash: options.adminKeyHash ?? hashAdminKey(ADMIN_KEY),
     clock,
     random: systemRandom,
     ...(options.logger === undefined ? {} : { logger: options.logger }),
   };
   const app = await buildApp(deps);
   const others: FastifyInstance[] = [];
+  let closing: Promise<void> | null = null;
   return {
     app,
     store,
     clock,
-    dbPath: options.store === undefined ? join(dir, 'tessera.db') : null,
+    dbPath: dir === null ? null : join(dir, 'tessera.db'),
     async anotherApp(more = {}) {
       const other = await buildApp({ ...deps, secrets: more.secrets ?? deps.secrets });
       others.push(other);
       return other;
     },
-    async close() {
-      for (const other of others) await other.close();
-      await app.close();
-      await store.close();
-      rmSync(dir, { recursive: true, force: true });
+    close() {
+      closing ??= (async () => {
+        for (const other of others) await other.close();
+        await app.close();
+        await store.close();
+        if (dir !== null) rmSync(dir, { recursive: true, force: true });
+      })();
+      return closing;
     },
+  };
+}
+
+/**
+ * The one way a test builds an in-process app. Call it in a `describe` (or at a file's top
+ * level); the function it returns builds an app from `defaults` overlaid with its options
+ * (the two `config`s merged), and every app built during a test, in `beforeEach` too, is
+ * closed when that test ends, the newest first.
+ */
+export function useTestApps(defaults: TestAppOptions = {}): (options?: TestAppOptions) => Promise<TestApp> {
+  const started: TestApp[] = [];
+  afterEach(async () => {
+    for (const t of started.splice(0).reverse()) await t.close();
+  });
+  return async (options = {}) => {
+    const t = await createTestApp({
+      ...defaults,
+      ...options,
+      config: { ...defaults.config, ...options.config },
+    });
+    started.push(t);
+    return t;
   };
 }
 

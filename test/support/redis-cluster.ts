@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { waitUntil } from './wait.js';
 
 const run = promisify(execFile);
 
@@ -24,16 +25,8 @@ export interface RedisCluster {
 const cli = async (port: number, ...args: string[]): Promise<string> =>
   (await run('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args], { timeout: 10_000 })).stdout;
 
-/** Polls `check` until it holds, or fails naming `what` once the deadline passes. */
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check().catch(() => false)) return;
-    if (Date.now() > deadline)
-      throw new Error(`redis cluster: timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+/** How the cluster's set-up polls `redis-cli`: a failed call (node not up yet) only means "not yet". */
+const POLL = { intervalMs: 50, retryOn: () => true };
 
 const portIsFree = (port: number) =>
   new Promise<boolean>((resolve) => {
@@ -103,15 +96,22 @@ export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
     live.add(child);
     child.once('exit', () => live.delete(child));
     processes.set(port, child);
-    return until(`redis-server on ${port}`, async () => (await cli(port, 'ping')).trim() === 'PONG', 10_000);
+    return waitUntil(`redis-server on ${port}`, async () => (await cli(port, 'ping')).trim() === 'PONG', {
+      ...POLL,
+      timeoutMs: 10_000,
+    });
   };
   const allOk = () =>
-    until('cluster_state:ok on every node', async () => {
-      for (const port of ports) {
-        if (!(await cli(port, 'cluster', 'info')).includes('cluster_state:ok')) return false;
-      }
-      return true;
-    });
+    waitUntil(
+      'cluster_state:ok on every node of the redis cluster',
+      async () => {
+        for (const port of ports) {
+          if (!(await cli(port, 'cluster', 'info')).includes('cluster_state:ok')) return false;
+        }
+        return true;
+      },
+      { ...POLL, timeoutMs: 30_000 },
+    );
   const stopNode = async (port: number) => {
     const child = processes.get(port);
     if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;

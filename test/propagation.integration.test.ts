@@ -3,9 +3,9 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { RedisBackendConfig } from '../src/store/redis/connection.js';
 import { RedisStore } from '../src/store/redis/redis-store.js';
 import type { Store } from '../src/store/types.js';
-import { RecordingListener, waitFor } from './store-contract/support.js';
-import type { TestApp, TestAppOptions } from './support/app.js';
-import { ADMIN_KEY, bearer, createTestApp, login } from './support/app.js';
+import { RecordingListener } from './store-contract/support.js';
+import type { TestAppOptions } from './support/app.js';
+import { ADMIN_KEY, bearer, login, useTestApps } from './support/app.js';
 import { countingReads } from './support/counting-store.js';
 import {
   dropSchema,
@@ -17,6 +17,7 @@ import {
 import { deleteKeys, killRedisClient, probeRedis, redisClientIds, testRedisConfig } from './support/redis.js';
 import { type RedisCluster, startRedisCluster } from './support/redis-cluster.js';
 import { describeWithService, TEST_REDIS_URL, uniqueName } from './support/services.js';
+import { waitUntil } from './support/wait.js';
 
 /**
  * How long another instance may take to see a change before a test fails. A bound for a
@@ -70,14 +71,8 @@ function redisData(url: string, nodes: string[], cluster: boolean): SharedData {
   };
 }
 
-/** Polls `check` (each call a request) until it holds; fails naming `what` past the deadline. */
-async function eventually(what: string, check: () => Promise<boolean>): Promise<void> {
-  const deadline = performance.now() + FEED_DEADLINE_MS;
-  while (!(await check())) {
-    if (performance.now() > deadline) throw new Error(`timed out after ${FEED_DEADLINE_MS} ms: ${what}`);
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-}
+/** How a test polls another instance (each try a request, back to back), up to the feed deadline. */
+const FEED_WAIT = { timeoutMs: FEED_DEADLINE_MS, intervalMs: 0 };
 
 const sessionCheck = async (app: FastifyInstance, token: string) =>
   (await app.inject({ url: '/api/admin/session', headers: bearer(token) })).statusCode;
@@ -90,20 +85,19 @@ const sessionCheck = async (app: FastifyInstance, token: string) =>
  */
 function describePropagation(backend: string, makeData: () => SharedData): void {
   describe(`two instances on one ${backend}`, () => {
-    const apps: TestApp[] = [];
     let data: SharedData | null = null;
+    // Registered before the apps' hook, so it runs after every app (and store) on the data is closed.
     afterEach(async () => {
-      for (const t of apps.splice(0).reverse()) await t.close();
       await data?.cleanup();
       data = null;
     });
+    const startApp = useTestApps();
 
     /** Instance A on fresh shared data, its feed up; B is started by the caller. */
     async function instanceA() {
       const shared = makeData();
       data = shared;
-      const a = await createTestApp({ store: shared.open() });
-      apps.push(a);
+      const a = await startApp({ store: shared.open() });
       const aFeed = new RecordingListener();
       a.store.subscribe(aFeed);
       await aFeed.waitUp();
@@ -113,7 +107,7 @@ function describePropagation(backend: string, makeData: () => SharedData): void 
     /** Instance B on the same data, its store reads counted. */
     async function instanceB(shared: SharedData, options: Pick<TestAppOptions, 'config'> = {}) {
       let reads: (() => number) | undefined;
-      const b = await createTestApp({
+      const b = await startApp({
         ...options,
         store: shared.open(),
         wrapStore: (store) => {
@@ -122,7 +116,6 @@ function describePropagation(backend: string, makeData: () => SharedData): void 
           return counted.store;
         },
       });
-      apps.push(b);
       if (reads === undefined) throw new Error('wrapStore was not called');
       return { b, reads };
     }
@@ -146,11 +139,15 @@ function describePropagation(backend: string, makeData: () => SharedData): void 
      * resynchronised. The token's first check after that costs one read, the next ones none.
      */
     async function untilFromMemory(app: FastifyInstance, reads: () => number, token: string) {
-      await eventually('the instance to answer session checks from memory', async () => {
-        const before = reads();
-        expect(await sessionCheck(app, token)).toBe(200);
-        return reads() === before;
-      });
+      await waitUntil(
+        'the instance to answer session checks from memory',
+        async () => {
+          const before = reads();
+          expect(await sessionCheck(app, token)).toBe(200);
+          return reads() === before;
+        },
+        FEED_WAIT,
+      );
     }
 
     /** B is following the feed; `sessions` are active and in B's memory. */
@@ -184,9 +181,10 @@ function describePropagation(backend: string, makeData: () => SharedData): void 
         headers: KEY,
       });
       expect(response.statusCode).toBe(200);
-      await eventually(
+      await waitUntil(
         'B to refuse the revoked session',
         async () => (await sessionCheck(b.app, revoked.token)) === 401,
+        FEED_WAIT,
       );
       expect(await sessionCheck(b.app, kept.token)).toBe(200);
     });
@@ -199,9 +197,10 @@ function describePropagation(backend: string, makeData: () => SharedData): void 
         (await a.app.inject({ method: 'POST', url: '/api/admin/tokens/revoke', headers: KEY })).statusCode,
       ).toBe(200);
       for (const { token } of earlier) {
-        await eventually(
+        await waitUntil(
           'B to refuse a token of the old version',
           async () => (await sessionCheck(b.app, token)) === 401,
+          FEED_WAIT,
         );
       }
       expect(await sessionCheck(b.app, (await login(a.app)).token)).toBe(200);
@@ -219,9 +218,10 @@ function describePropagation(backend: string, makeData: () => SharedData): void 
       });
       expect(response.statusCode).toBe(200);
       for (const { token } of others) {
-        await eventually(
+        await waitUntil(
           'B to refuse another session',
           async () => (await sessionCheck(b.app, token)) === 401,
+          FEED_WAIT,
         );
       }
       expect(await sessionCheck(b.app, caller.token)).toBe(200);
@@ -238,9 +238,10 @@ function describePropagation(backend: string, makeData: () => SharedData): void 
         headers: bearer(leaving.token),
       });
       expect(response.statusCode).toBe(200);
-      await eventually(
+      await waitUntil(
         'B to refuse the logged-out session',
         async () => (await sessionCheck(b.app, leaving.token)) === 401,
+        FEED_WAIT,
       );
       expect(await sessionCheck(b.app, staying.token)).toBe(200);
     });
@@ -252,7 +253,7 @@ function describePropagation(backend: string, makeData: () => SharedData): void 
       await cachedOnB(b.app, reads, revoked, kept);
 
       await data?.killConnection(bFeedConnection);
-      await waitFor("B's feed to go down", () => bFeed.downs === 1);
+      await waitUntil("B's feed to go down", () => bFeed.downs === 1);
       // Sent while B cannot hear it: B must not answer from memory now.
       const response = await a.app.inject({
         method: 'DELETE',
@@ -264,7 +265,7 @@ function describePropagation(backend: string, makeData: () => SharedData): void 
       expect(await sessionCheck(b.app, revoked.token)).toBe(401);
       expect(reads()).toBeGreaterThan(before);
 
-      await waitFor("B's feed to come back", () => bFeed.ups === 2);
+      await waitUntil("B's feed to come back", () => bFeed.ups === 2);
       await untilFromMemory(b.app, reads, kept.token);
       const resynced = reads();
       for (let i = 0; i < 5; i++) expect(await sessionCheck(b.app, kept.token)).toBe(200);
@@ -273,9 +274,13 @@ function describePropagation(backend: string, makeData: () => SharedData): void 
 
       // And the new feed connection carries revocations again.
       await a.app.inject({ method: 'DELETE', url: `/api/admin/tokens/sessions/${kept.jti}`, headers: KEY });
-      await eventually('B to refuse a session revoked after the feed came back', async () => {
-        return (await sessionCheck(b.app, kept.token)) === 401;
-      });
+      await waitUntil(
+        'B to refuse a session revoked after the feed came back',
+        async () => {
+          return (await sessionCheck(b.app, kept.token)) === 401;
+        },
+        FEED_WAIT,
+      );
     });
 
     it('strict session checks on B: every check reads the store, and a revocation on A is refused at the next one', async () => {

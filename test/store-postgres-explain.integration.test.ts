@@ -7,8 +7,8 @@ import {
   listStoredTokensQuery,
   type SqlQuery,
 } from '../src/store/postgres/stored-token-queries.js';
-import { T0 } from './store-contract/support.js';
 import { describeWithService, TEST_DATABASE_URL, uniqueName } from './support/services.js';
+import { T0 } from './support/time.js';
 
 const ROWS = 100_000;
 const USERS = 100;

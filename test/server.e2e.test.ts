@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitUntil, withDeadline } from './support/wait.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 /**
@@ -78,27 +79,8 @@ function run(env: Record<string, string>): {
   return { child, stdout: () => stdout, stderr: () => stderr, exited };
 }
 
-function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
-}
-
-async function until<T>(
-  probe: () => Promise<T | null> | T | null,
-  what: string,
-  ms = START_DEADLINE_MS,
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== null) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
+/** How a test polls a starting server (its output, its HTTP port). */
+const POLL = { timeoutMs: START_DEADLINE_MS, intervalMs: 25 };
 
 /** Starts `node dist/tessera.mjs` on a free port and waits until /readyz says ready. */
 async function startServer(dataDir: string, env: Record<string, string> = {}): Promise<Server> {
@@ -110,19 +92,27 @@ async function startServer(dataDir: string, env: Record<string, string> = {}): P
   const failIfExited = () => {
     if (exit !== null) throw new Error(`server exited early (${JSON.stringify(exit)}): ${proc.stderr()}`);
   };
-  const baseUrl = await until(() => {
-    failIfExited();
-    return /listening (?:at|on) (http:\/\/127\.0\.0\.1:\d+)/.exec(proc.stdout())?.[1] ?? null;
-  }, 'the listening line');
-  await until(async () => {
-    failIfExited();
-    try {
-      const response = await fetch(`${baseUrl}/readyz`, { signal: AbortSignal.timeout(2000) });
-      return response.status === 200 ? true : null;
-    } catch {
-      return null;
-    }
-  }, '/readyz to answer 200');
+  const baseUrl = await waitUntil(
+    'the listening line',
+    () => {
+      failIfExited();
+      return /listening (?:at|on) (http:\/\/127\.0\.0\.1:\d+)/.exec(proc.stdout())?.[1] ?? null;
+    },
+    POLL,
+  );
+  await waitUntil(
+    '/readyz to answer 200',
+    async () => {
+      failIfExited();
+      try {
+        const response = await fetch(`${baseUrl}/readyz`, { signal: AbortSignal.timeout(2000) });
+        return response.status === 200;
+      } catch {
+        return false;
+      }
+    },
+    POLL,
+  );
   return {
     baseUrl,
     stdout: proc.stdout,
@@ -175,7 +165,11 @@ describe('end to end: the built server (node dist/tessera.mjs, as npm start runs
     const dataDir = newDataDir();
 
     const first = await startServer(dataDir);
-    const key = await until(() => BANNER.exec(first.stdout())?.[1] ?? null, 'the generated admin key banner');
+    const key = await waitUntil(
+      'the generated admin key banner',
+      () => BANNER.exec(first.stdout())?.[1] ?? null,
+      POLL,
+    );
     const adminKey = { 'x-admin-key': key };
 
     const a = await call(first, 'POST', '/api/admin/login', adminKey);
@@ -259,9 +253,10 @@ describe('end to end: the built server (node dist/tessera.mjs, as npm start runs
   it('the data dir never holds the generated admin key in clear, only its hash', async () => {
     const dataDir = newDataDir();
     const server = await startServer(dataDir);
-    const key = await until(
-      () => BANNER.exec(server.stdout())?.[1] ?? null,
+    const key = await waitUntil(
       'the generated admin key banner',
+      () => BANNER.exec(server.stdout())?.[1] ?? null,
+      POLL,
     );
     await server.stop();
     expect(existsSync(join(dataDir, 'tessera.db'))).toBe(true);
