@@ -100,7 +100,7 @@ export const LOAD_TOOL =
 
 /**
  * Loads `url` from a separate process (wrk, else autocannon), 16 connections by default.
- * @param {{ url: string, seconds: number, connections?: number, method?: string, headers?: Record<string,string>, body?: string }} load
+ * @param {{ url: string, seconds: number, connections?: number, method?: string | undefined, headers?: Record<string,string> | undefined, body?: string | undefined }} load
  * @returns {Promise<{ rps: number, p50: number, p99: number, non2xx: number, errors: number }>}
  */
 export async function loadTest(load) {
@@ -144,7 +144,7 @@ export async function call(url, init = {}) {
   const response = await fetch(url, {
     method: init.method ?? 'GET',
     headers: { ...(init.body === undefined ? {} : { 'content-type': 'application/json' }), ...init.headers },
-    body: init.body === undefined ? undefined : JSON.stringify(init.body),
+    ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }),
   });
   const text = await response.text();
   return { status: response.status, headers: response.headers, json: text ? JSON.parse(text) : null };

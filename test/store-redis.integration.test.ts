@@ -146,7 +146,13 @@ await describeWithService(
               [0, 100],
               [35, 10],
             ] as const) {
-              const page = await store.listStoredTokens({ offset, limit, valid, userId, nowMs: NOW });
+              const page = await store.listStoredTokens({
+                offset,
+                limit,
+                ...(valid === undefined ? {} : { valid }),
+                ...(userId === undefined ? {} : { userId }),
+                nowMs: NOW,
+              });
               const what = JSON.stringify({ valid, userId, offset, limit });
               expect(
                 page.items.map((t) => t.id),

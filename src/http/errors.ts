@@ -92,14 +92,18 @@ export function validationDetails(context: string, errors: readonly AjvError[]):
   });
 }
 
-function describe(error: FastifyError): { code: ErrorCode; message: string; details?: ErrorDetail[] } | null {
-  if (error instanceof TesseraError)
-    return { code: error.code, message: error.message, details: error.details };
+interface Refusal {
+  code: ErrorCode;
+  message: string;
+  details?: ErrorDetail[] | undefined;
+}
+
+function describe(error: FastifyError): Refusal | null {
+  if (error instanceof TesseraError) return error;
   if (error.validation) {
-    const refused = validationError(
+    return validationError(
       validationDetails(error.validationContext ?? 'body', error.validation as AjvError[]),
     );
-    return { code: refused.code, message: refused.message, details: refused.details };
   }
   const known = error.code === undefined ? undefined : FRAMEWORK[error.code];
   if (known) return { code: known[0], message: known[1] };

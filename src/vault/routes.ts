@@ -90,7 +90,12 @@ const storageEndpoints: FastifyPluginAsync<EndpointOptions> = async (app, { vaul
     },
     async (request) => {
       const { page = 1, limit = 20, user_id: userId, valid } = request.query;
-      const listing = await vault.list({ page, limit, userId, valid });
+      const listing = await vault.list({
+        page,
+        limit,
+        ...(userId === undefined ? {} : { userId }),
+        ...(valid === undefined ? {} : { valid }),
+      });
       return { data: listing.items.map(summaryReply), pagination: { page, limit, total: listing.total } };
     },
   );

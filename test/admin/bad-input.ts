@@ -1,4 +1,4 @@
-import type { InjectOptions } from 'fastify';
+import type { HTTPMethods, InjectOptions } from 'fastify';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { TestApp } from '../support/app.js';
 import { ADMIN_KEY } from '../support/app.js';
@@ -123,7 +123,7 @@ export function badInputTests(h: AdminApiHarness): void {
       ['GET', '/api/admin/login'],
     ])('%s %s (no such route) is 404 NOT_FOUND in the error shape', async (method, url) => {
       const response = await send({
-        method: method as InjectOptions['method'],
+        method: method as HTTPMethods,
         url,
         headers: { 'x-admin-key': ADMIN_KEY },
       });

@@ -1,4 +1,4 @@
-import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
+import type { FastifyInstance, HTTPMethods, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { afterEach, beforeEach } from 'vitest';
 import { toRfc3339 } from '../../src/clock.js';
 import type { Secrets } from '../../src/secrets.js';
@@ -43,12 +43,12 @@ export function useStorageApp(makeStore?: StoreFactory, options: { secrets?: Sec
 
 /** The session-storage API over `inject`, with the admin key unless told otherwise. */
 export function storageClient(app: FastifyInstance, base = BASE, headers: Record<string, string> = KEY) {
-  const send = (method: InjectOptions['method'], path: string, payload?: unknown, query?: string) =>
+  const send = (method: HTTPMethods, path: string, payload?: unknown, query?: string) =>
     app.inject({
       method,
       url: `${base}${path}${query === undefined ? '' : `?${query}`}`,
       headers,
-      ...(payload === undefined ? {} : { payload: payload as InjectOptions['payload'] }),
+      ...(payload === undefined ? {} : { payload: payload as NonNullable<InjectOptions['payload']> }),
     });
   return {
     list: (query?: string) => send('GET', '', undefined, query),

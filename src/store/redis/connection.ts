@@ -101,7 +101,9 @@ export function createSubscriber(
 ): Redis {
   const options: RedisOptions = { ...server.options, connectionName: name, autoResubscribe: false };
   if (!(client instanceof Cluster)) return new Redis({ ...options, host: server.host, port: server.port });
-  const nodes = client.nodes('all').map((node) => ({ host: node.options.host, port: node.options.port }));
+  const nodes = client
+    .nodes('all')
+    .map((node) => ({ host: node.options.host ?? server.host, port: node.options.port ?? server.port }));
   const node = nodes[generation % Math.max(nodes.length, 1)] ?? { host: server.host, port: server.port };
   return new Redis({
     ...options,

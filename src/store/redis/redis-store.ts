@@ -292,7 +292,10 @@ export class RedisStore implements Store {
 
   findCurrentStoredToken(nowMs: number, userId?: string): Promise<StoredToken | null> {
     return this.run(async () => {
-      const page = await this.storedTokenPage({ offset: 0, limit: 1, valid: true, nowMs, userId }, false);
+      const page = await this.storedTokenPage(
+        { offset: 0, limit: 1, valid: true, nowMs, ...(userId === undefined ? {} : { userId }) },
+        false,
+      );
       return page.items[0] ?? null;
     });
   }
