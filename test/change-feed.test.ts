@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ChangeFeed } from '../src/store/feed/change-feed.js';
 import type { FeedTransport, TransportSink } from '../src/store/feed/transport.js';
-import type { FeedListener, SessionEvent } from '../src/store/types.js';
+import type { FeedEvent, FeedListener } from '../src/store/types.js';
 
 /** A transport driven by hand: the test plays the wire. */
 class ScriptedTransport implements FeedTransport {
@@ -17,14 +17,14 @@ class ScriptedTransport implements FeedTransport {
     this.closed = true;
   }
   /** Sends a message as every backend writes it. */
-  send(id: string | null, event: SessionEvent): void {
+  send(id: string | null, event: FeedEvent): void {
     this.sink?.message(JSON.stringify({ id, e: event }));
   }
 }
 
 class Recorder implements FeedListener {
   readonly calls: string[] = [];
-  event(event: SessionEvent): void {
+  event(event: FeedEvent): void {
     this.calls.push(`event:${JSON.stringify(event)}`);
   }
   up(): void {
@@ -38,7 +38,7 @@ class Recorder implements FeedListener {
   }
 }
 
-const version = (v: number): SessionEvent => ({ type: 'version', version: v });
+const version = (v: number): FeedEvent => ({ type: 'version', version: v });
 
 function liveFeed(echoes = true) {
   const transport = new ScriptedTransport(echoes);
@@ -105,7 +105,7 @@ describe('ChangeFeed', () => {
   it('matches chunked copies (`<id>#<n>`) to their statement', async () => {
     const { transport, feed, listener } = liveFeed();
     const statement = pendingStatement();
-    const revoked = (jti: string): SessionEvent => ({ type: 'revoked', jtis: [jti] });
+    const revoked = (jti: string): FeedEvent => ({ type: 'revoked', jtis: [jti] });
     const done = feed.publishing(statement.run, (_reply, id) => [
       { id: `${id}#0`, event: revoked('a') },
       { id: `${id}#1`, event: revoked('b') },

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { StoreUnavailableError } from '../src/errors.js';
 import type { Store } from '../src/store/types.js';
+import { describeAccessContract } from './store-contract/access.js';
 import { describeFeedContract } from './store-contract/feed.js';
 import { describeSessionContract } from './store-contract/sessions.js';
 import {
@@ -133,5 +134,6 @@ export function describeStoreContract(
     describeSessionContract(ctx);
     describeTokenContract(ctx);
     describeFeedContract(ctx, options.crossInstanceFeed);
+    describeAccessContract(ctx, options.crossInstanceFeed);
   });
 }

@@ -3,7 +3,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { StoreUnavailableError } from '../src/errors.js';
 import type { RedisBackendConfig } from '../src/store/redis/connection.js';
 import { RedisStore } from '../src/store/redis/redis-store.js';
-import type { SessionEvent } from '../src/store/types.js';
+import type { FeedEvent } from '../src/store/types.js';
 import { newSession, RecordingListener } from './store-contract/support.js';
 import { describeStoreContract } from './store-contract.js';
 import { deleteKeys, redisFixture, testRedisConfig } from './support/redis.js';
@@ -112,7 +112,7 @@ await describeWithService(
           await admin.client('PAUSE', 1000, 'WRITE');
           await expect(store.revokeSession('s1', T0)).rejects.toBeInstanceOf(StoreUnavailableError);
           expect(listener.events).toEqual(before);
-          const revokedS1 = (e: SessionEvent) => e.type === 'revoked' && e.jtis.includes('s1');
+          const revokedS1 = (e: FeedEvent) => e.type === 'revoked' && e.jtis.includes('s1');
           await listener.waitForEvent('the revocation of s1, over pub/sub', revokedS1);
           expect(listener.events).toEqual([...before, { type: 'revoked', jtis: ['s1'] }]);
           expect((await store.findSession('s1'))?.revokedAtMs).toBe(T0);

@@ -1,5 +1,5 @@
 import type { Clock } from '../clock.js';
-import type { SessionEvent, Store } from '../store/types.js';
+import type { FeedEvent, Store } from '../store/types.js';
 import type { SessionClaims } from './jwt.js';
 import { SecondChanceCache } from './second-chance-cache.js';
 import type { SessionCheck } from './session-check.js';
@@ -88,7 +88,7 @@ export class FeedSessionCheck implements SessionCheck {
     return !known.revoked && known.v === claims.v && known.exp === claims.exp && known.exp > nowSeconds;
   }
 
-  private apply(event: SessionEvent): void {
+  private apply(event: FeedEvent): void {
     this.epoch++;
     if (event.type === 'version') {
       this.version = Math.max(this.version ?? 0, event.version);

@@ -66,14 +66,70 @@ export interface StoredTokenPage {
   total: number;
 }
 
-/** What a store tells every instance, so in-memory session state stays exact. */
-export type SessionEvent =
+/** What an API key may do. `metrics:read` is for the metrics endpoint. */
+export const API_KEY_SCOPES = ['storage:read', 'storage:write', 'sessions:read', 'metrics:read'] as const;
+export type ApiKeyScope = (typeof API_KEY_SCOPES)[number];
+
+/** An API key as stored: only the SHA-256 of the key itself is kept. */
+export interface ApiKeyRecord {
+  id: string;
+  name: string;
+  scopes: ApiKeyScope[];
+  /** SHA-256 hex of the whole key (`tsk_...`). */
+  keyHash: string;
+  createdAtMs: number;
+  lastUsedAtMs: number | null;
+  revokedAtMs: number | null;
+}
+
+export type NewApiKey = Omit<ApiKeyRecord, 'lastUsedAtMs' | 'revokedAtMs'>;
+
+/** One line of the audit trail. Never holds a secret, a token or a key. */
+export interface AuditEntry {
+  id: string;
+  atMs: number;
+  action: string;
+  /** `admin_key`, `session:<jti>`, `api_key:<id>`, or `anonymous` for a failed attempt. */
+  actor: string;
+  ip: string | null;
+  userAgent: string | null;
+  /** What was acted on: a jti, an API key id, a stored-token id, an address. */
+  target: string | null;
+  reason: string | null;
+}
+
+export interface AuditQuery {
+  offset: number;
+  limit: number;
+  action?: string;
+}
+
+/** Failed key attempts of one subject (a client address, or the global count). */
+export interface ThrottleRecord {
+  /** Failures counted since `windowStartMs`. */
+  failures: number;
+  windowStartMs: number;
+  /** Until when attempts are refused unchecked; 0 when not locked. */
+  lockedUntilMs: number;
+  /** How many times the subject has been locked out so far (sets the next lockout's length). */
+  lockouts: number;
+}
+
+/**
+ * What a store tells every instance, so what each keeps in memory stays exact: sessions
+ * created and revoked, a new session version, an API key revoked, a new admin key, an
+ * address locked out after failed key attempts.
+ */
+export type FeedEvent =
   | { type: 'created'; jti: string }
   | { type: 'revoked'; jtis: string[] }
-  | { type: 'version'; version: number };
+  | { type: 'version'; version: number }
+  | { type: 'api_key_revoked'; id: string }
+  | { type: 'admin_key_rotated' }
+  | { type: 'throttled'; subject: string; untilMs: number };
 
 export interface FeedListener {
-  event(event: SessionEvent): void;
+  event(event: FeedEvent): void;
   /** The feed is connected (again): state may have been missed, so resynchronise. */
   up(): void;
   /** The feed is lost: until `up`, nothing may be trusted from memory. */
@@ -129,6 +185,46 @@ export interface Store {
   clearStoredTokens(): Promise<number>;
   /** Deletes tokens that expired before `beforeMs`. Returns how many. */
   purgeStoredTokens(beforeMs: number): Promise<number>;
+
+  /** Replaces the admin key hash (rotation) and tells every instance (`admin_key_rotated`). */
+  rotateAdminKeyHash(hash: string): Promise<void>;
+
+  // --- API keys -----------------------------------------------------------------------
+  createApiKey(key: NewApiKey): Promise<void>;
+  /** The key whose hash this is, revoked or not; null when none. */
+  findApiKeyByHash(keyHash: string): Promise<ApiKeyRecord | null>;
+  /** Keys not revoked, newest first. */
+  listApiKeys(): Promise<ApiKeyRecord[]>;
+  /**
+   * Revokes a key that is not revoked yet and tells every instance (`api_key_revoked`).
+   * Atomic: of concurrent calls for one id exactly one gets true.
+   */
+  revokeApiKey(id: string, nowMs: number): Promise<boolean>;
+  /** Records last use; `seen` maps id to ms. Best effort, batched by the caller. */
+  touchApiKeys(seen: Map<string, number>): Promise<void>;
+
+  // --- audit trail --------------------------------------------------------------------
+  appendAudit(entry: AuditEntry): Promise<void>;
+  /** Newest `atMs` first (ties by id descending), optionally one action; total ignores paging. */
+  listAudit(query: AuditQuery): Promise<{ items: AuditEntry[]; total: number }>;
+  /** Deletes entries older than `beforeMs`. Returns how many. */
+  purgeAudit(beforeMs: number): Promise<number>;
+
+  // --- throttling ---------------------------------------------------------------------
+  /**
+   * Counts one failed attempt of `subject`. Atomic: concurrent failures are all counted. A
+   * window that began more than `windowMs` ago starts again with this failure. Returns the
+   * record after counting.
+   */
+  addFailure(subject: string, nowMs: number, windowMs: number): Promise<ThrottleRecord>;
+  /**
+   * Locks `subject` out until `untilMs` (never shortening a longer lock), counts the lockout,
+   * restarts its window, and tells every instance (`throttled`).
+   */
+  lockOut(subject: string, untilMs: number, nowMs: number): Promise<void>;
+  findThrottle(subject: string): Promise<ThrottleRecord | null>;
+  /** Deletes records neither locked nor counting after `beforeMs`. Returns how many. */
+  purgeThrottles(beforeMs: number): Promise<number>;
 
   // --- change feed --------------------------------------------------------------------
   /**

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import type { SessionEvent } from '../../src/store/types.js';
+import type { FeedEvent } from '../../src/store/types.js';
 import { T0 } from '../support/time.js';
 import { waitUntil } from '../support/wait.js';
 import { type ContractContext, type CrossInstanceFeed, newSession, RecordingListener } from './support.js';
 
-const isCreated = (jti: string) => (e: SessionEvent) => e.type === 'created' && e.jti === jti;
-const isVersion = (version: number) => (e: SessionEvent) => e.type === 'version' && e.version === version;
-const isRevoked = (jti: string) => (e: SessionEvent) => e.type === 'revoked' && e.jtis.includes(jti);
+const isCreated = (jti: string) => (e: FeedEvent) => e.type === 'created' && e.jti === jti;
+const isVersion = (version: number) => (e: FeedEvent) => e.type === 'version' && e.version === version;
+const isRevoked = (jti: string) => (e: FeedEvent) => e.type === 'revoked' && e.jtis.includes(jti);
 
 /** The change feed: what mutations tell listeners of this and of other instances. */
 export function describeFeedContract(ctx: ContractContext, crossInstance: CrossInstanceFeed): void {

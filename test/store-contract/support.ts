@@ -1,4 +1,4 @@
-import type { FeedListener, NewSession, SessionEvent, Store, StoredToken } from '../../src/store/types.js';
+import type { FeedEvent, FeedListener, NewSession, Store, StoredToken } from '../../src/store/types.js';
 import { T0, T0_SECONDS } from '../support/time.js';
 import { waitUntil } from '../support/wait.js';
 
@@ -60,11 +60,11 @@ export const newToken = (id: string, overrides: Partial<StoredToken> = {}): Stor
 
 /** A feed listener that records what it is told. */
 export class RecordingListener implements FeedListener {
-  readonly events: SessionEvent[] = [];
+  readonly events: FeedEvent[] = [];
   ups = 0;
   downs = 0;
 
-  event(event: SessionEvent): void {
+  event(event: FeedEvent): void {
     this.events.push(event);
   }
   up(): void {
@@ -80,7 +80,7 @@ export class RecordingListener implements FeedListener {
   }
 
   /** Feed events arrive asynchronously on networked backends: this waits exactly as long as needed. */
-  async waitForEvent(what: string, match: (event: SessionEvent) => boolean): Promise<void> {
+  async waitForEvent(what: string, match: (event: FeedEvent) => boolean): Promise<void> {
     await waitUntil(what, () => this.events.some(match));
   }
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { FeedListener, SessionEvent } from '../types.js';
+import type { FeedEvent, FeedListener } from '../types.js';
 import type { FeedTransport, TransportSink } from './transport.js';
 import { decodeEnvelope } from './wire.js';
 
@@ -7,7 +7,7 @@ import { decodeEnvelope } from './wire.js';
 export interface PublishedEvent {
   /** The statement id, or `<statement id>#<chunk>` when one statement sent several messages. */
   id: string;
-  event: SessionEvent;
+  event: FeedEvent;
 }
 
 export interface ChangeFeedOptions {

@@ -1,21 +1,25 @@
-import type { SessionEvent } from '../types.js';
+import type { FeedEvent } from '../types.js';
 
 /** A feed message: the event, and the id of the statement (or chunk) that sent it. */
 export interface FeedEnvelope {
   /** `<origin>:<n>` or `<origin>:<n>#<chunk>`; null when the sender gave none. */
   id: string | null;
-  event: SessionEvent;
+  event: FeedEvent;
 }
 
 const isStringArray = (value: unknown): value is string[] =>
   Array.isArray(value) && value.every((item) => typeof item === 'string');
 
-function isEvent(value: unknown): value is SessionEvent {
+function isEvent(value: unknown): value is FeedEvent {
   if (typeof value !== 'object' || value === null) return false;
   const event = value as Record<string, unknown>;
   if (event.type === 'created') return typeof event.jti === 'string';
   if (event.type === 'revoked') return isStringArray(event.jtis) && event.jtis.length > 0;
   if (event.type === 'version') return typeof event.version === 'number';
+  if (event.type === 'api_key_revoked') return typeof event.id === 'string';
+  if (event.type === 'admin_key_rotated') return true;
+  if (event.type === 'throttled')
+    return typeof event.subject === 'string' && typeof event.untilMs === 'number';
   return false;
 }
 

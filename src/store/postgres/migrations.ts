@@ -59,6 +59,38 @@ export const postgresMigrations: ((schema: string) => string)[] = [
       REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION ${s}.count_stored_tokens();
     CREATE TRIGGER stored_tokens_count_delete AFTER DELETE ON ${s}.stored_tokens
       REFERENCING OLD TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION ${s}.count_stored_tokens();`,
+  (s) => `
+    CREATE TABLE ${s}.api_keys (
+      id text COLLATE "C" PRIMARY KEY,
+      name text NOT NULL,
+      scopes text[] NOT NULL,
+      key_hash text NOT NULL UNIQUE,
+      created_at_ms bigint NOT NULL,
+      last_used_at_ms bigint,
+      revoked_at_ms bigint
+    );
+    CREATE INDEX api_keys_created ON ${s}.api_keys (created_at_ms DESC, id DESC);
+    CREATE TABLE ${s}.audit_log (
+      id text COLLATE "C" PRIMARY KEY,
+      at_ms bigint NOT NULL,
+      action text NOT NULL,
+      actor text NOT NULL,
+      ip text,
+      user_agent text,
+      target text,
+      reason text
+    );
+    CREATE INDEX audit_log_at ON ${s}.audit_log (at_ms DESC, id DESC);
+    CREATE INDEX audit_log_action_at ON ${s}.audit_log (action, at_ms DESC, id DESC);
+    CREATE TABLE ${s}.throttles (
+      subject text PRIMARY KEY,
+      failures integer NOT NULL,
+      window_start_ms bigint NOT NULL,
+      locked_until_ms bigint NOT NULL,
+      lockouts integer NOT NULL,
+      updated_at_ms bigint NOT NULL
+    );
+    CREATE INDEX stored_tokens_kid ON ${s}.stored_tokens (kid);`,
 ];
 
 /** Advisory lock class for Tessera migrations; the second key is a hash of the schema name. */

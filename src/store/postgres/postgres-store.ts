@@ -3,7 +3,11 @@ import { secondsFromMs } from '../../clock.js';
 import type { BackendConfig } from '../../config.js';
 import { ChangeFeed } from '../feed/change-feed.js';
 import type {
+  ApiKeyRecord,
+  AuditEntry,
+  AuditQuery,
   FeedListener,
+  NewApiKey,
   NewSession,
   SessionRecord,
   Store,
@@ -11,7 +15,9 @@ import type {
   StoredTokenPage,
   StoredTokenPatch,
   StoredTokenQuery,
+  ThrottleRecord,
 } from '../types.js';
+import { PostgresAccessTables } from './access.js';
 import { feedChannel, PostgresFeedTransport } from './feed-transport.js';
 import { applyPostgresMigrations, quoteIdentifier } from './migrations.js';
 import { type SessionRow, type StoredTokenRow, toSession, toStoredToken } from './rows.js';
@@ -45,6 +51,7 @@ export class PostgresStore implements Store {
   private readonly s: string;
   private readonly channel: string;
   private readonly feed: ChangeFeed;
+  private readonly access: PostgresAccessTables;
   private closing: Promise<void> | null = null;
 
   constructor(config: Extract<BackendConfig, { kind: 'postgres' }>, options: PostgresStoreOptions = {}) {
@@ -61,6 +68,7 @@ export class PostgresStore implements Store {
     // An idle client that loses its server emits 'error' on the pool; unhandled, that would
     // crash the process. The pool drops the client; the next query reconnects or reports.
     this.pool.on('error', () => undefined);
+    this.access = new PostgresAccessTables((text, values) => this.query(text, values), this.s);
     this.channel = feedChannel(config.schema);
     this.feed = new ChangeFeed(new PostgresFeedTransport(config.url, this.channel, options.feedHeartbeatMs));
   }
@@ -309,6 +317,87 @@ export class PostgresStore implements Store {
       beforeMs,
     ]);
     return rowCount ?? 0;
+  }
+
+  async rotateAdminKeyHash(hash: string): Promise<void> {
+    await this.feed.publishing(
+      (id) =>
+        this.query(
+          `WITH rotated AS (
+             INSERT INTO ${this.s}.settings (key, value) VALUES ('admin_key_hash', $1)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value RETURNING key)
+           SELECT pg_notify($2, ${envelope('$3', "json_build_object('type', 'admin_key_rotated')")}) FROM rotated`,
+          [hash, this.channel, id],
+        ),
+      (_reply, id) => [{ id, event: { type: 'admin_key_rotated' } }],
+    );
+  }
+
+  createApiKey(key: NewApiKey): Promise<void> {
+    return this.access.createApiKey(key);
+  }
+
+  findApiKeyByHash(keyHash: string): Promise<ApiKeyRecord | null> {
+    return this.access.findApiKeyByHash(keyHash);
+  }
+
+  listApiKeys(): Promise<ApiKeyRecord[]> {
+    return this.access.listApiKeys();
+  }
+
+  async revokeApiKey(apiKeyId: string, nowMs: number): Promise<boolean> {
+    const { rowCount } = await this.feed.publishing(
+      (id) =>
+        this.query(
+          this.access.revokeApiKeySql(
+            `pg_notify($3, ${envelope('$4', "json_build_object('type', 'api_key_revoked', 'id', id)")})`,
+          ),
+          [nowMs, apiKeyId, this.channel, id],
+        ),
+      (reply, id) => (reply.rowCount === 1 ? [{ id, event: { type: 'api_key_revoked', id: apiKeyId } }] : []),
+    );
+    return rowCount === 1;
+  }
+
+  touchApiKeys(seen: Map<string, number>): Promise<void> {
+    return this.access.touchApiKeys(seen);
+  }
+
+  appendAudit(entry: AuditEntry): Promise<void> {
+    return this.access.appendAudit(entry);
+  }
+
+  listAudit(query: AuditQuery): Promise<{ items: AuditEntry[]; total: number }> {
+    return this.access.listAudit(query);
+  }
+
+  purgeAudit(beforeMs: number): Promise<number> {
+    return this.access.purgeAudit(beforeMs);
+  }
+
+  addFailure(subject: string, nowMs: number, windowMs: number): Promise<ThrottleRecord> {
+    return this.access.addFailure(subject, nowMs, windowMs);
+  }
+
+  async lockOut(subject: string, untilMs: number, nowMs: number): Promise<void> {
+    await this.feed.publishing(
+      (id) =>
+        this.query(
+          this.access.lockOutSql(
+            `pg_notify($4, ${envelope('$5', "json_build_object('type', 'throttled', 'subject', subject, 'untilMs', $2::bigint)")})`,
+          ),
+          [subject, untilMs, nowMs, this.channel, id],
+        ),
+      (_reply, id) => [{ id, event: { type: 'throttled', subject, untilMs } }],
+    );
+  }
+
+  findThrottle(subject: string): Promise<ThrottleRecord | null> {
+    return this.access.findThrottle(subject);
+  }
+
+  purgeThrottles(beforeMs: number): Promise<number> {
+    return this.access.purgeThrottles(beforeMs);
   }
 
   subscribe(listener: FeedListener): () => void {

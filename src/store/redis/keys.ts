@@ -75,6 +75,38 @@ export class RedisKeys {
   get tokenOwners(): string {
     return `${this.base}tokens:owner`;
   }
+  /** Prefix of the API key hashes: `<prefix>{tessera}:api-key:<id>`. */
+  get apiKeyPrefix(): string {
+    return `${this.base}api-key:`;
+  }
+  /** Hash of key hash (SHA-256 hex) to API key id. */
+  get apiKeysByHash(): string {
+    return `${this.base}api-keys:by-hash`;
+  }
+  /** Sorted set of the ids of keys not revoked, scored by createdAtMs. */
+  get apiKeysByCreated(): string {
+    return `${this.base}api-keys:by-created`;
+  }
+  /** Prefix of the audit entry hashes. */
+  get auditPrefix(): string {
+    return `${this.base}audit:`;
+  }
+  /** Sorted set of every audit entry id, scored by atMs. */
+  get auditByTime(): string {
+    return `${this.base}audit:by-time`;
+  }
+  /** Prefix of the per-action sorted sets of audit entry ids, scored by atMs. */
+  get auditByActionPrefix(): string {
+    return `${this.base}audit:action:`;
+  }
+  /** Prefix of the throttle hashes: `<prefix>{tessera}:throttle:<subject>`. */
+  get throttlePrefix(): string {
+    return `${this.base}throttle:`;
+  }
+  /** Sorted set of throttle subjects, scored by the later of their last change and lock end. */
+  get throttlesByExpiry(): string {
+    return `${this.base}throttles:by-expiry`;
+  }
   /** Scratch sorted set of one listing script, created and deleted inside it. */
   get scratch(): string {
     return `${this.base}scratch`;

@@ -2,16 +2,22 @@ import { DAY_MS, secondsFromMs } from '../../clock.js';
 import { StoreMismatchError } from '../../errors.js';
 import { ChangeFeed, type PublishedEvent } from '../feed/change-feed.js';
 import type {
+  ApiKeyRecord,
+  AuditEntry,
+  AuditQuery,
+  FeedEvent,
   FeedListener,
+  NewApiKey,
   NewSession,
-  SessionEvent,
   SessionRecord,
   Store,
   StoredToken,
   StoredTokenPage,
   StoredTokenPatch,
   StoredTokenQuery,
+  ThrottleRecord,
 } from '../types.js';
+import { RedisAccessKeys } from './access.js';
 import { ConnectionGate } from './availability.js';
 import { pairsToMap, sessionFields, storedTokenFields, toSession, toStoredToken } from './codec.js';
 import {
@@ -39,6 +45,11 @@ export interface RedisStoreOptions {
    * (`STORAGE_RETENTION_DAYS`, 30 by default). Default 31 days.
    */
   ttlMarginMs?: number;
+  /**
+   * How long an audit entry's hash lives before Redis drops it by TTL: a backstop above the
+   * retention (`AUDIT_RETENTION_DAYS`), as `ttlMarginMs` is for records. Default 91 days.
+   */
+  auditTtlMs?: number;
   /** Longest wait for a connection. Default 2000 ms. */
   connectTimeoutMs?: number;
   /** Longest wait for a reply. Default 2000 ms. */
@@ -65,6 +76,7 @@ export class RedisStore implements Store {
   private readonly feed: ChangeFeed;
   private readonly ttlMarginMs: number;
   private readonly gate: ConnectionGate;
+  private readonly access: RedisAccessKeys;
   private closed = false;
 
   constructor(config: RedisBackendConfig, options: RedisStoreOptions = {}) {
@@ -79,6 +91,7 @@ export class RedisStore implements Store {
     // Names for CLIENT LIST: which connections are this store's, and which one is its feed.
     this.client = createClient(this.server, config.cluster, `${config.prefix}store`);
     this.gate = new ConnectionGate(this.client, connectTimeoutMs + 500);
+    this.access = new RedisAccessKeys(this.client, this.keys, options.auditTtlMs ?? 91 * DAY_MS);
     this.feed = new ChangeFeed(
       new RedisFeedTransport(this.keys.channel, (generation) =>
         createSubscriber(this.server, this.client, generation, `${config.prefix}feed`),
@@ -190,7 +203,7 @@ export class RedisStore implements Store {
   private async publishing<T>(
     script: lua.LuaScript,
     args: (string | number)[],
-    read: (reply: unknown) => { result: T; event: SessionEvent | null },
+    read: (reply: unknown) => { result: T; event: FeedEvent | null },
   ): Promise<T> {
     const { result } = await this.feed.publishing(
       async (id) => read(await this.sessionScript(script, id, ...args)),
@@ -358,6 +371,74 @@ export class RedisStore implements Store {
       total += deleted;
       if (deleted < BATCH) return total;
     }
+  }
+
+  rotateAdminKeyHash(hash: string): Promise<void> {
+    return this.run(async () => {
+      await this.feed.publishing(
+        (id) => this.access.rotateAdminKeyHash(hash, id),
+        (_reply, id) => [{ id, event: { type: 'admin_key_rotated' } }],
+      );
+    });
+  }
+
+  createApiKey(key: NewApiKey): Promise<void> {
+    return this.run(() => this.access.createApiKey(key));
+  }
+
+  findApiKeyByHash(keyHash: string): Promise<ApiKeyRecord | null> {
+    return this.run(() => this.access.findApiKeyByHash(keyHash));
+  }
+
+  listApiKeys(): Promise<ApiKeyRecord[]> {
+    return this.run(() => this.access.listApiKeys());
+  }
+
+  revokeApiKey(apiKeyId: string, nowMs: number): Promise<boolean> {
+    return this.run(() =>
+      this.feed.publishing(
+        (id) => this.access.revokeApiKey(apiKeyId, nowMs, id),
+        (revoked, id): PublishedEvent[] =>
+          revoked ? [{ id, event: { type: 'api_key_revoked', id: apiKeyId } }] : [],
+      ),
+    );
+  }
+
+  touchApiKeys(seen: Map<string, number>): Promise<void> {
+    return this.run(() => this.access.touchApiKeys(seen));
+  }
+
+  appendAudit(entry: AuditEntry): Promise<void> {
+    return this.run(() => this.access.appendAudit(entry));
+  }
+
+  listAudit(query: AuditQuery): Promise<{ items: AuditEntry[]; total: number }> {
+    return this.run(() => this.access.listAudit(query));
+  }
+
+  purgeAudit(beforeMs: number): Promise<number> {
+    return this.run(() => this.access.purgeAudit(beforeMs));
+  }
+
+  addFailure(subject: string, nowMs: number, windowMs: number): Promise<ThrottleRecord> {
+    return this.run(() => this.access.addFailure(subject, nowMs, windowMs));
+  }
+
+  lockOut(subject: string, untilMs: number, nowMs: number): Promise<void> {
+    return this.run(async () => {
+      await this.feed.publishing(
+        (id) => this.access.lockOut(subject, untilMs, nowMs, id),
+        (_reply, id) => [{ id, event: { type: 'throttled', subject, untilMs } }],
+      );
+    });
+  }
+
+  findThrottle(subject: string): Promise<ThrottleRecord | null> {
+    return this.run(() => this.access.findThrottle(subject));
+  }
+
+  purgeThrottles(beforeMs: number): Promise<number> {
+    return this.run(() => this.access.purgeThrottles(beforeMs));
   }
 
   subscribe(listener: FeedListener): () => void {

@@ -13,7 +13,7 @@ export interface LuaScript {
   readonly sha: string;
 }
 
-const lua = (source: string): LuaScript => ({
+export const lua = (source: string): LuaScript => ({
   source,
   sha: createHash('sha1').update(source).digest('hex'),
 });

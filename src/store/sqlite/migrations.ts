@@ -33,4 +33,35 @@ export const sqliteMigrations: string[] = [
   `CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
    INSERT INTO settings (key, value) SELECT key, CAST(value AS TEXT) FROM meta WHERE key = 'admin_key_hash';
    DELETE FROM meta WHERE key = 'admin_key_hash';`,
+  `CREATE TABLE api_keys (
+     id TEXT PRIMARY KEY,
+     name TEXT NOT NULL,
+     scopes TEXT NOT NULL,
+     key_hash TEXT NOT NULL UNIQUE,
+     created_at_ms INTEGER NOT NULL,
+     last_used_at_ms INTEGER,
+     revoked_at_ms INTEGER
+   ) STRICT;
+   CREATE INDEX api_keys_created ON api_keys (created_at_ms DESC, id DESC);
+   CREATE TABLE audit_log (
+     id TEXT PRIMARY KEY,
+     at_ms INTEGER NOT NULL,
+     action TEXT NOT NULL,
+     actor TEXT NOT NULL,
+     ip TEXT,
+     user_agent TEXT,
+     target TEXT,
+     reason TEXT
+   ) STRICT;
+   CREATE INDEX audit_log_at ON audit_log (at_ms DESC, id DESC);
+   CREATE INDEX audit_log_action_at ON audit_log (action, at_ms DESC, id DESC);
+   CREATE TABLE throttles (
+     subject TEXT PRIMARY KEY,
+     failures INTEGER NOT NULL,
+     window_start_ms INTEGER NOT NULL,
+     locked_until_ms INTEGER NOT NULL,
+     lockouts INTEGER NOT NULL,
+     updated_at_ms INTEGER NOT NULL
+   ) STRICT;
+   CREATE INDEX stored_tokens_kid ON stored_tokens (kid);`,
 ];

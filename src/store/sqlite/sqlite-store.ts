@@ -5,16 +5,22 @@ import { secondsFromMs } from '../../clock.js';
 import { StoreMismatchError, StoreUnavailableError } from '../../errors.js';
 import { ChangeFeed, type PublishedEvent } from '../feed/change-feed.js';
 import type {
+  ApiKeyRecord,
+  AuditEntry,
+  AuditQuery,
+  FeedEvent,
   FeedListener,
+  NewApiKey,
   NewSession,
-  SessionEvent,
   SessionRecord,
   Store,
   StoredToken,
   StoredTokenPage,
   StoredTokenPatch,
   StoredTokenQuery,
+  ThrottleRecord,
 } from '../types.js';
+import { SqliteAccessTables } from './access.js';
 import { SqliteFeedTransport } from './feed-transport.js';
 import { sqliteMigrations } from './migrations.js';
 import { type SessionRow, type StoredTokenRow, toSession, toStoredToken } from './rows.js';
@@ -41,6 +47,7 @@ export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly feed: ChangeFeed;
   private readonly statements = new Map<string, Database.Statement>();
+  private readonly access = new SqliteAccessTables((sql) => this.statement(sql));
 
   constructor(
     private readonly path: string,
@@ -93,7 +100,7 @@ export class SqliteStore implements Store {
    * Runs a mutation that may change sessions; the events it reports reach this instance's
    * listeners before the call returns (other processes see the commit through the feed's poll).
    */
-  private publishing<T>(mutation: () => { result: T; events: SessionEvent[] }): Promise<T> {
+  private publishing<T>(mutation: () => { result: T; events: FeedEvent[] }): Promise<T> {
     return this.feed
       .publishing(
         () => this.run(mutation),
@@ -322,6 +329,73 @@ export class SqliteStore implements Store {
     return this.run(
       () => this.statement('DELETE FROM stored_tokens WHERE expires_at_ms < ?').run(beforeMs).changes,
     );
+  }
+
+  rotateAdminKeyHash(hash: string): Promise<void> {
+    return this.publishing(() => {
+      this.statement(
+        "INSERT INTO settings (key, value) VALUES ('admin_key_hash', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+      ).run(hash);
+      return { result: undefined, events: [{ type: 'admin_key_rotated' }] };
+    });
+  }
+
+  createApiKey(key: NewApiKey): Promise<void> {
+    return this.run(() => this.access.createApiKey(key));
+  }
+
+  findApiKeyByHash(keyHash: string): Promise<ApiKeyRecord | null> {
+    return this.run(() => this.access.findApiKeyByHash(keyHash));
+  }
+
+  listApiKeys(): Promise<ApiKeyRecord[]> {
+    return this.run(() => this.access.listApiKeys());
+  }
+
+  revokeApiKey(id: string, nowMs: number): Promise<boolean> {
+    return this.publishing(() => {
+      const revoked = this.access.revokeApiKey(id, nowMs);
+      return { result: revoked, events: revoked ? [{ type: 'api_key_revoked', id }] : [] };
+    });
+  }
+
+  touchApiKeys(seen: Map<string, number>): Promise<void> {
+    return this.run(() => {
+      this.db.transaction(() => {
+        for (const [id, atMs] of seen) this.access.touchApiKey(id, atMs);
+      })();
+    });
+  }
+
+  appendAudit(entry: AuditEntry): Promise<void> {
+    return this.run(() => this.access.appendAudit(entry));
+  }
+
+  listAudit(query: AuditQuery): Promise<{ items: AuditEntry[]; total: number }> {
+    return this.run(() => this.db.transaction(() => this.access.listAudit(query))());
+  }
+
+  purgeAudit(beforeMs: number): Promise<number> {
+    return this.run(() => this.access.purgeAudit(beforeMs));
+  }
+
+  addFailure(subject: string, nowMs: number, windowMs: number): Promise<ThrottleRecord> {
+    return this.run(() => this.access.addFailure(subject, nowMs, windowMs));
+  }
+
+  lockOut(subject: string, untilMs: number, nowMs: number): Promise<void> {
+    return this.publishing(() => {
+      this.access.lockOut(subject, untilMs, nowMs);
+      return { result: undefined, events: [{ type: 'throttled', subject, untilMs }] };
+    });
+  }
+
+  findThrottle(subject: string): Promise<ThrottleRecord | null> {
+    return this.run(() => this.access.findThrottle(subject));
+  }
+
+  purgeThrottles(beforeMs: number): Promise<number> {
+    return this.run(() => this.access.purgeThrottles(beforeMs));
   }
 
   subscribe(listener: FeedListener): () => void {

@@ -1,0 +1,202 @@
+import type { QueryResult, QueryResultRow } from 'pg';
+import type {
+  ApiKeyRecord,
+  ApiKeyScope,
+  AuditEntry,
+  AuditQuery,
+  NewApiKey,
+  ThrottleRecord,
+} from '../types.js';
+
+type Query = <R extends QueryResultRow>(text: string, values?: unknown[]) => Promise<QueryResult<R>>;
+
+interface ApiKeyRow {
+  id: string;
+  name: string;
+  scopes: string[];
+  key_hash: string;
+  created_at_ms: string;
+  last_used_at_ms: string | null;
+  revoked_at_ms: string | null;
+}
+
+interface AuditRow {
+  id: string;
+  at_ms: string;
+  action: string;
+  actor: string;
+  ip: string | null;
+  user_agent: string | null;
+  target: string | null;
+  reason: string | null;
+}
+
+interface ThrottleRow {
+  failures: number;
+  window_start_ms: string;
+  locked_until_ms: string;
+  lockouts: number;
+}
+
+const orNull = (value: string | null): number | null => (value === null ? null : Number(value));
+
+const toApiKey = (row: ApiKeyRow): ApiKeyRecord => ({
+  id: row.id,
+  name: row.name,
+  scopes: row.scopes as ApiKeyScope[],
+  keyHash: row.key_hash,
+  createdAtMs: Number(row.created_at_ms),
+  lastUsedAtMs: orNull(row.last_used_at_ms),
+  revokedAtMs: orNull(row.revoked_at_ms),
+});
+
+const toAudit = (row: AuditRow): AuditEntry => ({
+  id: row.id,
+  atMs: Number(row.at_ms),
+  action: row.action,
+  actor: row.actor,
+  ip: row.ip,
+  userAgent: row.user_agent,
+  target: row.target,
+  reason: row.reason,
+});
+
+const toThrottle = (row: ThrottleRow): ThrottleRecord => ({
+  failures: row.failures,
+  windowStartMs: Number(row.window_start_ms),
+  lockedUntilMs: Number(row.locked_until_ms),
+  lockouts: row.lockouts,
+});
+
+/**
+ * API keys, the audit trail and throttles on Postgres: each method one statement. The ones
+ * that tell other instances (revoking a key, locking out) take the NOTIFY to send in the same
+ * statement, as `notify`: SQL for `pg_notify(...)` over the changed row, or null for none.
+ */
+export class PostgresAccessTables {
+  constructor(
+    private readonly query: Query,
+    /** The quoted schema. */
+    private readonly s: string,
+  ) {}
+
+  async createApiKey(key: NewApiKey): Promise<void> {
+    await this.query(
+      `INSERT INTO ${this.s}.api_keys (id, name, scopes, key_hash, created_at_ms) VALUES ($1, $2, $3, $4, $5)`,
+      [key.id, key.name, key.scopes, key.keyHash, key.createdAtMs],
+    );
+  }
+
+  async findApiKeyByHash(keyHash: string): Promise<ApiKeyRecord | null> {
+    const { rows } = await this.query<ApiKeyRow>(`SELECT * FROM ${this.s}.api_keys WHERE key_hash = $1`, [
+      keyHash,
+    ]);
+    return rows[0] === undefined ? null : toApiKey(rows[0]);
+  }
+
+  async listApiKeys(): Promise<ApiKeyRecord[]> {
+    const { rows } = await this.query<ApiKeyRow>(
+      `SELECT * FROM ${this.s}.api_keys WHERE revoked_at_ms IS NULL ORDER BY created_at_ms DESC, id DESC`,
+    );
+    return rows.map(toApiKey);
+  }
+
+  /** `$1` nowMs, `$2` id, then the NOTIFY's own parameters from `$3`. */
+  revokeApiKeySql(notify: string): string {
+    return `WITH revoked AS (
+        UPDATE ${this.s}.api_keys SET revoked_at_ms = $1 WHERE id = $2 AND revoked_at_ms IS NULL RETURNING id)
+      SELECT ${notify} FROM revoked`;
+  }
+
+  async touchApiKeys(seen: Map<string, number>): Promise<void> {
+    if (seen.size === 0) return;
+    const entries = [...seen].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    await this.query(
+      `UPDATE ${this.s}.api_keys AS key SET last_used_at_ms = GREATEST(key.last_used_at_ms, seen.at_ms)
+       FROM unnest($1::text[], $2::bigint[]) AS seen (id, at_ms) WHERE key.id = seen.id`,
+      [entries.map(([id]) => id), entries.map(([, atMs]) => atMs)],
+    );
+  }
+
+  async appendAudit(entry: AuditEntry): Promise<void> {
+    await this.query(
+      `INSERT INTO ${this.s}.audit_log (id, at_ms, action, actor, ip, user_agent, target, reason)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+      [
+        entry.id,
+        entry.atMs,
+        entry.action,
+        entry.actor,
+        entry.ip,
+        entry.userAgent,
+        entry.target,
+        entry.reason,
+      ],
+    );
+  }
+
+  async listAudit(query: AuditQuery): Promise<{ items: AuditEntry[]; total: number }> {
+    const filter = query.action === undefined ? '' : 'WHERE action = $3';
+    const values: unknown[] = [query.limit, query.offset];
+    if (query.action !== undefined) values.push(query.action);
+    // One statement, so the page and the total come from one snapshot.
+    const { rows } = await this.query<AuditRow & { total: string }>(
+      `WITH matching AS (SELECT * FROM ${this.s}.audit_log ${filter}),
+         page AS (SELECT * FROM matching ORDER BY at_ms DESC, id DESC LIMIT $1 OFFSET $2)
+       SELECT page.*, (SELECT count(*) FROM matching) AS total FROM (SELECT 1) AS one
+       LEFT JOIN page ON true`,
+      values,
+    );
+    return {
+      total: Number(rows[0]?.total ?? 0),
+      items: rows.filter((row) => row.id !== null).map(toAudit),
+    };
+  }
+
+  async purgeAudit(beforeMs: number): Promise<number> {
+    const { rowCount } = await this.query(`DELETE FROM ${this.s}.audit_log WHERE at_ms < $1`, [beforeMs]);
+    return rowCount ?? 0;
+  }
+
+  async addFailure(subject: string, nowMs: number, windowMs: number): Promise<ThrottleRecord> {
+    const { rows } = await this.query<ThrottleRow>(
+      `INSERT INTO ${this.s}.throttles AS t (subject, failures, window_start_ms, locked_until_ms, lockouts, updated_at_ms)
+         VALUES ($1, 1, $2, 0, 0, $2)
+       ON CONFLICT (subject) DO UPDATE SET
+         failures = CASE WHEN t.window_start_ms <= $2 - $3 THEN 1 ELSE t.failures + 1 END,
+         window_start_ms = CASE WHEN t.window_start_ms <= $2 - $3 THEN $2 ELSE t.window_start_ms END,
+         updated_at_ms = $2
+       RETURNING failures, window_start_ms, locked_until_ms, lockouts`,
+      [subject, nowMs, windowMs],
+    );
+    return toThrottle(rows[0] as ThrottleRow);
+  }
+
+  /** `$1` subject, `$2` untilMs, `$3` nowMs, then the NOTIFY's own parameters from `$4`. */
+  lockOutSql(notify: string): string {
+    return `WITH locked AS (
+        INSERT INTO ${this.s}.throttles AS t (subject, failures, window_start_ms, locked_until_ms, lockouts, updated_at_ms)
+          VALUES ($1, 0, $3, $2, 1, $3)
+        ON CONFLICT (subject) DO UPDATE SET
+          failures = 0, window_start_ms = $3, locked_until_ms = GREATEST(t.locked_until_ms, $2),
+          lockouts = t.lockouts + 1, updated_at_ms = $3
+        RETURNING subject)
+      SELECT ${notify} FROM locked`;
+  }
+
+  async findThrottle(subject: string): Promise<ThrottleRecord | null> {
+    const { rows } = await this.query<ThrottleRow>(
+      `SELECT failures, window_start_ms, locked_until_ms, lockouts FROM ${this.s}.throttles WHERE subject = $1`,
+      [subject],
+    );
+    return rows[0] === undefined ? null : toThrottle(rows[0]);
+  }
+
+  async purgeThrottles(beforeMs: number): Promise<number> {
+    const { rowCount } = await this.query(
+      `DELETE FROM ${this.s}.throttles WHERE updated_at_ms < $1 AND locked_until_ms < $1`,
+      [beforeMs],
+    );
+    return rowCount ?? 0;
+  }
+}
