@@ -98,7 +98,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
           onError: (error, context) => app.log.warn({ err: error }, `${context} failed`),
         });
   const lastSeen = new LastSeenBatcher({
-    store,
+    write: (batch) => store.touchSessions(batch),
+    what: 'last_seen_at',
     clock,
     capacity: cacheSize,
     onError: (error, context) => app.log.warn({ err: error }, `${context} failed`),

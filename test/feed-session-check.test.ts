@@ -81,7 +81,8 @@ describe('FeedSessionCheck on SQLite', () => {
     });
     state.start();
     lastSeen = new LastSeenBatcher({
-      store,
+      write: (batch) => store.touchSessions(batch),
+      what: 'last_seen_at',
       clock,
       capacity: 1000,
       onError: (error) => {

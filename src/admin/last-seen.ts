@@ -1,23 +1,25 @@
 import type { Clock } from '../clock.js';
-import type { Store } from '../store/types.js';
 import { SecondChanceCache } from './second-chance-cache.js';
 
-/** Last use is written at most this often per session. */
+/** Last use is written at most this often per session (or API key). */
 export const LAST_SEEN_INTERVAL_MS = 60_000;
 const FLUSH_INTERVAL_MS = 5_000;
 
 export interface LastSeenOptions {
-  store: Store;
+  /** Writes one batch: id to ms (`store.touchSessions`, `store.touchApiKeys`). */
+  write(batch: Map<string, number>): Promise<void>;
+  /** Names the batch in error reports (`last_seen_at`). */
+  what: string;
   clock: Clock;
-  /** Most sessions whose last write is remembered; a forgotten one is simply written again. */
+  /** Most ids whose last write is remembered; a forgotten one is simply written again. */
   capacity: number;
   onError(error: unknown, context: string): void;
 }
 
 /**
- * Records when sessions were last used without a write per request: each session is noted at
- * most once a minute, and the notes are written in one batch every few seconds, off the
- * request path. Used whichever way sessions are checked.
+ * Records when sessions (or API keys) were last used without a write per request: each is
+ * noted at most once a minute, and the notes are written in one batch every few seconds, off
+ * the request path. Used whichever way sessions are checked.
  */
 export class LastSeenBatcher {
   private readonly written: SecondChanceCache<string, number>;
@@ -41,13 +43,13 @@ export class LastSeenBatcher {
     await this.flush();
   }
 
-  /** The session `jti` was just used. */
-  note(jti: string): void {
+  /** `id` (a jti, an API key id) was just used. */
+  note(id: string): void {
     const nowMs = this.options.clock.now();
-    const last = this.written.get(jti);
+    const last = this.written.get(id);
     if (last !== undefined && nowMs - last < LAST_SEEN_INTERVAL_MS) return;
-    this.written.set(jti, nowMs);
-    this.pending.set(jti, nowMs);
+    this.written.set(id, nowMs);
+    this.pending.set(id, nowMs);
   }
 
   /** Writes the pending notes in one batch; a failure is reported, never thrown. */
@@ -56,9 +58,9 @@ export class LastSeenBatcher {
     const batch = new Map(this.pending);
     this.pending.clear();
     try {
-      await this.options.store.touchSessions(batch);
+      await this.options.write(batch);
     } catch (error) {
-      this.options.onError(error, 'last_seen_at flush');
+      this.options.onError(error, `${this.options.what} flush`);
     }
   }
 }
