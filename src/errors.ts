@@ -5,7 +5,11 @@
 export type ErrorCode =
   | 'UNAUTHORIZED'
   | 'INVALID_ADMIN_KEY'
+  | 'FORBIDDEN'
   | 'FORBIDDEN_ORIGIN'
+  | 'RATE_LIMITED'
+  | 'ADMIN_KEY_FROM_ENV'
+  | 'API_KEY_NOT_FOUND'
   | 'SESSION_NOT_FOUND'
   | 'TOKEN_NOT_FOUND'
   | 'NOT_FOUND'
@@ -35,6 +39,16 @@ export class TesseraError extends Error {
     options?: { cause?: unknown },
   ) {
     super(message, options);
+  }
+}
+
+/**
+ * Too many failed key attempts from one address (or from everywhere): refused unchecked until
+ * `retryAfterSeconds` have passed. Mapped to 429 with `Retry-After`.
+ */
+export class RateLimitedError extends TesseraError {
+  constructor(readonly retryAfterSeconds: number) {
+    super('RATE_LIMITED', 'Too many attempts');
   }
 }
 

@@ -1,4 +1,5 @@
 import type { Clock } from '../clock.js';
+import { FeedFollower } from '../store/feed/follower.js';
 import type { FeedEvent, Store } from '../store/types.js';
 import type { SessionClaims } from './jwt.js';
 import { SecondChanceCache } from './second-chance-cache.js';
@@ -31,57 +32,58 @@ export interface FeedSessionCheckOptions {
  * have been missed, so every check goes to the store instead: never a stale "yes".
  *
  * A store read that overlaps a revocation event could cache an answer from before the
- * event; `epoch` counts events, and a read only fills the cache if none arrived meanwhile.
+ * event; the feed's epoch counts events, and a read only fills the cache if none arrived
+ * meanwhile.
  */
 export class FeedSessionCheck implements SessionCheck {
   private version: number | null = null;
-  private live = false;
-  private feedUp = false;
-  private resyncs = 0;
-  private epoch = 0;
   private readonly sessions: SecondChanceCache<string, KnownSession>;
   private readonly fallback: SessionCheck;
-  private unsubscribe: (() => void) | null = null;
+  private readonly feed: FeedFollower;
 
   constructor(private readonly options: FeedSessionCheckOptions) {
     this.sessions = new SecondChanceCache(options.capacity);
     this.fallback = new StoreSessionCheck(options.store);
-  }
-
-  /** True while answers come from memory (feed up and resynchronised). */
-  get isLive(): boolean {
-    return this.live;
-  }
-
-  start(): void {
-    this.unsubscribe = this.options.store.subscribe({
+    this.feed = new FeedFollower(options.store, {
+      what: 'session feed',
+      onError: options.onError,
       event: (event) => this.apply(event),
-      up: () => void this.resync(),
-      down: () => {
-        this.feedUp = false;
-        this.markDown();
+      // After (re)connecting: forget what may be stale, read the version, then trust memory again.
+      resync: async () => {
+        this.sessions.clear();
+        const version = await options.store.getSessionVersion();
+        this.version = Math.max(this.version ?? 0, version);
       },
     });
   }
 
+  /** True while answers come from memory (feed up and resynchronised). */
+  get isLive(): boolean {
+    return this.feed.isLive;
+  }
+
+  start(): void {
+    this.feed.start();
+  }
+
   async stop(): Promise<void> {
-    this.unsubscribe?.();
-    this.unsubscribe = null;
-    this.markDown();
+    this.feed.stop();
   }
 
   async isActive(claims: SessionClaims, nowSeconds: number): Promise<boolean> {
-    return this.live ? this.fromMemory(claims, nowSeconds) : this.fallback.isActive(claims, nowSeconds);
+    return this.feed.isLive
+      ? this.fromMemory(claims, nowSeconds)
+      : this.fallback.isActive(claims, nowSeconds);
   }
 
   private async fromMemory(claims: SessionClaims, nowSeconds: number): Promise<boolean> {
     if (claims.v !== this.version) return false;
     let known = this.sessions.get(claims.jti);
     if (known === undefined) {
-      const epoch = this.epoch;
+      const epoch = this.feed.epoch;
       const record = await this.options.store.findSession(claims.jti);
       known = record === null ? GONE : { exp: record.exp, v: record.v, revoked: record.revokedAtMs !== null };
-      if (epoch === this.epoch && this.live) this.sessions.set(claims.jti, known);
+      if (epoch === this.feed.epoch && this.feed.isLive) this.sessions.set(claims.jti, known);
       // The version may have moved while we waited.
       if (claims.v !== this.version) return false;
     }
@@ -89,37 +91,10 @@ export class FeedSessionCheck implements SessionCheck {
   }
 
   private apply(event: FeedEvent): void {
-    this.epoch++;
     if (event.type === 'version') {
       this.version = Math.max(this.version ?? 0, event.version);
     } else if (event.type === 'revoked') {
       for (const jti of event.jtis) this.sessions.set(jti, GONE);
-    }
-  }
-
-  private markDown(): void {
-    this.live = false;
-    this.epoch++;
-  }
-
-  /** After (re)connecting: forget what may be stale, read the version, then trust memory again. */
-  private async resync(): Promise<void> {
-    this.feedUp = true;
-    this.markDown();
-    this.sessions.clear();
-    const attempt = ++this.resyncs;
-    try {
-      const version = await this.options.store.getSessionVersion();
-      // A newer resync, a lost feed or stop() since we asked: that path decides, not this one.
-      if (attempt !== this.resyncs || !this.feedUp || this.unsubscribe === null) return;
-      this.version = Math.max(this.version ?? 0, version);
-      this.live = true;
-    } catch (error) {
-      this.options.onError(error, 'session feed resync');
-      const retry = setTimeout(() => {
-        if (attempt === this.resyncs && this.feedUp && this.unsubscribe !== null) void this.resync();
-      }, 1000);
-      retry.unref();
     }
   }
 }

@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ErrorCode, ErrorDetail } from '../errors.js';
-import { TesseraError, validationError } from '../errors.js';
+import { RateLimitedError, TesseraError, validationError } from '../errors.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -12,7 +12,11 @@ declare module 'fastify' {
 const STATUS: Record<ErrorCode, number> = {
   UNAUTHORIZED: 401,
   INVALID_ADMIN_KEY: 401,
+  FORBIDDEN: 403,
   FORBIDDEN_ORIGIN: 403,
+  ADMIN_KEY_FROM_ENV: 409,
+  RATE_LIMITED: 429,
+  API_KEY_NOT_FOUND: 404,
   SESSION_NOT_FOUND: 404,
   TOKEN_NOT_FOUND: 404,
   NOT_FOUND: 404,
@@ -121,6 +125,7 @@ export function registerErrorHandling(app: FastifyInstance): void {
     const known = describe(error);
     if (known !== null) {
       if (STATUS[known.code] >= 500) request.log.error({ err: error }, 'request failed');
+      if (error instanceof RateLimitedError) reply.header('retry-after', String(error.retryAfterSeconds));
       return sendError(reply, known.code, known.message, known.details);
     }
     request.log.error({ err: error }, 'unexpected failure');
