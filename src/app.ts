@@ -3,7 +3,10 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import Fastify from 'fastify';
-import { createAdminKeyCheck } from './admin/admin-key.js';
+import { ApiKeys } from './access/api-keys.js';
+import { accessRoutes } from './access/routes.js';
+import { DEFAULT_THROTTLE_POLICY, Throttle } from './access/throttle.js';
+import { AdminKey } from './admin/admin-key.js';
 import { AdminSessions } from './admin/admin-sessions.js';
 import { FeedSessionCheck } from './admin/feed-session-check.js';
 import { createSessionSigner } from './admin/jwt.js';
@@ -12,9 +15,12 @@ import { adminRoutes } from './admin/routes.js';
 import type { SessionCheck } from './admin/session-check.js';
 import { StoreSessionCheck } from './admin/session-check.js';
 import { cachedVerifier } from './admin/verified-token-cache.js';
+import { AuditLog } from './audit/audit-log.js';
+import { auditRoutes } from './audit/routes.js';
 import type { Clock, RandomSource } from './clock.js';
+import { toRfc3339 } from './clock.js';
 import type { Config } from './config.js';
-import { createAuthenticate } from './http/auth.js';
+import { createAuth } from './http/auth.js';
 import { frameworkErrors, registerErrorHandling } from './http/errors.js';
 import { registerValidation } from './http/validation.js';
 import type { Secrets } from './secrets.js';
@@ -24,11 +30,13 @@ import { Vault } from './vault/vault.js';
 
 export interface AppDeps {
   config: Pick<Config, 'sessionTtlSeconds' | 'production' | 'trustProxy' | 'storageRetentionDays'> &
-    Partial<Pick<Config, 'sessionCheck' | 'sessionCacheSize'>>;
+    Partial<Pick<Config, 'sessionCheck' | 'sessionCacheSize' | 'throttle'>>;
   store: Store;
   secrets: Secrets;
   /** SHA-256 hex of the admin key (see `hashAdminKey`); a getter answering null until it is known. */
   adminKeyHash: string | (() => string | null);
+  /** The admin key comes from ADMIN_KEY, so it cannot be rotated through the API. */
+  adminKeyFromEnvironment?: boolean;
   /** False while the store is still being reached at start-up: /readyz answers 503. */
   isReady?: () => boolean;
   /** Resolves once the store is migrated; the change feed is followed from then on. */
@@ -87,33 +95,18 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   const cacheSize = config.sessionCacheSize ?? 100_000;
+  const onError = (error: unknown, context: string) => app.log.warn({ err: error }, `${context} failed`);
   const signer = createSessionSigner(secrets.authSecret);
   const check: SessionCheck =
     config.sessionCheck === 'strict'
       ? new StoreSessionCheck(store)
-      : new FeedSessionCheck({
-          store,
-          clock,
-          capacity: cacheSize,
-          onError: (error, context) => app.log.warn({ err: error }, `${context} failed`),
-        });
+      : new FeedSessionCheck({ store, clock, capacity: cacheSize, onError });
   const lastSeen = new LastSeenBatcher({
     write: (batch) => store.touchSessions(batch),
     what: 'last_seen_at',
     clock,
     capacity: cacheSize,
-    onError: (error, context) => app.log.warn({ err: error }, `${context} failed`),
-  });
-  let closed = false;
-  void (deps.storeReady ?? Promise.resolve()).then(() => {
-    if (closed) return;
-    check.start();
-    lastSeen.start();
-  });
-  app.addHook('onClose', async () => {
-    closed = true;
-    await check.stop();
-    await lastSeen.stop();
+    onError,
   });
   const sessions = new AdminSessions({
     store,
@@ -124,11 +117,57 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     random,
     ttlSeconds: config.sessionTtlSeconds,
   });
-  const checkAdminKey = createAdminKeyCheck(deps.adminKeyHash, store.backend);
-  const authenticate = createAuthenticate({
-    checkAdminKey,
+  const audit = new AuditLog({
+    store,
+    clock,
+    random,
+    onError: (error, context) => app.log.error({ err: error }, `${context} not written`),
+  });
+  const adminKey = new AdminKey({
+    store,
+    hash: deps.adminKeyHash,
+    fromEnvironment: deps.adminKeyFromEnvironment ?? false,
+    random,
+    onError,
+  });
+  const apiKeys = new ApiKeys({ store, clock, random, onError });
+  const throttle = new Throttle({
+    store,
+    clock,
+    policy: config.throttle ?? DEFAULT_THROTTLE_POLICY,
+    onError,
+    onLockout: (subject, untilMs) => {
+      app.log.warn({ subject, until: toRfc3339(untilMs) }, 'key attempts locked out');
+      void audit.record(
+        'client.throttled',
+        { actor: 'anonymous', ip: subject.startsWith('ip:') ? subject.slice(3) : null, userAgent: null },
+        { target: subject, reason: `locked out until ${toRfc3339(untilMs)}` },
+      );
+    },
+  });
+  const auth = createAuth({
+    adminKey,
     sessions,
+    apiKeys,
+    throttle,
     parseCookie: (header) => app.parseCookie(header),
+    onFailedAttempt: (request, credential) =>
+      request.log.warn(
+        { ip: request.ip, route: request.routeOptions.url ?? request.url.split('?')[0], credential },
+        'failed key attempt',
+      ),
+  });
+
+  // Whatever follows the change feed starts once the store is migrated, and stops with the app.
+  const followers = [check, lastSeen, adminKey, apiKeys, throttle];
+  let closed = false;
+  void (deps.storeReady ?? Promise.resolve()).then(() => {
+    if (closed) return;
+    for (const follower of followers) follower.start();
+  });
+  app.addHook('onClose', async () => {
+    closed = true;
+    for (const follower of followers) await follower.stop();
   });
 
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
@@ -145,13 +184,17 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(adminRoutes, {
     sessions,
     clock,
-    checkAdminKey,
-    authenticate,
+    adminKey,
+    auth,
+    audit,
     secureCookies: config.production,
   });
   await app.register(sessionStorageRoutes, {
     vault: new Vault({ store, keys: secrets.encryptionKeys, clock, random }),
-    authenticate,
+    auth,
+    audit,
   });
+  await app.register(accessRoutes, { apiKeys, adminKey, auth, audit });
+  await app.register(auditRoutes, { audit, auth });
   return app;
 }

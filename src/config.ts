@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { DEFAULT_THROTTLE_POLICY, type ThrottlePolicy } from './access/throttle.js';
 import { ConfigError } from './errors.js';
 
 export type BackendConfig =
@@ -30,6 +31,10 @@ export interface Config {
   /** `strict` reads the store on every session check; `cached` trusts the change feed. */
   sessionCheck: 'cached' | 'strict';
   sessionCacheSize: number;
+  /** Failed key attempts that lock an address (or everyone) out, and for how long. */
+  throttle: ThrottlePolicy;
+  /** Audit entries are deleted this many days after they were written. */
+  auditRetentionDays: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -113,6 +118,19 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     trustProxy: parseTrustProxy(text('TRUST_PROXY'), problems),
     sessionCheck: sessionCheck === 'strict' ? 'strict' : 'cached',
     sessionCacheSize: integer('SESSION_CACHE_SIZE', 100_000, 100, 10_000_000),
+    throttle: {
+      ...DEFAULT_THROTTLE_POLICY,
+      maxFailures: integer('THROTTLE_MAX_FAILURES', DEFAULT_THROTTLE_POLICY.maxFailures, 1, 1000),
+      windowMs:
+        integer('THROTTLE_WINDOW_MINUTES', DEFAULT_THROTTLE_POLICY.windowMs / 60_000, 1, 1440) * 60_000,
+      globalMaxFailures: integer(
+        'THROTTLE_GLOBAL_MAX_FAILURES',
+        DEFAULT_THROTTLE_POLICY.globalMaxFailures,
+        1,
+        10_000_000,
+      ),
+    },
+    auditRetentionDays: integer('AUDIT_RETENTION_DAYS', 90, 1, 3650),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

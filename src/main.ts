@@ -38,6 +38,7 @@ async function main(): Promise<void> {
     store,
     secrets,
     adminKeyHash: () => adminKeyHash,
+    adminKeyFromEnvironment: config.adminKey !== null,
     isReady: () => adminKeyHash !== null,
     storeReady,
     clock: systemClock,
@@ -67,8 +68,11 @@ async function main(): Promise<void> {
   const adminKey = await resolveAdminKey(store, config.adminKey, systemRandom);
   if (adminKey.generatedKey !== null) announceAdminKey(adminKey.generatedKey);
   adminKeyHash = adminKey.hash;
-  stopSweeper = startSweeper(store, systemClock, config.storageRetentionDays, (error) =>
-    logger.warn({ err: error }, 'expiry sweep failed'),
+  stopSweeper = startSweeper(
+    store,
+    systemClock,
+    { storageDays: config.storageRetentionDays, auditDays: config.auditRetentionDays },
+    (error) => logger.warn({ err: error }, 'expiry sweep failed'),
   );
   logger.info({ backend: store.backend }, 'ready');
 }

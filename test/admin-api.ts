@@ -1,4 +1,5 @@
 import { describe } from 'vitest';
+import { accessTests } from './admin/access.js';
 import { authTests } from './admin/auth.js';
 import { badInputTests } from './admin/bad-input.js';
 import { failureTests } from './admin/failures.js';
@@ -35,5 +36,6 @@ export function describeAdminApi(
     badInputTests(harness);
     failureTests(harness);
     headerAndHealthTests(harness);
+    accessTests(harness);
   });
 }

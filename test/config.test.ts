@@ -36,7 +36,43 @@ describe('loadConfig: defaults', () => {
       trustProxy: false,
       sessionCheck: 'cached',
       sessionCacheSize: 100_000,
+      throttle: {
+        maxFailures: 5,
+        windowMs: 15 * 60_000,
+        globalMaxFailures: 500,
+        firstLockoutMs: 60_000,
+        maxLockoutMs: 60 * 60_000,
+      },
+      auditRetentionDays: 90,
     });
+  });
+
+  it('reads the throttle and audit variables, and refuses each out of range', () => {
+    const config = loadConfig(
+      {
+        THROTTLE_MAX_FAILURES: '3',
+        THROTTLE_WINDOW_MINUTES: '60',
+        THROTTLE_GLOBAL_MAX_FAILURES: '1000',
+        AUDIT_RETENTION_DAYS: '365',
+      },
+      CWD,
+    );
+    expect(config.throttle).toMatchObject({ maxFailures: 3, windowMs: 3_600_000, globalMaxFailures: 1000 });
+    expect(config.auditRetentionDays).toBe(365);
+    expect(() =>
+      loadConfig(
+        { THROTTLE_MAX_FAILURES: '0', THROTTLE_WINDOW_MINUTES: 'x', AUDIT_RETENTION_DAYS: '0' },
+        CWD,
+      ),
+    ).toThrow(
+      expect.objectContaining({
+        problems: [
+          'THROTTLE_MAX_FAILURES must be an integer from 1 to 1000, got "0"',
+          'THROTTLE_WINDOW_MINUTES must be an integer from 1 to 1440, got "x"',
+          'AUDIT_RETENTION_DAYS must be an integer from 1 to 3650, got "0"',
+        ],
+      }),
+    );
   });
 
   it('blank variables count as unset', () => {

@@ -1,6 +1,7 @@
 import { hash, timingSafeEqual } from 'node:crypto';
 import type { RandomSource } from '../clock.js';
 import { StoreUnavailableError } from '../errors.js';
+import { FeedFollower } from '../store/feed/follower.js';
 import type { Store } from '../store/types.js';
 
 /** SHA-256 of the key, hex. A generated key has 256 random bits, so a fast hash is enough. */
@@ -53,4 +54,83 @@ export async function resolveAdminKey(
   const hash = hashAdminKey(key);
   const inForce = await store.initAdminKeyHash(hash);
   return { hash: inForce, generatedKey: inForce === hash ? key : null };
+}
+
+export interface AdminKeyOptions {
+  store: Store;
+  /**
+   * The hash in force, or a getter answering null while it is not known yet (the store is
+   * still being reached at start-up).
+   */
+  hash: string | (() => string | null);
+  /** The key comes from ADMIN_KEY: it can only be changed there, never rotated through the API. */
+  fromEnvironment: boolean;
+  random: RandomSource;
+  onError(error: unknown, context: string): void;
+}
+
+/**
+ * The admin key in force on this instance. A key kept in the store can be rotated: the new
+ * hash reaches every instance through the change feed (`admin_key_rotated`), and while the feed
+ * is down, or a rotation has been heard but not yet read, each check reads the store, so a
+ * rotated-away key is never let in.
+ */
+export class AdminKey {
+  private rotated: string | null = null;
+  /** Rotations heard from the feed, and how many of them a completed read has taken in. */
+  private heard = 0;
+  private applied = 0;
+  private readonly feed: FeedFollower;
+  private readonly compare: (presented: string) => boolean;
+
+  constructor(private readonly options: AdminKeyOptions) {
+    const configured = options.hash;
+    const current = typeof configured === 'string' ? () => configured : configured;
+    this.compare = createAdminKeyCheck(() => this.rotated ?? current(), options.store.backend);
+    this.feed = new FeedFollower(options.store, {
+      what: 'admin key feed',
+      onError: options.onError,
+      event: (event) => {
+        if (event.type !== 'admin_key_rotated') return;
+        this.heard++;
+        void this.reload().catch((error: unknown) => options.onError(error, 'admin key reload'));
+      },
+      resync: () => this.reload(),
+    });
+  }
+
+  get fromEnvironment(): boolean {
+    return this.options.fromEnvironment;
+  }
+
+  start(): void {
+    if (!this.options.fromEnvironment) this.feed.start();
+  }
+
+  stop(): void {
+    this.feed.stop();
+  }
+
+  /** True for the admin key; STORE_UNAVAILABLE while the hash is not known. */
+  async check(presented: string): Promise<boolean> {
+    if (!this.options.fromEnvironment && (!this.feed.isLive || this.applied !== this.heard))
+      await this.reload();
+    return this.compare(presented);
+  }
+
+  /** Makes a new key, puts it in force on every instance, and returns it (the only time it is shown). */
+  async rotate(): Promise<string> {
+    const key = generateAdminKey(this.options.random);
+    const hashed = hashAdminKey(key);
+    await this.options.store.rotateAdminKeyHash(hashed);
+    this.rotated = hashed;
+    return key;
+  }
+
+  private async reload(): Promise<void> {
+    const heard = this.heard;
+    const stored = await this.options.store.getAdminKeyHash();
+    if (stored !== null) this.rotated = stored;
+    this.applied = Math.max(this.applied, heard);
+  }
 }

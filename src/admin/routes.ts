@@ -1,13 +1,16 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import Type from 'typebox';
+import type { AuditLog } from '../audit/audit-log.js';
 import type { Clock } from '../clock.js';
 import { secondsFromMs, toRfc3339 } from '../clock.js';
 import { TesseraError, validationError } from '../errors.js';
-import { callerOf } from '../http/auth.js';
+import type { Auth } from '../http/auth.js';
+import { auditContextOf, callerOf } from '../http/auth.js';
 import { Failures } from '../http/schemas.js';
 import { sessionCookie } from '../http/session-cookie.js';
 import { nullable, optionalBody } from '../http/validation.js';
+import type { AdminKey } from './admin-key.js';
 import type { AdminSessions } from './admin-sessions.js';
 import { JTI_PATTERN } from './jwt.js';
 import { SESSION_STATUSES } from './session-status.js';
@@ -15,8 +18,9 @@ import { SESSION_STATUSES } from './session-status.js';
 export interface AdminRoutesOptions {
   sessions: AdminSessions;
   clock: Clock;
-  checkAdminKey: (presented: string) => boolean;
-  authenticate: (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
+  adminKey: AdminKey;
+  auth: Auth;
+  audit: AuditLog;
   /** Always mark the cookie Secure (production); otherwise only over HTTPS. */
   secureCookies: boolean;
 }
@@ -41,6 +45,20 @@ const SessionListing = Type.Object({
   currentTokenVersion: Type.Integer(),
   now: Type.Integer(),
 });
+/** An optional reason for a revocation, kept in the audit trail: a JSON body or `?reason=`. */
+const Reason = Type.String({ minLength: 1, maxLength: 500 });
+const withReason = {
+  body: optionalBody(Type.Object({ reason: Type.Optional(Reason) }, { additionalProperties: false })),
+  querystring: Type.Object({ reason: Type.Optional(Reason) }, { additionalProperties: false }),
+};
+
+/** The reason given in the body, else in the query; null when none. */
+function reasonOf(request: FastifyRequest): string | null {
+  const body = request.body as { reason?: string } | null | undefined;
+  const query = request.query as { reason?: string } | undefined;
+  return body?.reason ?? query?.reason ?? null;
+}
+
 const SessionClaims = Type.Object({
   jti: Type.String(),
   iat: Type.Integer(),
@@ -49,7 +67,7 @@ const SessionClaims = Type.Object({
 });
 
 export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, options) => {
-  const { sessions, clock, checkAdminKey, authenticate, secureCookies } = options;
+  const { sessions, clock, adminKey, auth, audit, secureCookies } = options;
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
   const cookie = sessionCookie(secureCookies);
 
@@ -86,11 +104,24 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, o
           'Send the admin key in x-admin-key or as {"adminKey": "..."}',
         );
       }
-      if (!checkAdminKey(presented)) throw new TesseraError('INVALID_ADMIN_KEY', 'Invalid admin key');
+      await auth.keyAttempt(
+        request,
+        'admin_key',
+        async () => ((await adminKey.check(presented)) ? true : null),
+        async () => {
+          await audit.record('login_failed', auditContextOf(request));
+          return new TesseraError('INVALID_ADMIN_KEY', 'Invalid admin key');
+        },
+      );
       const login = await sessions.login({
         ip: request.ip ?? null,
         userAgent: request.headers['user-agent'] ?? null,
       });
+      await audit.record(
+        'login',
+        { ...auditContextOf(request), actor: 'admin_key' },
+        { target: login.claims.jti },
+      );
       cookie.set(request, reply, login.token, login.expiresIn);
       return {
         success: true as const,
@@ -105,7 +136,7 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, o
   api.post(
     '/api/admin/logout',
     {
-      preHandler: authenticate,
+      preHandler: auth.require('admin'),
       schema: {
         summary: "Revoke the caller's own session",
         tags: ['admin'],
@@ -122,6 +153,7 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, o
     async (request, reply) => {
       const session = callerOf(request).session;
       const revoked = session === null ? false : await sessions.revoke(session.jti);
+      if (revoked) await audit.record('logout', auditContextOf(request), { target: session?.jti ?? null });
       cookie.clear(request, reply);
       return { success: true as const, jti: session?.jti ?? null, revoked };
     },
@@ -130,7 +162,7 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, o
   api.get(
     '/api/admin/session',
     {
-      preHandler: authenticate,
+      preHandler: auth.require('sessions:read'),
       schema: {
         summary: "Who am I: check the caller's credential",
         tags: ['admin'],
@@ -138,7 +170,7 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, o
           200: Type.Object({
             success: Type.Literal(true),
             authenticated: Type.Literal(true),
-            via: Type.Enum(['key', 'bearer', 'cookie']),
+            via: Type.Enum(['key', 'bearer', 'cookie', 'api_key']),
             session: nullable(SessionClaims),
             expiresIn: nullable(Type.Integer()),
           }),
@@ -162,7 +194,7 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, o
   api.get(
     '/api/admin/tokens/sessions',
     {
-      preHandler: authenticate,
+      preHandler: auth.require('sessions:read'),
       config: { failureMessage: 'Failed to list sessions' },
       schema: {
         summary: 'List admin sessions (active by default), newest first',
@@ -202,12 +234,13 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, o
   api.delete(
     '/api/admin/tokens/sessions/:jti',
     {
-      preHandler: authenticate,
+      preHandler: auth.require('admin'),
       config: { failureMessage: 'Failed to revoke sessions' },
       schema: {
         summary: 'Revoke one active session by jti',
         tags: ['admin'],
         params: Type.Object({ jti: Type.String() }),
+        ...withReason,
         response: { 200: Type.Object({ success: Type.Literal(true), jti: Type.String() }), ...Failures },
       },
     },
@@ -216,6 +249,10 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, o
       if (!JTI_PATTERN.test(jti) || !(await sessions.revoke(jti))) {
         throw new TesseraError('SESSION_NOT_FOUND', 'Session not found or invalid jti');
       }
+      await audit.record('session.revoke', auditContextOf(request), {
+        target: jti,
+        reason: reasonOf(request),
+      });
       return { success: true as const, jti };
     },
   );
@@ -223,11 +260,12 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, o
   api.post(
     '/api/admin/tokens/revoke',
     {
-      preHandler: authenticate,
+      preHandler: auth.require('admin'),
       config: { failureMessage: 'Failed to revoke sessions' },
       schema: {
         summary: 'Revoke every session by bumping the global session version',
         tags: ['admin'],
+        ...withReason,
         response: {
           200: Type.Object({
             success: Type.Literal(true),
@@ -240,6 +278,10 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, o
     },
     async (request, reply) => {
       const nextTokenVersion = await sessions.revokeAll();
+      await audit.record('sessions.revoke_all', auditContextOf(request), {
+        target: `session version ${nextTokenVersion}`,
+        reason: reasonOf(request),
+      });
       if (callerOf(request).via === 'cookie') cookie.clear(request, reply);
       return { success: true as const, nextTokenVersion, timestamp: new Date(clock.now()).toISOString() };
     },
@@ -248,16 +290,21 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, o
   api.post(
     '/api/admin/tokens/revoke-others',
     {
-      preHandler: authenticate,
+      preHandler: auth.require('admin'),
       config: { failureMessage: 'Failed to revoke sessions' },
       schema: {
         summary: "Revoke every active session except the caller's",
         tags: ['admin'],
+        ...withReason,
         response: { 200: Type.Object({ success: Type.Literal(true), revoked: Type.Integer() }), ...Failures },
       },
     },
     async (request) => {
       const revoked = await sessions.revokeOthers(callerOf(request).session?.jti ?? null);
+      await audit.record('sessions.revoke_others', auditContextOf(request), {
+        target: `${revoked} sessions`,
+        reason: reasonOf(request),
+      });
       return { success: true as const, revoked };
     },
   );

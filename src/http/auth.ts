@@ -1,14 +1,25 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { ApiKeyCaller, ApiKeys } from '../access/api-keys.js';
+import { looksLikeApiKey } from '../access/api-keys.js';
+import type { Throttle } from '../access/throttle.js';
+import type { AdminKey } from '../admin/admin-key.js';
 import type { AdminSessions } from '../admin/admin-sessions.js';
 import type { SessionClaims } from '../admin/jwt.js';
+import type { AuditContext } from '../audit/audit-log.js';
 import { TesseraError } from '../errors.js';
+import type { ApiKeyScope } from '../store/types.js';
 import { SESSION_COOKIE } from './session-cookie.js';
 
-/** Who is calling: the admin key itself, or an admin session presented one of two ways. */
+/**
+ * Who is calling: the admin key itself, an admin session presented one of two ways, or an
+ * application's API key.
+ */
 export interface Caller {
-  via: 'key' | 'bearer' | 'cookie';
-  /** The session's claims; null when the caller used the admin key. */
+  via: 'key' | 'bearer' | 'cookie' | 'api_key';
+  /** The session's claims; null unless the caller used a session. */
   session: SessionClaims | null;
+  /** The key's id and scopes; null unless the caller used an API key. */
+  apiKey: ApiKeyCaller | null;
 }
 
 declare module 'fastify' {
@@ -17,37 +28,100 @@ declare module 'fastify' {
   }
 }
 
+/**
+ * What a route needs: the admin credential (the key or a session), the admin key itself, or
+ * the admin credential or an API key holding the scope.
+ */
+export type Requirement = 'admin' | 'admin_key' | ApiKeyScope;
+
 const BEARER = /^Bearer[ ]+([A-Za-z0-9._~+/-]+=*)[ ]*$/i;
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 export interface AuthOptions {
-  checkAdminKey: (presented: string) => boolean;
+  adminKey: AdminKey;
   sessions: AdminSessions;
+  apiKeys: ApiKeys;
+  throttle: Throttle;
   parseCookie: (header: string) => Record<string, string | undefined>;
+  /** A key attempt failed: logged at warn (never the key). */
+  onFailedAttempt(request: FastifyRequest, credential: 'admin_key' | 'api_key'): void;
+}
+
+export type AuthHook = (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
+
+export interface Auth {
+  /** A hook that sets `request.caller`, or refuses with 401 (no good credential), 403 or 429. */
+  require(requirement: Requirement): AuthHook;
+  /**
+   * One throttled key attempt: 429 while the address is locked out (the key unchecked), the
+   * checked outcome when it is not null, and otherwise a counted failure and `refusal()`.
+   */
+  keyAttempt<T>(
+    request: FastifyRequest,
+    credential: 'admin_key' | 'api_key',
+    check: () => Promise<T | null>,
+    refusal?: () => Promise<TesseraError> | TesseraError,
+  ): Promise<T>;
 }
 
 const unauthorized = () => new TesseraError('UNAUTHORIZED', 'Unauthorized');
 
+const forbidden = (requirement: Requirement) =>
+  new TesseraError(
+    'FORBIDDEN',
+    requirement === 'admin_key'
+      ? 'Forbidden: this needs the admin key itself (x-admin-key)'
+      : requirement === 'admin'
+        ? 'Forbidden: this needs the admin credential, not an API key'
+        : `Forbidden: this credential lacks the ${requirement} scope`,
+  );
+
 /**
- * Resolves the caller in a fixed order: `x-admin-key`, then `Authorization: Bearer`, then the
- * session cookie. The first credential present decides: if it fails the request is refused,
- * never retried with a weaker one (a stale bearer next to a valid cookie is still a 401).
+ * Resolves the caller in a fixed order: `x-admin-key`, then `Authorization: Bearer` (an API
+ * key `tsk_...` or a session JWT), then the session cookie. The first credential present
+ * decides: if it fails the request is refused, never retried with a weaker one (a stale bearer
+ * next to a valid cookie is still a 401).
+ *
+ * Key attempts (the admin key, API keys) are throttled per client address: while an address is
+ * locked out its attempts are refused with 429 before the key is looked at, and each failure
+ * counts towards a lockout. Session tokens are not counted: a forged HS256 token cannot be
+ * guessed, and a stale cookie must not lock a person out.
  */
-export function createAuthenticate(options: AuthOptions) {
-  const { checkAdminKey, sessions, parseCookie } = options;
+export function createAuth(options: AuthOptions): Auth {
+  const { adminKey, sessions, apiKeys, throttle, parseCookie } = options;
+
+  async function keyAttempt<T>(
+    request: FastifyRequest,
+    credential: 'admin_key' | 'api_key',
+    check: () => Promise<T | null>,
+    refusal: () => Promise<TesseraError> | TesseraError = unauthorized,
+  ): Promise<T> {
+    await throttle.assertOpen(request.ip);
+    const outcome = await check();
+    if (outcome !== null) return outcome;
+    options.onFailedAttempt(request, credential);
+    await throttle.failed(request.ip);
+    throw await refusal();
+  }
 
   async function resolveCaller(request: FastifyRequest): Promise<Caller> {
     const key = request.headers['x-admin-key'];
     if (key !== undefined) {
-      if (typeof key === 'string' && checkAdminKey(key)) return { via: 'key', session: null };
-      throw unauthorized();
+      await keyAttempt(request, 'admin_key', async () =>
+        typeof key === 'string' && (await adminKey.check(key)) ? true : null,
+      );
+      return { via: 'key', session: null, apiKey: null };
     }
     const authorization = request.headers.authorization;
     if (authorization !== undefined) {
       const token = BEARER.exec(authorization)?.[1];
+      if (token !== undefined && looksLikeApiKey(token)) {
+        const apiKey = await keyAttempt(request, 'api_key', () => apiKeys.verify(token));
+        return { via: 'api_key', session: null, apiKey };
+      }
       const session = token === undefined ? null : await sessions.verifySession(token);
       if (session === null) throw unauthorized();
-      return { via: 'bearer', session };
+      return { via: 'bearer', session, apiKey: null };
     }
     const cookieHeader = request.headers.cookie;
     const token = cookieHeader === undefined ? undefined : parseCookie(cookieHeader)[SESSION_COOKIE];
@@ -59,12 +133,23 @@ export function createAuthenticate(options: AuthOptions) {
     if (!SAFE_METHODS.has(request.method) && isCrossOrigin(request)) {
       throw new TesseraError('FORBIDDEN_ORIGIN', 'Cross-origin request refused for cookie authentication');
     }
-    return { via: 'cookie', session };
+    return { via: 'cookie', session, apiKey: null };
   }
 
-  /** preHandler: sets `request.caller` or refuses with 401. */
-  return async function authenticate(request: FastifyRequest, _reply: FastifyReply): Promise<void> {
-    request.caller = await resolveCaller(request);
+  function allows(caller: Caller, requirement: Requirement): boolean {
+    if (requirement === 'admin_key') return caller.via === 'key';
+    if (caller.apiKey === null) return true;
+    return requirement !== 'admin' && caller.apiKey.scopes.includes(requirement);
+  }
+
+  return {
+    keyAttempt,
+    require: (requirement) =>
+      async function authenticate(request: FastifyRequest, _reply: FastifyReply): Promise<void> {
+        const caller = await resolveCaller(request);
+        if (!allows(caller, requirement)) throw forbidden(requirement);
+        request.caller = caller;
+      },
   };
 }
 
@@ -82,9 +167,24 @@ function isCrossOrigin(request: FastifyRequest): boolean {
   }
 }
 
-/** The caller set by `authenticate`; a route that forgot its preHandler fails loudly. */
+/** The caller set by `authenticate`; a route that forgot its hook fails loudly. */
 export function callerOf(request: FastifyRequest): Caller {
   if (request.caller === null || request.caller === undefined)
-    throw new Error('route is missing its authenticate preHandler');
+    throw new Error('route is missing its authenticate hook');
   return request.caller;
+}
+
+/** The audit trail's view of a request: who (by credential, never the credential) and from where. */
+export function auditContextOf(request: FastifyRequest): AuditContext {
+  const caller = request.caller;
+  const actor =
+    caller === null || caller === undefined
+      ? 'anonymous'
+      : caller.session !== null
+        ? `session:${caller.session.jti}`
+        : caller.apiKey !== null
+          ? `api_key:${caller.apiKey.id}`
+          : 'admin_key';
+  const userAgent = request.headers['user-agent'];
+  return { actor, ip: request.ip ?? null, userAgent: typeof userAgent === 'string' ? userAgent : null };
 }

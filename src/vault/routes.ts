@@ -1,7 +1,10 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync } from 'fastify';
+import type { AuditLog } from '../audit/audit-log.js';
 import { toRfc3339 } from '../clock.js';
 import { validationError } from '../errors.js';
+import type { Auth } from '../http/auth.js';
+import { auditContextOf } from '../http/auth.js';
 import { Failures } from '../http/schemas.js';
 import { parseRfc3339 } from './expiry.js';
 import {
@@ -28,8 +31,9 @@ export const STORAGE_ALIAS_BASE = `${STORAGE_BASE}${STORAGE_BASE}`;
 
 export interface SessionStorageRoutesOptions {
   vault: Vault;
-  /** Resolves the admin caller or refuses with 401; storage is never public. */
-  authenticate: (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
+  /** Storage is never public: the admin credential, or an API key with a storage scope. */
+  auth: Auth;
+  audit: AuditLog;
 }
 
 const summaryReply = (token: StoredTokenSummary) => ({
@@ -61,26 +65,26 @@ function expiryOf(text: string): number {
   return ms;
 }
 
-interface EndpointOptions {
-  vault: Vault;
-  authenticate: SessionStorageRoutesOptions['authenticate'];
+interface EndpointOptions extends SessionStorageRoutesOptions {
   /** Served for the contract's doubled paths, and kept out of the OpenAPI document. */
   alias: boolean;
 }
 
-const storageEndpoints: FastifyPluginAsync<EndpointOptions> = async (app, { vault, authenticate, alias }) => {
+const storageEndpoints: FastifyPluginAsync<EndpointOptions> = async (app, { vault, auth, audit, alias }) => {
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
   // Authenticate on request, before the body is parsed or validated: a caller without a
   // credential learns nothing, not even which of its fields would have been refused.
-  const common = { onRequest: authenticate };
+  const read = { onRequest: auth.require('storage:read') };
+  const write = { onRequest: auth.require('storage:write') };
   // The base itself, without a trailing slash, as the contract writes it (and as OpenAPI lists it).
-  const root = { ...common, prefixTrailingSlash: 'no-slash' as const };
+  const noSlash = { prefixTrailingSlash: 'no-slash' as const };
   const schema = { tags: ['session-storage'], hide: alias };
 
   api.get(
     '/',
     {
-      ...root,
+      ...read,
+      ...noSlash,
       schema: {
         ...schema,
         summary: 'List stored tokens (masked), newest saved first',
@@ -103,7 +107,7 @@ const storageEndpoints: FastifyPluginAsync<EndpointOptions> = async (app, { vaul
   api.get(
     '/current',
     {
-      ...common,
+      ...read,
       schema: {
         ...schema,
         summary: 'The most recently saved token that is still valid',
@@ -113,6 +117,7 @@ const storageEndpoints: FastifyPluginAsync<EndpointOptions> = async (app, { vaul
     },
     async (request) => {
       const current = await vault.current(request.query.user_id);
+      await audit.record('storage.read_token', auditContextOf(request), { target: current.id });
       return { token: current.token, expires_at: toRfc3339(current.expiresAtMs), is_valid: current.isValid };
     },
   );
@@ -120,7 +125,7 @@ const storageEndpoints: FastifyPluginAsync<EndpointOptions> = async (app, { vaul
   api.get(
     '/validity',
     {
-      ...common,
+      ...read,
       schema: {
         ...schema,
         summary: 'Whether there is a current token, and for how long',
@@ -141,7 +146,7 @@ const storageEndpoints: FastifyPluginAsync<EndpointOptions> = async (app, { vaul
   api.get(
     '/:id',
     {
-      ...common,
+      ...read,
       schema: {
         ...schema,
         summary: 'One stored token, whole',
@@ -149,13 +154,18 @@ const storageEndpoints: FastifyPluginAsync<EndpointOptions> = async (app, { vaul
         response: { 200: Opened, ...Failures },
       },
     },
-    async (request) => openedReply(await vault.get(request.params.id)),
+    async (request) => {
+      const opened = await vault.get(request.params.id);
+      await audit.record('storage.read_token', auditContextOf(request), { target: opened.id });
+      return openedReply(opened);
+    },
   );
 
   api.post(
     '/',
     {
-      ...root,
+      ...write,
+      ...noSlash,
       schema: {
         ...schema,
         summary: 'Store a token (sealed at rest)',
@@ -174,7 +184,7 @@ const storageEndpoints: FastifyPluginAsync<EndpointOptions> = async (app, { vaul
   api.put(
     '/:id',
     {
-      ...common,
+      ...write,
       schema: {
         ...schema,
         summary: 'Replace the token, its expiry, or both',
@@ -203,15 +213,17 @@ const storageEndpoints: FastifyPluginAsync<EndpointOptions> = async (app, { vaul
   api.delete(
     '/',
     {
-      ...root,
+      ...write,
+      ...noSlash,
       schema: {
         ...schema,
         summary: 'Delete every stored token',
         response: { 200: Cleared, ...Failures },
       },
     },
-    async () => {
-      await vault.clear();
+    async (request) => {
+      const cleared = await vault.clear();
+      await audit.record('storage.clear', auditContextOf(request), { target: `${cleared} stored tokens` });
       return { cleared: true as const, message: 'All session tokens cleared from secure storage' };
     },
   );
@@ -219,7 +231,7 @@ const storageEndpoints: FastifyPluginAsync<EndpointOptions> = async (app, { vaul
   api.delete(
     '/:id',
     {
-      ...common,
+      ...write,
       schema: {
         ...schema,
         summary: 'Delete one stored token',
@@ -239,7 +251,6 @@ const storageEndpoints: FastifyPluginAsync<EndpointOptions> = async (app, { vaul
  * contract's doubled base. One vault serves both, so ids stay ordered across the two.
  */
 export const sessionStorageRoutes: FastifyPluginAsync<SessionStorageRoutesOptions> = async (app, options) => {
-  const { vault, authenticate } = options;
-  await app.register(storageEndpoints, { prefix: STORAGE_BASE, vault, authenticate, alias: false });
-  await app.register(storageEndpoints, { prefix: STORAGE_ALIAS_BASE, vault, authenticate, alias: true });
+  await app.register(storageEndpoints, { ...options, prefix: STORAGE_BASE, alias: false });
+  await app.register(storageEndpoints, { ...options, prefix: STORAGE_ALIAS_BASE, alias: true });
 };

@@ -144,22 +144,30 @@ export function describeCurrent(makeStore?: StoreFactory): void {
       const recent = await saveToken(app().app, { expires_at: at(-1 * DAY) });
       const valid = await saveToken(app().app, { expires_at: at(HOUR) });
 
-      const swept = await sweepExpired(app().store, app().clock, 30);
+      const swept = await sweepExpired(app().store, app().clock, { storageDays: 30, auditDays: 90 });
       expect(swept.tokens).toBe(2);
       const left = (await client().list()).json().data.map((r: { id: string }) => r.id);
       expect(left.sort()).toEqual([atCutoff.id, recent.id, valid.id].sort());
       for (const gone of [long, justPast]) expect((await client().get(gone.id)).statusCode).toBe(404);
 
       app().clock.advance(1);
-      expect((await sweepExpired(app().store, app().clock, 30)).tokens).toBe(1);
+      expect((await sweepExpired(app().store, app().clock, { storageDays: 30, auditDays: 90 })).tokens).toBe(
+        1,
+      );
       expect((await client().get(atCutoff.id)).statusCode).toBe(404);
-      expect((await sweepExpired(app().store, app().clock, 30)).tokens).toBe(0);
+      expect((await sweepExpired(app().store, app().clock, { storageDays: 30, auditDays: 90 })).tokens).toBe(
+        0,
+      );
     });
 
     it('honours the retention it is given', async () => {
       await saveToken(app().app, { expires_at: at(-2 * DAY) });
-      expect((await sweepExpired(app().store, app().clock, 3)).tokens).toBe(0);
-      expect((await sweepExpired(app().store, app().clock, 1)).tokens).toBe(1);
+      expect((await sweepExpired(app().store, app().clock, { storageDays: 3, auditDays: 90 })).tokens).toBe(
+        0,
+      );
+      expect((await sweepExpired(app().store, app().clock, { storageDays: 1, auditDays: 90 })).tokens).toBe(
+        1,
+      );
     });
   });
 }

@@ -52,6 +52,8 @@ export interface TestAppOptions {
   logger?: FastifyBaseLogger;
   /** The admin key hash in force; a getter answering null stands for "store still being reached". Default: ADMIN_KEY's. */
   adminKeyHash?: AppDeps['adminKeyHash'];
+  /** The admin key comes from ADMIN_KEY (so it cannot be rotated). Default false. */
+  adminKeyFromEnvironment?: boolean;
   /** Over the test config: 24 h sessions, not production, no proxy trusted, 30 days' retention. */
   config?: Partial<AppDeps['config']>;
 }
@@ -67,6 +69,8 @@ async function createTestApp(options: TestAppOptions): Promise<TestApp> {
     store = typeof options.store === 'function' ? await options.store() : options.store;
   }
   await store.migrate();
+  // As a first start leaves it: the generated admin key's hash kept in the store.
+  if (options.adminKeyHash === undefined) await store.initAdminKeyHash(hashAdminKey(ADMIN_KEY));
   const clock = options.clock ?? new ManualClock(T0);
   const deps: AppDeps = {
     config: {
@@ -79,6 +83,7 @@ async function createTestApp(options: TestAppOptions): Promise<TestApp> {
     store: options.wrapStore?.(store) ?? store,
     secrets: options.secrets ?? testSecrets(),
     adminKeyHash: options.adminKeyHash ?? hashAdminKey(ADMIN_KEY),
+    adminKeyFromEnvironment: options.adminKeyFromEnvironment ?? false,
     clock,
     random: systemRandom,
     ...(options.logger === undefined ? {} : { logger: options.logger }),
