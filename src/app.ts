@@ -96,7 +96,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   const cacheSize = config.sessionCacheSize ?? 100_000;
   const onError = (error: unknown, context: string) => app.log.warn({ err: error }, `${context} failed`);
-  const signer = createSessionSigner(secrets.authSecret);
+  const signer = createSessionSigner(secrets.sessionKeys);
   const check: SessionCheck =
     config.sessionCheck === 'strict'
       ? new StoreSessionCheck(store)

@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { DEFAULT_THROTTLE_POLICY, type ThrottlePolicy } from './access/throttle.js';
+import type { SessionKey } from './admin/jwt.js';
 import { ConfigError } from './errors.js';
 
 export type BackendConfig =
@@ -19,8 +20,11 @@ export interface Config {
   backend: BackendConfig;
   /** The admin key from `ADMIN_KEY`; unset means "generate one on first start". */
   adminKey: string | null;
-  /** `AUTH_SECRET` bytes; null means "generate into the data dir" (embedded store only). */
-  authSecret: Buffer | null;
+  /**
+   * The session signing ring: `AUTH_SECRETS` (`kid:secret,...`, the first signs), or
+   * `AUTH_SECRET` as a ring of one; null means "generate into the data dir" (embedded only).
+   */
+  authSecrets: SessionKey[] | null;
   /** `TOKEN_ENCRYPTION_KEYS`; null means "generate into the data dir" (embedded store only). */
   encryptionKeys: EncryptionKey[] | null;
   sessionTtlSeconds: number;
@@ -77,13 +81,17 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     problems.push(`ADMIN_KEY must be at least 16 characters, got ${adminKey.length}`);
   }
 
-  let authSecret: Buffer | null = null;
+  let authSecrets: SessionKey[] | null = null;
   const rawSecret = text('AUTH_SECRET');
-  if (rawSecret !== undefined) {
-    authSecret = Buffer.from(rawSecret, 'utf8');
-    if (authSecret.length < 32) {
-      problems.push(`AUTH_SECRET must be at least 32 bytes, got ${authSecret.length}`);
-    }
+  const rawRing = text('AUTH_SECRETS');
+  if (rawSecret !== undefined && rawRing !== undefined) {
+    problems.push('Set AUTH_SECRET or AUTH_SECRETS, not both (AUTH_SECRET is a ring of one)');
+  } else if (rawSecret !== undefined) {
+    const secret = Buffer.from(rawSecret, 'utf8');
+    if (secret.length < 32) problems.push(`AUTH_SECRET must be at least 32 bytes, got ${secret.length}`);
+    authSecrets = [{ kid: null, secret }];
+  } else if (rawRing !== undefined) {
+    authSecrets = parseSessionKeys(rawRing, problems);
   }
 
   const rawKeys = text('TOKEN_ENCRYPTION_KEYS');
@@ -109,7 +117,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     dataDir,
     backend,
     adminKey,
-    authSecret,
+    authSecrets,
     encryptionKeys,
     sessionTtlSeconds: integer('ADMIN_AUTH_TTL_HOURS', 24, 1, 168) * 3600,
     storageRetentionDays: integer('STORAGE_RETENTION_DAYS', 30, 0, 3650),
@@ -193,6 +201,26 @@ export function parseKeyRing(raw: string, problems: string[], source: string): E
       problems.push(`${source} lists key id "${kid}" twice`);
     } else {
       ring.push({ kid, key });
+    }
+  }
+  return ring;
+}
+
+/** Reads `AUTH_SECRETS`: `kid:secret,...`, each secret at least 32 bytes, each kid once. */
+function parseSessionKeys(raw: string, problems: string[]): SessionKey[] {
+  const ring: SessionKey[] = [];
+  for (const [index, entry] of raw.split(',').entries()) {
+    const colon = entry.indexOf(':');
+    const kid = entry.slice(0, colon).trim();
+    const secret = Buffer.from(entry.slice(colon + 1).trim(), 'utf8');
+    if (colon < 1 || !KID.test(kid)) {
+      problems.push(`AUTH_SECRETS entry ${index + 1} must look like kid:secret (kid: letters, digits, _ or -)`);
+    } else if (secret.length < 32) {
+      problems.push(`AUTH_SECRETS secret "${kid}" must be at least 32 bytes, got ${secret.length}`);
+    } else if (ring.some((key) => key.kid === kid)) {
+      problems.push(`AUTH_SECRETS lists key id "${kid}" twice`);
+    } else {
+      ring.push({ kid, secret });
     }
   }
   return ring;

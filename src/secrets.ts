@@ -1,12 +1,14 @@
 import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { SessionKey } from './admin/jwt.js';
 import type { RandomSource } from './clock.js';
 import type { Config, EncryptionKey } from './config.js';
 import { parseKeyRing } from './config.js';
 import { ConfigError } from './errors.js';
 
 export interface Secrets {
-  authSecret: Buffer;
+  /** The session signing ring; the first key signs. */
+  sessionKeys: SessionKey[];
   encryptionKeys: EncryptionKey[];
 }
 
@@ -18,7 +20,7 @@ export interface Secrets {
 export function resolveSecrets(config: Config, random: RandomSource): Secrets {
   const embedded = config.backend.kind === 'sqlite';
   const missing: string[] = [];
-  if (!embedded && config.authSecret === null) missing.push('AUTH_SECRET');
+  if (!embedded && config.authSecrets === null) missing.push('AUTH_SECRET (or AUTH_SECRETS)');
   if (!embedded && config.encryptionKeys === null) missing.push('TOKEN_ENCRYPTION_KEYS');
   if (missing.length > 0) {
     throw new ConfigError(
@@ -28,11 +30,14 @@ export function resolveSecrets(config: Config, random: RandomSource): Secrets {
       ),
     );
   }
-  const authSecret =
-    config.authSecret ??
-    Buffer.from(readOrCreate(config.dataDir, 'auth_secret', () => random(32).toString('base64url')));
+  const sessionKeys = config.authSecrets ?? [
+    {
+      kid: null,
+      secret: Buffer.from(readOrCreate(config.dataDir, 'auth_secret', () => random(32).toString('base64url'))),
+    },
+  ];
   const encryptionKeys = config.encryptionKeys ?? readGeneratedKeyRing(config.dataDir, random);
-  return { authSecret, encryptionKeys };
+  return { sessionKeys, encryptionKeys };
 }
 
 /** The generated key ring, read with the same checks as TOKEN_ENCRYPTION_KEYS (the file may be edited by hand). */

@@ -26,8 +26,8 @@ describe('resolveSecrets', () => {
     const keysPath = join(dir, 'data', 'token_keys');
     expect(modeOf(secretPath)).toBe(0o600);
     expect(modeOf(keysPath)).toBe(0o600);
-    expect(secrets.authSecret.length).toBeGreaterThanOrEqual(32);
-    expect(secrets.authSecret.toString()).toBe(readFileSync(secretPath, 'utf8').trim());
+    expect(secrets.sessionKeys[0]?.secret.length).toBeGreaterThanOrEqual(32);
+    expect(secrets.sessionKeys[0]?.secret.toString()).toBe(readFileSync(secretPath, 'utf8').trim());
     expect(secrets.encryptionKeys).toHaveLength(1);
     expect(secrets.encryptionKeys[0]?.kid).toMatch(/^[A-Za-z0-9_-]+$/);
     expect(secrets.encryptionKeys[0]?.key).toHaveLength(32);
@@ -41,14 +41,14 @@ describe('resolveSecrets', () => {
   it('reuses the generated secrets on the next call', () => {
     const first = resolveSecrets(embedded(), systemRandom);
     const second = resolveSecrets(embedded(), systemRandom);
-    expect(second.authSecret.equals(first.authSecret)).toBe(true);
+    expect(second.sessionKeys[0]?.secret.equals(first.sessionKeys[0]?.secret as Buffer)).toBe(true);
     expect(second.encryptionKeys).toEqual(first.encryptionKeys);
   });
 
   it('two data dirs get different secrets', () => {
     const first = resolveSecrets(embedded(), systemRandom);
     const other = resolveSecrets(loadConfig({ TESSERA_DATA_DIR: join(dir, 'other') }, dir), systemRandom);
-    expect(other.authSecret.equals(first.authSecret)).toBe(false);
+    expect(other.sessionKeys[0]?.secret.equals(first.sessionKeys[0]?.secret as Buffer)).toBe(false);
   });
 
   it('makes a reused secret file private again if its mode was loosened', () => {
@@ -85,7 +85,7 @@ describe('resolveSecrets', () => {
       embedded({ AUTH_SECRET: 's'.repeat(40), TOKEN_ENCRYPTION_KEYS: `k1:${KEY_A}` }),
       systemRandom,
     );
-    expect(secrets.authSecret.toString()).toBe('s'.repeat(40));
+    expect(secrets.sessionKeys[0]?.secret.toString()).toBe('s'.repeat(40));
     expect(secrets.encryptionKeys.map((k) => k.kid)).toEqual(['k1']);
     expect(existsSync(join(dir, 'data', 'auth_secret'))).toBe(false);
     expect(existsSync(join(dir, 'data', 'token_keys'))).toBe(false);
@@ -101,7 +101,7 @@ describe('resolveSecrets', () => {
       resolveSecrets(config, systemRandom);
     } catch (error) {
       expect((error as ConfigError).problems).toEqual([
-        expect.stringMatching(/^AUTH_SECRET is required with the postgres store/),
+        expect.stringMatching(/^AUTH_SECRET \(or AUTH_SECRETS\) is required with the postgres store/),
       ]);
     }
     expect(existsSync(join(dir, 'auth_secret'))).toBe(false);
@@ -115,7 +115,7 @@ describe('resolveSecrets', () => {
     } catch (error) {
       expect(error).toBeInstanceOf(ConfigError);
       expect((error as ConfigError).problems).toEqual([
-        expect.stringMatching(/^AUTH_SECRET is required with the redis store/),
+        expect.stringMatching(/^AUTH_SECRET \(or AUTH_SECRETS\) is required with the redis store/),
         expect.stringMatching(/^TOKEN_ENCRYPTION_KEYS is required with the redis store/),
       ]);
     }

@@ -27,7 +27,7 @@ describe('loadConfig: defaults', () => {
       dataDir: resolve(CWD, 'data'),
       backend: { kind: 'sqlite', path: resolve(CWD, 'data', 'tessera.db') },
       adminKey: null,
-      authSecret: null,
+      authSecrets: null,
       encryptionKeys: null,
       sessionTtlSeconds: 24 * 3600,
       storageRetentionDays: 30,
@@ -113,7 +113,7 @@ describe('loadConfig: defaults', () => {
       trustProxy: true,
       sessionCheck: 'strict',
     });
-    expect(config.authSecret?.toString()).toBe('x'.repeat(32));
+    expect(config.authSecrets).toEqual([{ kid: null, secret: Buffer.from('x'.repeat(32)) }]);
   });
 
   it('ADMIN_AUTH_TTL_HOURS=1 is the shortest lifetime', () => {
@@ -162,6 +162,13 @@ describe('loadConfig: one clear line per bad variable', () => {
     ],
     ['ADMIN_KEY', 'short', 'ADMIN_KEY must be at least 16 characters, got 5'],
     ['AUTH_SECRET', 'too-short-secret', 'AUTH_SECRET must be at least 32 bytes, got 16'],
+    ['AUTH_SECRETS', 'k1:too-short', 'AUTH_SECRETS secret "k1" must be at least 32 bytes, got 9'],
+    [
+      'AUTH_SECRETS',
+      `no-colon-${'x'.repeat(32)}`,
+      'AUTH_SECRETS entry 1 must look like kid:secret (kid: letters, digits, _ or -)',
+    ],
+    ['AUTH_SECRETS', `k1:${'a'.repeat(32)},k1:${'b'.repeat(32)}`, 'AUTH_SECRETS lists key id "k1" twice'],
     [
       'LOG_LEVEL',
       'verbose',
@@ -170,6 +177,20 @@ describe('loadConfig: one clear line per bad variable', () => {
     ['SESSION_CHECK', 'sometimes', 'SESSION_CHECK must be cached or strict, got "sometimes"'],
   ])('%s=%s is refused with one line', (name, value, line) => {
     expect(problemsOf({ [name]: value })).toEqual([line]);
+  });
+
+  it('AUTH_SECRETS is a ring, the first key first; AUTH_SECRET beside it is refused', () => {
+    const ring = loadConfig(
+      { AUTH_SECRETS: `new:${'n'.repeat(32)}, old:${'o'.repeat(40)}` },
+      CWD,
+    ).authSecrets;
+    expect(ring).toEqual([
+      { kid: 'new', secret: Buffer.from('n'.repeat(32)) },
+      { kid: 'old', secret: Buffer.from('o'.repeat(40)) },
+    ]);
+    expect(problemsOf({ AUTH_SECRET: 's'.repeat(32), AUTH_SECRETS: `k1:${'s'.repeat(32)}` })).toEqual([
+      'Set AUTH_SECRET or AUTH_SECRETS, not both (AUTH_SECRET is a ring of one)',
+    ]);
   });
 
   it('several bad variables are all reported at once', () => {

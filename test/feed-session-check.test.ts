@@ -33,7 +33,7 @@ describe('SecondChanceCache', () => {
 });
 
 describe('cachedVerifier', () => {
-  const signer = createSessionSigner(Buffer.alloc(32, 3));
+  const signer = createSessionSigner([{ kid: null, secret: Buffer.alloc(32, 3) }]);
   const claims = { jti: 'abcdefghijklmnopqrstuv', iat: 1000, exp: 2000, v: 1 };
 
   it('still refuses a cached token once it has expired', () => {
@@ -92,7 +92,7 @@ describe('FeedSessionCheck on SQLite', () => {
     sessions = new AdminSessions({
       store,
       lastSeen,
-      signer: createSessionSigner(Buffer.alloc(32, 9)),
+      signer: createSessionSigner([{ kid: null, secret: Buffer.alloc(32, 9) }]),
       check: state,
       clock,
       random: systemRandom,

@@ -15,25 +15,56 @@ import { T0_SECONDS } from './support/time.js';
 const SECRET = Buffer.alloc(32, 7);
 const NOW = T0_SECONDS;
 const CLAIMS: SessionClaims = { jti: 'AAAAbbbbCCCCdddd0123-_', iat: NOW, exp: NOW + 3600, v: 3 };
-const signer = createSessionSigner(SECRET);
+const signer = createSessionSigner([{ kid: null, secret: SECRET }]);
 const token = signer.sign(CLAIMS);
 const header = () => decodeSegment(token, 0);
 const payload = () => decodeSegment(token, 1);
 
 describe('createSessionSigner', () => {
   it('refuses a secret shorter than 32 bytes at build time', () => {
-    expect(() => createSessionSigner(Buffer.alloc(31))).toThrow(/at least 32 bytes/);
-    expect(() => createSessionSigner(Buffer.alloc(32))).not.toThrow();
+    expect(() => createSessionSigner([{ kid: null, secret: Buffer.alloc(31) }])).toThrow(/at least 32 bytes/);
+    expect(() => createSessionSigner([{ kid: null, secret: Buffer.alloc(32) }])).not.toThrow();
   });
 
   it('the kid is derived from the secret: same secret, same kid; another secret, another kid', () => {
-    expect(createSessionSigner(Buffer.alloc(32, 7)).kid).toBe(signer.kid);
-    expect(createSessionSigner(Buffer.alloc(32, 8)).kid).not.toBe(signer.kid);
+    expect(createSessionSigner([{ kid: null, secret: Buffer.alloc(32, 7) }]).kid).toBe(signer.kid);
+    expect(createSessionSigner([{ kid: null, secret: Buffer.alloc(32, 8) }]).kid).not.toBe(signer.kid);
     expect(signer.kid).toMatch(/^[A-Za-z0-9_-]{12}$/);
   });
 
   it('the kid does not reveal the secret', () => {
     expect(signer.kid).not.toContain(SECRET.toString('base64url').slice(0, 8));
+  });
+});
+
+describe('a ring of keys (AUTH_SECRETS)', () => {
+  const k1 = { kid: 'k1', secret: Buffer.alloc(32, 1) };
+  const k2 = { kid: 'k2', secret: Buffer.alloc(32, 2) };
+  const before = createSessionSigner([k1]);
+  const during = createSessionSigner([k2, k1]);
+  const after = createSessionSigner([k2]);
+
+  it('signs with the first key and names it in the header', () => {
+    expect(during.kid).toBe('k2');
+    expect(decodeSegment(during.sign(CLAIMS), 0)).toEqual({ alg: 'HS256', typ: 'JWT', kid: 'k2' });
+  });
+
+  it('sessions signed with an older key of the ring keep verifying, until it leaves the ring', () => {
+    const old = before.sign(CLAIMS);
+    expect(during.verify(old, NOW)).toEqual(CLAIMS);
+    expect(after.verify(old, NOW)).toBeNull();
+    expect(after.verify(during.sign(CLAIMS), NOW)).toEqual(CLAIMS);
+  });
+
+  it('a header naming one kid with the signature of another key is refused', () => {
+    const [, body] = before.sign(CLAIMS).split('.');
+    const k2Header = during.sign(CLAIMS).split('.')[0];
+    expect(during.verify(signRaw(`${k2Header}.${body}`, k1.secret), NOW)).toBeNull();
+  });
+
+  it('refuses a ring with the same kid twice, or no key at all, at build time', () => {
+    expect(() => createSessionSigner([k1, { kid: 'k1', secret: Buffer.alloc(32, 9) }])).toThrow(/twice/);
+    expect(() => createSessionSigner([])).toThrow(/empty/);
   });
 });
 
@@ -72,11 +103,13 @@ describe('verify', () => {
   });
 
   it('a signer with the same secret verifies (a restart or another instance)', () => {
-    expect(createSessionSigner(Buffer.alloc(32, 7)).verify(token, NOW)).toEqual(CLAIMS);
+    expect(createSessionSigner([{ kid: null, secret: Buffer.alloc(32, 7) }]).verify(token, NOW)).toEqual(
+      CLAIMS,
+    );
   });
 
   it('a signer with another secret refuses', () => {
-    expect(createSessionSigner(Buffer.alloc(32, 8)).verify(token, NOW)).toBeNull();
+    expect(createSessionSigner([{ kid: null, secret: Buffer.alloc(32, 8) }]).verify(token, NOW)).toBeNull();
   });
 
   const refused: [string, () => string][] = [

@@ -11,8 +11,16 @@ export interface SessionClaims {
   v: number;
 }
 
+/** One signing key of the ring (`AUTH_SECRETS`, or `AUTH_SECRET` as a ring of one). */
+export interface SessionKey {
+  /** The key id in the header; null derives one from the secret (how `AUTH_SECRET` is named). */
+  kid: string | null;
+  /** At least 32 bytes. */
+  secret: Buffer;
+}
+
 export interface SessionSigner {
-  /** The key id written into every header; derived from the secret, so it changes with it. */
+  /** The key id written into every new header: the first key's. */
   readonly kid: string;
   sign(claims: SessionClaims): string;
   /**
@@ -30,23 +38,36 @@ export const JTI_PATTERN = /^[A-Za-z0-9_-]{16,64}$/;
 
 const b64url = (input: Buffer | string): string => Buffer.from(input).toString('base64url');
 
+/** The key id `AUTH_SECRET` goes by: derived from the secret, so it changes with it. */
+export const derivedKid = (secret: Buffer): string =>
+  createHash('sha256').update('tessera-jwt-kid\0').update(secret).digest('base64url').slice(0, 12);
+
 /**
- * HS256 on node:crypto. Verification is synchronous HMAC plus `timingSafeEqual`: it runs on
- * every session check, and an async WebCrypto round per request costs as much as the request.
+ * HS256 on node:crypto over a ring of keys: new sessions are signed with the first, sessions
+ * signed with any key of the ring verify (so a secret can be rotated without logging anyone
+ * out: put the new one first, drop the old one once its sessions have expired). Verification
+ * is synchronous HMAC plus `timingSafeEqual`: it runs on every session check, and an async
+ * WebCrypto round per request costs as much as the request.
  *
- * The header is pinned byte for byte: we only ever accept the exact header we issue, so
- * `alg: none`, `alg: RS256` (key confusion), a foreign `kid` or a `crit` extension can never
- * reach the signature check, let alone pass it.
+ * Headers are pinned byte for byte: only the exact header issued for a key of the ring is
+ * accepted, and it picks the key, so `alg: none`, `alg: RS256` (key confusion), a `kid` not in
+ * the ring or a `crit` extension can never reach the signature check, let alone pass it.
  */
-export function createSessionSigner(secret: Buffer): SessionSigner {
-  if (secret.length < 32) throw new Error('session signing secret must be at least 32 bytes');
-  const kid = createHash('sha256')
-    .update('tessera-jwt-kid\0')
-    .update(secret)
-    .digest('base64url')
-    .slice(0, 12);
+export function createSessionSigner(keys: readonly SessionKey[]): SessionSigner {
+  const first = keys[0];
+  if (first === undefined) throw new Error('the session key ring is empty');
+  const byHeader = new Map<string, (input: string) => Buffer>();
+  const kids = keys.map(({ kid, secret }) => {
+    if (secret.length < 32) throw new Error('session signing secret must be at least 32 bytes');
+    const id = kid ?? derivedKid(secret);
+    const header = b64url(JSON.stringify({ alg: 'HS256', typ: 'JWT', kid: id }));
+    if (byHeader.has(header)) throw new Error(`session key id "${id}" is in the ring twice`);
+    byHeader.set(header, (input) => createHmac('sha256', secret).update(input).digest());
+    return id;
+  });
+  const kid = kids[0] as string;
   const header = b64url(JSON.stringify({ alg: 'HS256', typ: 'JWT', kid }));
-  const mac = (input: string): Buffer => createHmac('sha256', secret).update(input).digest();
+  const mac = byHeader.get(header) as (input: string) => Buffer;
 
   return {
     kid,
@@ -68,14 +89,15 @@ export function createSessionSigner(secret: Buffer): SessionSigner {
       if (token.length > MAX_TOKEN_LENGTH) return null;
       const firstDot = token.indexOf('.');
       const lastDot = token.lastIndexOf('.');
-      if (firstDot !== header.length || token.slice(0, firstDot) !== header || lastDot === firstDot)
-        return null;
+      if (firstDot < 0 || lastDot === firstDot) return null;
+      const macOf = byHeader.get(token.slice(0, firstDot));
+      if (macOf === undefined) return null;
       const signature = token.slice(lastDot + 1);
       // 32 bytes of HMAC are exactly 43 unpadded base64url characters.
       if (signature.length !== 43 || !/^[A-Za-z0-9_-]+$/.test(signature)) return null;
       // Compare the text, not the decoded bytes: the last character carries two unused bits, so
       // four spellings decode to the same MAC. Only the one we issue is the token.
-      const expected = Buffer.from(mac(token.slice(0, lastDot)).toString('base64url'));
+      const expected = Buffer.from(macOf(token.slice(0, lastDot)).toString('base64url'));
       if (!timingSafeEqual(Buffer.from(signature), expected)) return null;
       return readClaims(token.slice(firstDot + 1, lastDot), nowSeconds);
     },

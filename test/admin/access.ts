@@ -1,7 +1,7 @@
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { TestApp } from '../support/app.js';
-import { ADMIN_KEY, bearer, login } from '../support/app.js';
+import { ADMIN_KEY, bearer, login, testSecrets } from '../support/app.js';
 import type { AdminApiHarness } from './harness.js';
 import { expectFailure, expectUnauthorized } from './harness.js';
 
@@ -387,6 +387,28 @@ export function accessTests(h: AdminApiHarness): void {
           'VALIDATION_FAILED',
         );
       }
+    });
+  });
+
+  describe('session secret rotation (AUTH_SECRETS)', () => {
+    it('with the new secret first, old sessions keep working and new ones use it; once the old secret leaves, its sessions are refused', async () => {
+      const k1 = { kid: 'k1', secret: Buffer.alloc(32, 1) };
+      const k2 = { kid: 'k2', secret: Buffer.alloc(32, 2) };
+      const ring = (...sessionKeys: (typeof k1)[]) => ({ ...testSecrets(), sessionKeys });
+      const t = await h.start({ secrets: ring(k1) });
+      const old = await login(t.app);
+      const during = await t.anotherApp({ secrets: ring(k2, k1) });
+      const after = await t.anotherApp({ secrets: ring(k2) });
+      const check = (app: FastifyInstance, token: string) =>
+        app.inject({ url: '/api/admin/session', headers: bearer(token) });
+      expect((await check(during, old.token)).statusCode).toBe(200);
+      const fresh = await login(during);
+      expect(
+        JSON.parse(Buffer.from(fresh.token.split('.')[0] as string, 'base64url').toString()),
+      ).toMatchObject({ kid: 'k2' });
+      expect((await check(after, fresh.token)).statusCode).toBe(200);
+      expectUnauthorized(await check(after, old.token));
+      expectUnauthorized(await check(t.app, fresh.token));
     });
   });
 

@@ -23,9 +23,9 @@ interface Issued {
   jti: string;
 }
 
-const realSecret = () => testSecrets().authSecret;
+const realSecret = () => (testSecrets().sessionKeys[0] as { secret: Buffer }).secret;
 const otherSecret = Buffer.alloc(32, 9);
-const realSigner = () => createSessionSigner(realSecret());
+const realSigner = () => createSessionSigner([{ kid: null, secret: realSecret() }]);
 
 /** The claims of a real session, as a forger would copy them out of its token. */
 const claimsOf = (issued: Issued) => decodeSegment(issued.token, 1);
@@ -69,7 +69,10 @@ const FORGERIES: [string, (issued: Issued) => string][] = [
     (s) => nonCanonicalSignature(s.token),
   ],
   ['signature removed', (s) => s.token.slice(0, s.token.lastIndexOf('.') + 1)],
-  ['signed with another secret', (s) => createSessionSigner(otherSecret).sign(sessionClaimsOf(s))],
+  [
+    'signed with another secret',
+    (s) => createSessionSigner([{ kid: null, secret: otherSecret }]).sign(sessionClaimsOf(s)),
+  ],
   [
     "Tessera's exact header, signed with another secret",
     (s) => hmacToken(decodeSegment(s.token, 0), claimsOf(s), otherSecret),

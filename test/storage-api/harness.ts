@@ -21,7 +21,7 @@ export const HOUR = 60 * MINUTE;
 export const at = (offsetMs: number) => toRfc3339(T0 + offsetMs);
 
 export const secretsWith = (...kids: string[]): Secrets => ({
-  authSecret: Buffer.alloc(32, 7),
+  sessionKeys: [{ kid: null, secret: Buffer.alloc(32, 7) }],
   encryptionKeys: kids.map((kid) => ({ kid, key: Buffer.alloc(32, kid.charCodeAt(kid.length - 1)) })),
 });
 

@@ -15,7 +15,7 @@ import { T0 } from './time.js';
 export const ADMIN_KEY = 'test-admin-key-0123456789abcdef';
 
 export const testSecrets = (): Secrets => ({
-  authSecret: Buffer.alloc(32, 7),
+  sessionKeys: [{ kid: null, secret: Buffer.alloc(32, 7) }],
   encryptionKeys: [{ kid: 'k1', key: Buffer.alloc(32, 1) }],
 });
 
