@@ -3,6 +3,7 @@ import { StoreUnavailableError } from '../src/errors.js';
 import type { Store } from '../src/store/types.js';
 import { describeAccessContract } from './store-contract/access.js';
 import { describeFeedContract } from './store-contract/feed.js';
+import { describeResealContract } from './store-contract/reseal.js';
 import { describeSessionContract } from './store-contract/sessions.js';
 import {
   type ContractContext,
@@ -135,5 +136,6 @@ export function describeStoreContract(
     describeTokenContract(ctx);
     describeFeedContract(ctx, options.crossInstanceFeed);
     describeAccessContract(ctx, options.crossInstanceFeed);
+    describeResealContract(ctx);
   });
 }

@@ -90,7 +90,7 @@ await describeWithService(
         const applied = await adminQuery<{ version: number }>(
           `SELECT version FROM ${quoteIdentifier(schema)}.schema_migrations ORDER BY version`,
         );
-        expect(applied.map((row) => row.version)).toEqual([1, 2]);
+        expect(applied.map((row) => row.version)).toEqual([1, 2, 3]);
         expect(await instances[3]?.getSessionVersion()).toBe(1);
       });
 

@@ -94,6 +94,31 @@ await describeWithService(
         }
       });
 
+      it('migrate builds the per-key-id index once for tokens written before it existed', async () => {
+        const { store, config } = await open();
+        await store.insertStoredToken(newToken('tok_old_1', { kid: 'k1' }));
+        await store.insertStoredToken(newToken('tok_old_2', { kid: 'k2' }));
+        // As a store written by an earlier version: no sets, no bookkeeping, no marker.
+        const raw = new Redis(TEST_REDIS_URL);
+        try {
+          const base = `${config.prefix}{tessera}:`;
+          await raw.del(
+            `${base}tokens:kid:k1`,
+            `${base}tokens:kid:k2`,
+            `${base}tokens:kid-of`,
+            `${base}tokens:kid-index-built`,
+          );
+        } finally {
+          raw.disconnect();
+        }
+        expect(await store.countStoredTokensSealedWith('k1')).toBe(0);
+        await store.migrate();
+        expect(await store.countStoredTokensSealedWith('k1')).toBe(1);
+        expect((await store.listStoredTokensSealedWith('k2', 10)).map((token) => token.id)).toEqual([
+          'tok_old_2',
+        ]);
+      });
+
       it('hashes removed by TTL leave no trace: listing skips them and purge clears every index', async () => {
         // A 1 ms margin: records whose expiry is past vanish by TTL right away.
         const { store, config } = await open({ ttlMarginMs: 1 });
@@ -112,7 +137,7 @@ await describeWithService(
         expect(await store.purgeStoredTokens(T0 + 1)).toBe(1);
         expect(await store.purgeSessions(T0_SECONDS + 1)).toBe(0);
         const left = (await dumpKeys(config)).map(({ key }) => key.slice(config.prefix.length)).sort();
-        expect(left).toEqual(['{tessera}:schema', '{tessera}:version']);
+        expect(left).toEqual(['{tessera}:schema', '{tessera}:tokens:kid-index-built', '{tessera}:version']);
       });
 
       it('validity filters match a plain sort and filter, on both listing strategies', async () => {

@@ -185,6 +185,16 @@ export interface Store {
   clearStoredTokens(): Promise<number>;
   /** Deletes tokens that expired before `beforeMs`. Returns how many. */
   purgeStoredTokens(beforeMs: number): Promise<number>;
+  /** Up to `limit` stored tokens sealed under key `kid`, in no particular order. */
+  listStoredTokensSealedWith(kid: string, limit: number): Promise<StoredToken[]>;
+  /** How many stored tokens are sealed under key `kid`. */
+  countStoredTokensSealedWith(kid: string): Promise<number>;
+  /**
+   * Replaces the sealed value of a token still sealed under `fromKid` (so a concurrent update,
+   * which seals afresh, wins), leaving everything else, `savedAtMs` included, alone. False when
+   * the token is gone or no longer sealed under `fromKid`.
+   */
+  resealStoredToken(id: string, fromKid: string, to: { kid: string; sealed: Buffer }): Promise<boolean>;
 
   /** Replaces the admin key hash (rotation) and tells every instance (`admin_key_rotated`). */
   rotateAdminKeyHash(hash: string): Promise<void>;

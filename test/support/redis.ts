@@ -89,6 +89,7 @@ export async function dumpKeys(config: RedisBackendConfig): Promise<RawKey[]> {
         value,
       ]);
     } else if (type === 'zset') parts = await node.zrangeBuffer(key, 0, -1, 'WITHSCORES');
+    else if (type === 'set') parts = (await node.smembersBuffer(key)).sort(Buffer.compare);
     else throw new Error(`unexpected ${type} at ${key}`);
     dump.push({ key, type, parts, ttlMs });
   });

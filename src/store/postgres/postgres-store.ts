@@ -319,6 +319,30 @@ export class PostgresStore implements Store {
     return rowCount ?? 0;
   }
 
+  async listStoredTokensSealedWith(kid: string, limit: number): Promise<StoredToken[]> {
+    const { rows } = await this.query<StoredTokenRow>(
+      `SELECT * FROM ${this.s}.stored_tokens WHERE kid = $1 LIMIT $2`,
+      [kid, limit],
+    );
+    return rows.map(toStoredToken);
+  }
+
+  async countStoredTokensSealedWith(kid: string): Promise<number> {
+    const { rows } = await this.query<{ n: string }>(
+      `SELECT count(*) AS n FROM ${this.s}.stored_tokens WHERE kid = $1`,
+      [kid],
+    );
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  async resealStoredToken(id: string, fromKid: string, to: { kid: string; sealed: Buffer }): Promise<boolean> {
+    const { rowCount } = await this.query(
+      `UPDATE ${this.s}.stored_tokens SET kid = $1, sealed = $2 WHERE id = $3 AND kid = $4`,
+      [to.kid, to.sealed, id, fromKid],
+    );
+    return rowCount === 1;
+  }
+
   async rotateAdminKeyHash(hash: string): Promise<void> {
     await this.feed.publishing(
       (id) =>

@@ -75,6 +75,21 @@ export class RedisKeys {
   get tokenOwners(): string {
     return `${this.base}tokens:owner`;
   }
+  /**
+   * Prefix of the sets of token ids sealed under each key id (`tokens:kid:<kid>`), which find
+   * what a reseal has left. The scripts derive it from `tokenPrefix` (see STORED_TOKEN_PRELUDE).
+   */
+  get tokensSealedWithPrefix(): string {
+    return `${this.base}tokens:kid:`;
+  }
+  /** Hash of token id to the key id it is sealed under: the sets' bookkeeping, as tokenOwners is. */
+  get tokenKids(): string {
+    return `${this.base}tokens:kid-of`;
+  }
+  /** Set once the per-key-id sets cover every token (they were added after the first layout). */
+  get tokensSealedWithBuilt(): string {
+    return `${this.base}tokens:kid-index-built`;
+  }
   /** Prefix of the API key hashes: `<prefix>{tessera}:api-key:<id>`. */
   get apiKeyPrefix(): string {
     return `${this.base}api-key:`;

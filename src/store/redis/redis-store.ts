@@ -159,7 +159,22 @@ export class RedisStore implements Store {
             'or set REDIS_PREFIX to a prefix of its own',
         );
       }
+      await this.indexStoredTokensByKid();
     });
+  }
+
+  /**
+   * Builds the per-key-id sets for tokens written before they existed, once: a walk of the
+   * by-saved index in batches (each one script), then a marker. Instances doing it at once add
+   * the same members; the scripts keep the sets exact from then on.
+   */
+  private async indexStoredTokensByKid(): Promise<void> {
+    if ((await this.client.exists(this.keys.tokensSealedWithBuilt)) === 1) return;
+    for (let start = 0; ; start += BATCH) {
+      const read = Number(await this.storedTokenScript(lua.INDEX_STORED_TOKENS_BY_KID, [start, BATCH]));
+      if (read < BATCH) break;
+    }
+    await this.client.set(this.keys.tokensSealedWithBuilt, '1');
   }
 
   ping(): Promise<void> {
@@ -439,6 +454,29 @@ export class RedisStore implements Store {
 
   purgeThrottles(beforeMs: number): Promise<number> {
     return this.run(() => this.access.purgeThrottles(beforeMs));
+  }
+
+  listStoredTokensSealedWith(kid: string, limit: number): Promise<StoredToken[]> {
+    return this.run(async () => {
+      const [, ...hashes] = (await this.storedTokenScript(lua.STORED_TOKENS_SEALED_WITH, [kid, limit], {
+        buffers: true,
+      })) as [number, ...Buffer[][]];
+      return hashes.map((flat) => toStoredToken(pairsToMap(flat)));
+    });
+  }
+
+  countStoredTokensSealedWith(kid: string): Promise<number> {
+    return this.run(async () => {
+      const [count] = (await this.storedTokenScript(lua.STORED_TOKENS_SEALED_WITH, [kid, 0])) as [number];
+      return Number(count);
+    });
+  }
+
+  resealStoredToken(id: string, fromKid: string, to: { kid: string; sealed: Buffer }): Promise<boolean> {
+    return this.run(
+      async () =>
+        Number(await this.storedTokenScript(lua.RESEAL_STORED_TOKEN, [id, fromKid, to.kid, to.sealed])) === 1,
+    );
   }
 
   subscribe(listener: FeedListener): () => void {

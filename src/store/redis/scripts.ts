@@ -160,8 +160,22 @@ return #gone`);
 const STORED_TOKEN_PRELUDE = `
 local bySaved, byExpiry, owners = KEYS[1], KEYS[2], KEYS[3]
 local tokenPrefix, userPrefix = ARGV[1], ARGV[2]
+-- The per-key-id sets, and the id -> key id hash that outlives a hash removed by TTL (as
+-- owners does), sit beside the token hashes (see keys.ts, tokensSealedWithPrefix).
+local base = string.sub(tokenPrefix, 1, -7)
+local kidPrefix, kidOf = base .. 'tokens:kid:', base .. 'tokens:kid-of'
+local function setKid(id, kid)
+  local old = redis.call('HGET', kidOf, id)
+  if old == kid then return end
+  if old then redis.call('SREM', kidPrefix .. old, id) end
+  redis.call('SADD', kidPrefix .. kid, id)
+  redis.call('HSET', kidOf, id, kid)
+end
 local function removeToken(id)
   local user = redis.call('HGET', owners, id)
+  local kid = redis.call('HGET', kidOf, id)
+  if kid then redis.call('SREM', kidPrefix .. kid, id) end
+  redis.call('HDEL', kidOf, id)
   redis.call('DEL', tokenPrefix .. id)
   redis.call('ZREM', bySaved, id)
   redis.call('ZREM', byExpiry, id)
@@ -178,6 +192,7 @@ if redis.call('EXISTS', key) == 1 then return redis.error_reply('ERR tessera: to
 removeToken(id)
 redis.call('HSET', key, unpack(ARGV, 8))
 redis.call('PEXPIRE', key, ARGV[7])
+setKid(id, redis.call('HGET', key, 'kid'))
 redis.call('ZADD', bySaved, ARGV[5], id)
 redis.call('ZADD', byExpiry, ARGV[6], id)
 redis.call('ZADD', userPrefix .. ARGV[4], ARGV[5], id)
@@ -193,6 +208,7 @@ local id = ARGV[3]
 local key = tokenPrefix .. id
 if redis.call('EXISTS', key) == 0 then return false end
 redis.call('HSET', key, unpack(ARGV, 7))
+setKid(id, redis.call('HGET', key, 'kid'))
 redis.call('ZADD', bySaved, ARGV[4], id)
 redis.call('ZADD', userPrefix .. redis.call('HGET', key, 'userId'), ARGV[4], id)
 if ARGV[5] ~= '' then
@@ -296,3 +312,42 @@ end
 local out = {total}
 for _, id in ipairs(ids) do out[#out + 1] = redis.call('HGETALL', tokenPrefix .. id) end
 return out`);
+
+/**
+ * ARGV[3] id, [4] the key id it must still be sealed under, [5] the new key id, [6] the new
+ * sealed bytes. Returns 1 when it resealed.
+ */
+export const RESEAL_STORED_TOKEN = lua(`${STORED_TOKEN_PRELUDE}
+local id = ARGV[3]
+local key = tokenPrefix .. id
+if redis.call('HGET', key, 'kid') ~= ARGV[4] then return 0 end
+redis.call('HSET', key, 'kid', ARGV[5], 'sealed', ARGV[6])
+setKid(id, ARGV[5])
+return 1`);
+
+/**
+ * ARGV[3] key id, [4] how many. Tokens sealed under it: `{count, hash, hash, ...}`. Drops
+ * set members whose hash the TTL removed.
+ */
+export const STORED_TOKENS_SEALED_WITH = lua(`${STORED_TOKEN_PRELUDE}
+local set = kidPrefix .. ARGV[3]
+local out = {0}
+for _, id in ipairs(redis.call('SRANDMEMBER', set, tonumber(ARGV[4]))) do
+  local fields = redis.call('HGETALL', tokenPrefix .. id)
+  if #fields == 0 then removeToken(id) else out[#out + 1] = fields end
+end
+out[1] = redis.call('SCARD', set)
+return out`);
+
+/**
+ * ARGV[3] rank to start at, [4] how many. Adds that many tokens of the by-saved index to their
+ * key id's set (built once for data written before the sets existed); returns how many it read.
+ */
+export const INDEX_STORED_TOKENS_BY_KID = lua(`${STORED_TOKEN_PRELUDE}
+local start = tonumber(ARGV[3])
+local ids = redis.call('ZRANGE', bySaved, start, start + tonumber(ARGV[4]) - 1)
+for _, id in ipairs(ids) do
+  local kid = redis.call('HGET', tokenPrefix .. id, 'kid')
+  if kid then setKid(id, kid) end
+end
+return #ids`);

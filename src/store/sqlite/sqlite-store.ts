@@ -331,6 +331,32 @@ export class SqliteStore implements Store {
     );
   }
 
+  listStoredTokensSealedWith(kid: string, limit: number): Promise<StoredToken[]> {
+    return this.run(() =>
+      (this.statement('SELECT * FROM stored_tokens WHERE kid = ? LIMIT ?').all(kid, limit) as StoredTokenRow[]).map(
+        toStoredToken,
+      ),
+    );
+  }
+
+  countStoredTokensSealedWith(kid: string): Promise<number> {
+    return this.run(
+      () => (this.statement('SELECT count(*) AS n FROM stored_tokens WHERE kid = ?').get(kid) as { n: number }).n,
+    );
+  }
+
+  resealStoredToken(id: string, fromKid: string, to: { kid: string; sealed: Buffer }): Promise<boolean> {
+    return this.run(
+      () =>
+        this.statement('UPDATE stored_tokens SET kid = ?, sealed = ? WHERE id = ? AND kid = ?').run(
+          to.kid,
+          to.sealed,
+          id,
+          fromKid,
+        ).changes > 0,
+    );
+  }
+
   rotateAdminKeyHash(hash: string): Promise<void> {
     return this.publishing(() => {
       this.statement(
