@@ -189,12 +189,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     audit,
     secureCookies: config.production,
   });
-  await app.register(sessionStorageRoutes, {
-    vault: new Vault({ store, keys: secrets.encryptionKeys, clock, random }),
-    auth,
-    audit,
-  });
-  await app.register(accessRoutes, { apiKeys, adminKey, auth, audit });
+  const vault = new Vault({ store, keys: secrets.encryptionKeys, clock, random });
+  await app.register(sessionStorageRoutes, { vault, auth, audit });
+  await app.register(accessRoutes, { apiKeys, vault, adminKey, auth, audit });
   await app.register(auditRoutes, { audit, auth });
   return app;
 }

@@ -10,10 +10,12 @@ import { auditContextOf } from '../http/auth.js';
 import { Failures } from '../http/schemas.js';
 import { nullable } from '../http/validation.js';
 import { API_KEY_SCOPES, type ApiKeyRecord } from '../store/types.js';
+import type { Vault } from '../vault/vault.js';
 import type { ApiKeys } from './api-keys.js';
 
 export interface AccessRoutesOptions {
   apiKeys: ApiKeys;
+  vault: Vault;
   adminKey: AdminKey;
   auth: Auth;
   audit: AuditLog;
@@ -41,7 +43,7 @@ const summary = (key: ApiKeyRecord) => ({
 
 /** API keys for applications, and the admin key's rotation. Only the admin credential manages them. */
 export const accessRoutes: FastifyPluginAsync<AccessRoutesOptions> = async (app, options) => {
-  const { apiKeys, adminKey, auth, audit } = options;
+  const { apiKeys, vault, adminKey, auth, audit } = options;
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
   const admin = { preHandler: auth.require('admin') };
 
@@ -116,6 +118,33 @@ export const accessRoutes: FastifyPluginAsync<AccessRoutesOptions> = async (app,
       if (!(await apiKeys.revoke(id))) throw new TesseraError('API_KEY_NOT_FOUND', `API key ${id} not found`);
       await audit.record('api_key.revoke', auditContextOf(request), { target: id });
       return { success: true as const, id };
+    },
+  );
+
+  api.post(
+    '/api/admin/storage/reseal',
+    {
+      ...admin,
+      schema: {
+        summary: 'Re-seal stored tokens under the first key of TOKEN_ENCRYPTION_KEYS; call again until remaining is 0',
+        tags: ['access'],
+        response: {
+          200: Type.Object({
+            success: Type.Literal(true),
+            resealed: Type.Integer({ minimum: 0 }),
+            remaining: Type.Integer({ minimum: 0 }),
+          }),
+          ...Failures,
+        },
+      },
+    },
+    async (request) => {
+      const progress = await vault.reseal();
+      await audit.record('secret.rotate', auditContextOf(request), {
+        target: 'token_keys',
+        reason: `resealed ${progress.resealed}, ${progress.remaining} remaining`,
+      });
+      return { success: true as const, ...progress };
     },
   );
 

@@ -41,6 +41,17 @@ export interface StoredTokenListQuery {
   valid?: boolean;
 }
 
+/** What one reseal call did: tokens moved to the sealing key, and those still under older keys. */
+export interface ResealProgress {
+  resealed: number;
+  remaining: number;
+}
+
+/** Tokens read per batch by a reseal. */
+const RESEAL_BATCH = 100;
+/** How long one reseal call works before it answers (callers call again to go on). */
+const RESEAL_BUDGET_MS = 2000;
+
 export interface VaultOptions {
   store: Store;
   /** `TOKEN_ENCRYPTION_KEYS`: the first key seals, every key opens. */
@@ -57,6 +68,8 @@ export interface VaultOptions {
 export class Vault {
   private readonly store: Store;
   private readonly ring: KeyRing;
+  /** The key ids of the ring other than the sealing one: what a reseal moves away from. */
+  private readonly olderKids: string[];
   private readonly clock: Clock;
   private readonly random: RandomSource;
   private readonly newId: () => string;
@@ -65,6 +78,7 @@ export class Vault {
   constructor(options: VaultOptions) {
     this.store = options.store;
     this.ring = createKeyRing(options.keys);
+    this.olderKids = options.keys.slice(1).map((key) => key.kid);
     this.clock = options.clock;
     this.random = options.random;
     this.newId = createStoredTokenIdGenerator(options.clock, options.random);
@@ -158,6 +172,44 @@ export class Vault {
   /** Deletes every stored token. Returns how many. */
   clear(): Promise<number> {
     return this.store.clearStoredTokens();
+  }
+
+  /**
+   * Re-seals stored tokens sealed under older keys of the ring with the sealing (first) key,
+   * in batches, for up to a couple of seconds; call again until `remaining` is 0, at which
+   * point the older keys open nothing and may leave the ring. Safe while serving and from
+   * several instances at once: a token updated meanwhile (sealed afresh) is left alone, and
+   * `savedAtMs` does not move. Measured in wall time on purpose (`performance.now`): the
+   * budget bounds work, it is not domain time.
+   */
+  async reseal(): Promise<ResealProgress> {
+    const started = performance.now();
+    const to = this.ring.sealing.kid;
+    let resealed = 0;
+    // Tokens that do not open (tampered with): left where they are, and counted as remaining.
+    const unreadable = new Set<string>();
+    for (const from of this.olderKids) {
+      while (performance.now() - started < RESEAL_BUDGET_MS) {
+        const batch = (await this.store.listStoredTokensSealedWith(from, RESEAL_BATCH + unreadable.size)).filter(
+          (record) => !unreadable.has(record.id),
+        );
+        if (batch.length === 0) break;
+        for (const record of batch) {
+          let token: string;
+          try {
+            token = openToken(this.ring, record.id, record);
+          } catch {
+            unreadable.add(record.id);
+            continue;
+          }
+          const sealed = sealToken(this.ring, record.id, token, this.random);
+          if (await this.store.resealStoredToken(record.id, from, { kid: to, sealed: sealed.sealed })) resealed++;
+        }
+      }
+    }
+    let remaining = 0;
+    for (const from of this.olderKids) remaining += await this.store.countStoredTokensSealedWith(from);
+    return { resealed, remaining };
   }
 
   private open(record: StoredToken, nowMs: number): OpenedStoredToken {

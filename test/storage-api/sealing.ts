@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { ADMIN_KEY } from '../support/app.js';
 import type { StoreFactory } from './harness.js';
 import { at, HOUR, saveToken, secretsWith, storageClient, TOKEN, useStorageApp } from './harness.js';
 
@@ -46,6 +47,33 @@ export function describeSealing(makeStore?: StoreFactory): void {
 
       const k2Only = storageClient(await app().anotherApp({ secrets: secretsWith('k2') }));
       expect((await k2Only.get(old.id)).json().token).toBe('resealed-under-k2');
+    });
+
+    it('POST /api/admin/storage/reseal moves every record to the first key, keeps saved_at, and then the old key may go', async () => {
+      const saved = [];
+      for (let i = 0; i < 5; i++)
+        saved.push(await saveToken(app().app, { token: `token-${i}-under-k1`, expires_at: at(HOUR) }));
+      const listedBefore = (await storageClient(app().app).list()).json();
+      const rotated = await app().anotherApp({ secrets: secretsWith('k2', 'k1') });
+      const reseal = () =>
+        rotated.inject({
+          method: 'POST',
+          url: '/api/admin/storage/reseal',
+          headers: { 'x-admin-key': ADMIN_KEY },
+        });
+      expect((await reseal()).json()).toEqual({ success: true, resealed: 5, remaining: 0 });
+      expect((await reseal()).json()).toEqual({ success: true, resealed: 0, remaining: 0 });
+      for (const record of saved) expect((await app().store.findStoredToken(record.id))?.kid).toBe('k2');
+      const k2Only = storageClient(await app().anotherApp({ secrets: secretsWith('k2') }));
+      for (const [i, record] of saved.entries()) {
+        expect((await k2Only.get(record.id)).json().token).toBe(`token-${i}-under-k1`);
+      }
+      expect((await k2Only.list()).json()).toEqual(listedBefore);
+    });
+
+    it('POST /api/admin/storage/reseal needs the admin credential', async () => {
+      const response = await app().app.inject({ method: 'POST', url: '/api/admin/storage/reseal' });
+      expect(response.statusCode).toBe(401);
     });
 
     it('names the missing key when a record was sealed with a key no longer in the ring', async () => {
