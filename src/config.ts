@@ -21,8 +21,9 @@ export interface Config {
   /** The admin key from `ADMIN_KEY`; unset means "generate one on first start". */
   adminKey: string | null;
   /**
-   * The session signing ring: `AUTH_SECRETS` (`kid:secret,...`, the first signs), or
-   * `AUTH_SECRET` as a ring of one; null means "generate into the data dir" (embedded only).
+   * The session signing ring: `AUTH_SECRETS` (`kid:secret,...`, the first signs), then
+   * `AUTH_SECRET` (its key id derived from it); null means "generate into the data dir"
+   * (embedded only).
    */
   authSecrets: SessionKey[] | null;
   /** `TOKEN_ENCRYPTION_KEYS`; null means "generate into the data dir" (embedded store only). */
@@ -81,18 +82,17 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     problems.push(`ADMIN_KEY must be at least 16 characters, got ${adminKey.length}`);
   }
 
-  let authSecrets: SessionKey[] | null = null;
-  const rawSecret = text('AUTH_SECRET');
+  // AUTH_SECRETS is the ring, first key first; AUTH_SECRET joins it last, under the key id its
+  // sessions already carry, so moving to a new secret is: add AUTH_SECRETS beside it.
   const rawRing = text('AUTH_SECRETS');
-  if (rawSecret !== undefined && rawRing !== undefined) {
-    problems.push('Set AUTH_SECRET or AUTH_SECRETS, not both (AUTH_SECRET is a ring of one)');
-  } else if (rawSecret !== undefined) {
+  const rawSecret = text('AUTH_SECRET');
+  const ring = rawRing === undefined ? [] : parseSessionKeys(rawRing, problems);
+  if (rawSecret !== undefined) {
     const secret = Buffer.from(rawSecret, 'utf8');
     if (secret.length < 32) problems.push(`AUTH_SECRET must be at least 32 bytes, got ${secret.length}`);
-    authSecrets = [{ kid: null, secret }];
-  } else if (rawRing !== undefined) {
-    authSecrets = parseSessionKeys(rawRing, problems);
+    ring.push({ kid: null, secret });
   }
+  const authSecrets = ring.length === 0 ? null : ring;
 
   const rawKeys = text('TOKEN_ENCRYPTION_KEYS');
   const encryptionKeys =
@@ -214,7 +214,9 @@ function parseSessionKeys(raw: string, problems: string[]): SessionKey[] {
     const kid = entry.slice(0, colon).trim();
     const secret = Buffer.from(entry.slice(colon + 1).trim(), 'utf8');
     if (colon < 1 || !KID.test(kid)) {
-      problems.push(`AUTH_SECRETS entry ${index + 1} must look like kid:secret (kid: letters, digits, _ or -)`);
+      problems.push(
+        `AUTH_SECRETS entry ${index + 1} must look like kid:secret (kid: letters, digits, _ or -)`,
+      );
     } else if (secret.length < 32) {
       problems.push(`AUTH_SECRETS secret "${kid}" must be at least 32 bytes, got ${secret.length}`);
     } else if (ring.some((key) => key.kid === kid)) {

@@ -33,7 +33,9 @@ export function resolveSecrets(config: Config, random: RandomSource): Secrets {
   const sessionKeys = config.authSecrets ?? [
     {
       kid: null,
-      secret: Buffer.from(readOrCreate(config.dataDir, 'auth_secret', () => random(32).toString('base64url'))),
+      secret: Buffer.from(
+        readOrCreate(config.dataDir, 'auth_secret', () => random(32).toString('base64url')),
+      ),
     },
   ];
   const encryptionKeys = config.encryptionKeys ?? readGeneratedKeyRing(config.dataDir, random);

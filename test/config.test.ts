@@ -179,7 +179,7 @@ describe('loadConfig: one clear line per bad variable', () => {
     expect(problemsOf({ [name]: value })).toEqual([line]);
   });
 
-  it('AUTH_SECRETS is a ring, the first key first; AUTH_SECRET beside it is refused', () => {
+  it('AUTH_SECRETS is a ring, the first key first; AUTH_SECRET beside it joins last, under its derived kid', () => {
     const ring = loadConfig(
       { AUTH_SECRETS: `new:${'n'.repeat(32)}, old:${'o'.repeat(40)}` },
       CWD,
@@ -188,8 +188,11 @@ describe('loadConfig: one clear line per bad variable', () => {
       { kid: 'new', secret: Buffer.from('n'.repeat(32)) },
       { kid: 'old', secret: Buffer.from('o'.repeat(40)) },
     ]);
-    expect(problemsOf({ AUTH_SECRET: 's'.repeat(32), AUTH_SECRETS: `k1:${'s'.repeat(32)}` })).toEqual([
-      'Set AUTH_SECRET or AUTH_SECRETS, not both (AUTH_SECRET is a ring of one)',
+    expect(
+      loadConfig({ AUTH_SECRET: 's'.repeat(32), AUTH_SECRETS: `k2:${'t'.repeat(32)}` }, CWD).authSecrets,
+    ).toEqual([
+      { kid: 'k2', secret: Buffer.from('t'.repeat(32)) },
+      { kid: null, secret: Buffer.from('s'.repeat(32)) },
     ]);
   });
 

@@ -56,6 +56,13 @@ describe('a ring of keys (AUTH_SECRETS)', () => {
     expect(after.verify(during.sign(CLAIMS), NOW)).toEqual(CLAIMS);
   });
 
+  it('moving from AUTH_SECRET: a ring with it last (derived kid) verifies the sessions it signed', () => {
+    const legacy = createSessionSigner([{ kid: null, secret: SECRET }]);
+    const moving = createSessionSigner([k2, { kid: null, secret: SECRET }]);
+    expect(moving.verify(legacy.sign(CLAIMS), NOW)).toEqual(CLAIMS);
+    expect(moving.kid).toBe('k2');
+  });
+
   it('a header naming one kid with the signature of another key is refused', () => {
     const [, body] = before.sign(CLAIMS).split('.');
     const k2Header = during.sign(CLAIMS).split('.')[0];

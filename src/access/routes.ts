@@ -126,7 +126,8 @@ export const accessRoutes: FastifyPluginAsync<AccessRoutesOptions> = async (app,
     {
       ...admin,
       schema: {
-        summary: 'Re-seal stored tokens under the first key of TOKEN_ENCRYPTION_KEYS; call again until remaining is 0',
+        summary:
+          'Re-seal stored tokens under the first key of TOKEN_ENCRYPTION_KEYS; call again until remaining is 0',
         tags: ['access'],
         response: {
           200: Type.Object({

@@ -190,9 +190,9 @@ export class Vault {
     const unreadable = new Set<string>();
     for (const from of this.olderKids) {
       while (performance.now() - started < RESEAL_BUDGET_MS) {
-        const batch = (await this.store.listStoredTokensSealedWith(from, RESEAL_BATCH + unreadable.size)).filter(
-          (record) => !unreadable.has(record.id),
-        );
+        const batch = (
+          await this.store.listStoredTokensSealedWith(from, RESEAL_BATCH + unreadable.size)
+        ).filter((record) => !unreadable.has(record.id));
         if (batch.length === 0) break;
         for (const record of batch) {
           let token: string;
@@ -203,7 +203,8 @@ export class Vault {
             continue;
           }
           const sealed = sealToken(this.ring, record.id, token, this.random);
-          if (await this.store.resealStoredToken(record.id, from, { kid: to, sealed: sealed.sealed })) resealed++;
+          if (await this.store.resealStoredToken(record.id, from, { kid: to, sealed: sealed.sealed }))
+            resealed++;
         }
       }
     }

@@ -335,7 +335,11 @@ export class PostgresStore implements Store {
     return Number(rows[0]?.n ?? 0);
   }
 
-  async resealStoredToken(id: string, fromKid: string, to: { kid: string; sealed: Buffer }): Promise<boolean> {
+  async resealStoredToken(
+    id: string,
+    fromKid: string,
+    to: { kid: string; sealed: Buffer },
+  ): Promise<boolean> {
     const { rowCount } = await this.query(
       `UPDATE ${this.s}.stored_tokens SET kid = $1, sealed = $2 WHERE id = $3 AND kid = $4`,
       [to.kid, to.sealed, id, fromKid],

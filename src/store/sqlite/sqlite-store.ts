@@ -333,15 +333,19 @@ export class SqliteStore implements Store {
 
   listStoredTokensSealedWith(kid: string, limit: number): Promise<StoredToken[]> {
     return this.run(() =>
-      (this.statement('SELECT * FROM stored_tokens WHERE kid = ? LIMIT ?').all(kid, limit) as StoredTokenRow[]).map(
-        toStoredToken,
-      ),
+      (
+        this.statement('SELECT * FROM stored_tokens WHERE kid = ? LIMIT ?').all(
+          kid,
+          limit,
+        ) as StoredTokenRow[]
+      ).map(toStoredToken),
     );
   }
 
   countStoredTokensSealedWith(kid: string): Promise<number> {
     return this.run(
-      () => (this.statement('SELECT count(*) AS n FROM stored_tokens WHERE kid = ?').get(kid) as { n: number }).n,
+      () =>
+        (this.statement('SELECT count(*) AS n FROM stored_tokens WHERE kid = ?').get(kid) as { n: number }).n,
     );
   }
 
