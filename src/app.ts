@@ -22,6 +22,7 @@ import { toRfc3339 } from './clock.js';
 import type { Config } from './config.js';
 import { createAuth } from './http/auth.js';
 import { frameworkErrors, registerErrorHandling } from './http/errors.js';
+import { registerRequestLog } from './http/request-log.js';
 import { registerValidation } from './http/validation.js';
 import type { Secrets } from './secrets.js';
 import type { Store } from './store/types.js';
@@ -30,7 +31,7 @@ import { Vault } from './vault/vault.js';
 
 export interface AppDeps {
   config: Pick<Config, 'sessionTtlSeconds' | 'production' | 'trustProxy' | 'storageRetentionDays'> &
-    Partial<Pick<Config, 'sessionCheck' | 'sessionCacheSize' | 'throttle'>>;
+    Partial<Pick<Config, 'sessionCheck' | 'sessionCacheSize' | 'throttle' | 'logRequests' | 'logSlowMs'>>;
   store: Store;
   secrets: Secrets;
   /** SHA-256 hex of the admin key (see `hashAdminKey`); a getter answering null until it is known. */
@@ -63,7 +64,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     routerOptions: { maxParamLength: 8192 },
     frameworkErrors,
     return503OnClosing: true,
+    // Fastify writes two lines per request; registerRequestLog writes at most one, after it.
+    disableRequestLogging: true,
   });
+  if (deps.logger !== undefined) {
+    registerRequestLog(app, { mode: config.logRequests ?? 'errors', slowMs: config.logSlowMs ?? 1000 });
+  }
   app.decorateRequest('caller', null);
   registerValidation(app);
   registerErrorHandling(app);

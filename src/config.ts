@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { DEFAULT_THROTTLE_POLICY, type ThrottlePolicy } from './access/throttle.js';
 import type { SessionKey } from './admin/jwt.js';
+import type { RequestLogging } from './http/request-log.js';
 import { ConfigError } from './errors.js';
 
 export type BackendConfig =
@@ -32,6 +33,10 @@ export interface Config {
   storageRetentionDays: number;
   production: boolean;
   logLevel: string;
+  /** `all`: a line per request; `errors`: only 4xx, 5xx and slow requests. */
+  logRequests: RequestLogging;
+  /** A request slower than this is always logged, in ms. */
+  logSlowMs: number;
   trustProxy: boolean | number | string[];
   /** `strict` reads the store on every session check; `cached` trusts the change feed. */
   sessionCheck: 'cached' | 'strict';
@@ -106,6 +111,11 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`);
   }
 
+  const logRequests = text('LOG_REQUESTS') ?? 'errors';
+  if (logRequests !== 'all' && logRequests !== 'errors') {
+    problems.push(`LOG_REQUESTS must be all or errors, got ${JSON.stringify(logRequests)}`);
+  }
+
   const sessionCheck = text('SESSION_CHECK') ?? 'cached';
   if (sessionCheck !== 'cached' && sessionCheck !== 'strict') {
     problems.push(`SESSION_CHECK must be cached or strict, got ${JSON.stringify(sessionCheck)}`);
@@ -123,6 +133,8 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     storageRetentionDays: integer('STORAGE_RETENTION_DAYS', 30, 0, 3650),
     production: text('NODE_ENV') === 'production',
     logLevel,
+    logRequests: logRequests === 'all' ? 'all' : 'errors',
+    logSlowMs: integer('LOG_SLOW_MS', 1000, 1, 3_600_000),
     trustProxy: parseTrustProxy(text('TRUST_PROXY'), problems),
     sessionCheck: sessionCheck === 'strict' ? 'strict' : 'cached',
     sessionCacheSize: integer('SESSION_CACHE_SIZE', 100_000, 100, 10_000_000),

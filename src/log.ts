@@ -23,6 +23,10 @@ export const REDACTED_PATHS = [
   '*.secret',
 ];
 
+/**
+ * The service's logger: JSON lines on stdout, or on `destination` (tests). Lines go out
+ * asynchronously, so a request never waits for a write to stdout; `main` flushes on shutdown.
+ */
 export function createLogger(level: string, destination?: DestinationStream): Logger {
   const options: LoggerOptions = {
     level,
@@ -36,5 +40,5 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
       res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
     },
   };
-  return destination === undefined ? pino(options) : pino(options, destination);
+  return pino(options, destination ?? pino.destination({ dest: 1, sync: false }));
 }

@@ -54,7 +54,8 @@ async function main(): Promise<void> {
     stopSweeper();
     await app.close();
     await store.close();
-    process.exit(0);
+    logger.info({ signal }, 'stopped');
+    logger.flush(() => process.exit(0));
   };
   process.once('SIGINT', () => void shutdown('SIGINT'));
   process.once('SIGTERM', () => void shutdown('SIGTERM'));

@@ -33,6 +33,8 @@ describe('loadConfig: defaults', () => {
       storageRetentionDays: 30,
       production: false,
       logLevel: 'info',
+      logRequests: 'errors',
+      logSlowMs: 1000,
       trustProxy: false,
       sessionCheck: 'cached',
       sessionCacheSize: 100_000,
@@ -175,6 +177,8 @@ describe('loadConfig: one clear line per bad variable', () => {
       'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "verbose"',
     ],
     ['SESSION_CHECK', 'sometimes', 'SESSION_CHECK must be cached or strict, got "sometimes"'],
+    ['LOG_REQUESTS', 'some', 'LOG_REQUESTS must be all or errors, got "some"'],
+    ['LOG_SLOW_MS', '0', 'LOG_SLOW_MS must be an integer from 1 to 3600000, got "0"'],
   ])('%s=%s is refused with one line', (name, value, line) => {
     expect(problemsOf({ [name]: value })).toEqual([line]);
   });

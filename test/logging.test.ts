@@ -33,7 +33,7 @@ describe('logs never contain the admin key, a session token or the cookie', () =
   let memory: ReturnType<typeof memoryStream>;
   beforeEach(async () => {
     memory = memoryStream();
-    t = await startApp({ logger: createLogger('trace', memory.stream) });
+    t = await startApp({ logger: createLogger('trace', memory.stream), config: { logRequests: 'all' } });
   });
 
   it('at level trace, a full admin session leaves no key, token or cookie in the log', async () => {
@@ -73,7 +73,7 @@ describe('logs never contain the admin key, a session token or the cookie', () =
 
     const output = memory.text();
     // The capture works and sees requests, their paths and ids (so a secret in a URL would show).
-    expect(memory.lines().filter((line) => line.msg === 'incoming request').length).toBeGreaterThanOrEqual(
+    expect(memory.lines().filter((line) => line.msg === 'request').length).toBeGreaterThanOrEqual(
       requests.length,
     );
     expect(output).toContain(`/api/admin/tokens/sessions/${viaHeader.jti}`);
@@ -93,6 +93,53 @@ describe('logs never contain the admin key, a session token or the cookie', () =
     expect(memory.lines().some((line) => (line.level as number) >= 50)).toBe(true);
     expect(output).not.toContain(signatureOf(token));
     expect(output).not.toContain(ADMIN_KEY);
+  });
+});
+
+describe('request lines', () => {
+  const startApp = useTestApps();
+
+  it('LOG_REQUESTS=all: exactly one line per request, after it, with method, path, status, time and address', async () => {
+    const memory = memoryStream();
+    const t = await startApp({ logger: createLogger('info', memory.stream), config: { logRequests: 'all' } });
+    await t.app.inject({ url: '/healthz' });
+    await t.app.inject({ url: '/api/admin/session?x=1', headers: { 'x-admin-key': ADMIN_KEY } });
+    const lines = memory.lines().filter((line) => line.msg === 'request');
+    expect(lines.map((line) => [line.method, line.path, line.status])).toEqual([
+      ['GET', '/healthz', 200],
+      ['GET', '/api/admin/session', 200],
+    ]);
+    expect(lines[0]).toMatchObject({ level: 30, ip: '127.0.0.1', ms: expect.any(Number) });
+    expect(
+      memory.lines().filter((line) => line.msg === 'incoming request' || line.msg === 'request completed'),
+    ).toEqual([]);
+  });
+
+  it('LOG_REQUESTS=errors (the default): successes are quiet; failed authentication, 4xx and 5xx are logged', async () => {
+    const memory = memoryStream();
+    const t = await startApp({ logger: createLogger('info', memory.stream) });
+    await t.app.inject({ url: '/healthz' });
+    await t.app.inject({ url: '/api/admin/session', headers: { 'x-admin-key': ADMIN_KEY } });
+    await t.app.inject({ url: '/api/admin/session', headers: bearer('not-a-token') });
+    await t.app.inject({ url: '/nope' });
+    const lines = memory.lines().filter((line) => line.msg === 'request');
+    expect(lines.map((line) => [line.path, line.status, line.level])).toEqual([
+      ['/api/admin/session', 401, 40],
+      ['/nope', 404, 30],
+    ]);
+  });
+
+  it('a request slower than LOG_SLOW_MS is logged at warn even when it succeeded', async () => {
+    const memory = memoryStream();
+    const t = await startApp({ logger: createLogger('info', memory.stream), config: { logSlowMs: 1 } });
+    t.app.get('/slow', async () => {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      return { ok: true };
+    });
+    await t.app.inject({ url: '/slow' });
+    expect(memory.lines().filter((line) => line.msg === 'request')).toEqual([
+      expect.objectContaining({ path: '/slow', status: 200, level: 40 }),
+    ]);
   });
 });
 
