@@ -1,8 +1,8 @@
 import { resolve } from 'node:path';
 import { DEFAULT_THROTTLE_POLICY, type ThrottlePolicy } from './access/throttle.js';
 import type { SessionKey } from './admin/jwt.js';
-import type { RequestLogging } from './http/request-log.js';
 import { ConfigError } from './errors.js';
+import type { RequestLogging } from './http/request-log.js';
 
 export type BackendConfig =
   | { kind: 'sqlite'; path: string }

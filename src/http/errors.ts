@@ -124,11 +124,11 @@ export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     const known = describe(error);
     if (known !== null) {
-      if (STATUS[known.code] >= 500) request.log.error({ err: error }, 'request failed');
+      if (STATUS[known.code] >= 500) request.log.error({ reqId: request.id, err: error }, 'request failed');
       if (error instanceof RateLimitedError) reply.header('retry-after', String(error.retryAfterSeconds));
       return sendError(reply, known.code, known.message, known.details);
     }
-    request.log.error({ err: error }, 'unexpected failure');
+    request.log.error({ reqId: request.id, err: error }, 'unexpected failure');
     return sendError(
       reply,
       'INTERNAL',

@@ -23,6 +23,7 @@ export function registerRequestLog(app: FastifyInstance, { mode, slowMs }: Reque
     const slow = ms >= slowMs;
     if (mode === 'all' || status >= 400 || slow) {
       const line = {
+        reqId: request.id,
         method: request.method,
         path: request.url.split('?', 1)[0],
         status,
