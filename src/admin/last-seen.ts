@@ -1,5 +1,4 @@
 import type { Clock } from '../clock.js';
-import { SecondChanceCache } from './second-chance-cache.js';
 
 /** Last use is written at most this often per session (or API key). */
 export const LAST_SEEN_INTERVAL_MS = 60_000;
@@ -22,13 +21,16 @@ export interface LastSeenOptions {
  * the request path. Used whichever way sessions are checked.
  */
 export class LastSeenBatcher {
-  private readonly written: SecondChanceCache<string, number>;
+  /**
+   * When each id was last noted, oldest first (an id noted again moves to the end). Only the
+   * last minute matters, so older entries are dropped at every flush: memory follows the ids
+   * used in the last minute, not every session an instance has seen.
+   */
+  private readonly written = new Map<string, number>();
   private readonly pending = new Map<string, number>();
   private timer: NodeJS.Timeout | null = null;
 
-  constructor(private readonly options: LastSeenOptions) {
-    this.written = new SecondChanceCache(options.capacity);
-  }
+  constructor(private readonly options: LastSeenOptions) {}
 
   start(): void {
     if (this.timer !== null) return;
@@ -48,12 +50,28 @@ export class LastSeenBatcher {
     const nowMs = this.options.clock.now();
     const last = this.written.get(id);
     if (last !== undefined && nowMs - last < LAST_SEEN_INTERVAL_MS) return;
+    this.written.delete(id);
     this.written.set(id, nowMs);
     this.pending.set(id, nowMs);
+    if (this.written.size > this.options.capacity) this.forgetOldest();
+  }
+
+  /** Drops notes older than the interval (they no longer hold anything back). */
+  private forgetOld(nowMs: number): void {
+    for (const [id, atMs] of this.written) {
+      if (nowMs - atMs < LAST_SEEN_INTERVAL_MS) return;
+      this.written.delete(id);
+    }
+  }
+
+  private forgetOldest(): void {
+    const oldest = this.written.keys().next().value;
+    if (oldest !== undefined) this.written.delete(oldest);
   }
 
   /** Writes the pending notes in one batch; a failure is reported, never thrown. */
   async flush(): Promise<void> {
+    this.forgetOld(this.options.clock.now());
     if (this.pending.size === 0) return;
     const batch = new Map(this.pending);
     this.pending.clear();
