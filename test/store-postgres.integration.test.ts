@@ -1,4 +1,3 @@
-import { connect, createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { StoreUnavailableError } from '../src/errors.js';
 import { feedChannel } from '../src/store/postgres/feed-transport.js';
@@ -6,45 +5,13 @@ import { quoteIdentifier } from '../src/store/postgres/migrations.js';
 import { PostgresStore } from '../src/store/postgres/postgres-store.js';
 import { newToken, RecordingListener } from './store-contract/support.js';
 import { describeStoreContract } from './store-contract.js';
+import { freezableRelay } from './support/freezable-relay.js';
 import { adminQuery, dropSchema } from './support/postgres.js';
 import { describeWithService, TEST_DATABASE_URL, uniqueName } from './support/services.js';
 import { waitUntil } from './support/wait.js';
 
 const openStore = (schema: string, url = TEST_DATABASE_URL) =>
   new PostgresStore({ kind: 'postgres', url, schema, poolMax: 5 });
-
-/**
- * A TCP relay to the test server whose open connections can be frozen: bytes stop flowing
- * both ways but nothing is closed, as when a NAT forgets a connection. New connections flow.
- */
-async function freezableRelay(): Promise<{ url: string; freeze(): void; close(): Promise<void> }> {
-  const target = new URL(TEST_DATABASE_URL);
-  const sockets: Socket[] = [];
-  const server: Server = createServer((downstream) => {
-    const upstream = connect(Number(target.port || 5432), target.hostname);
-    sockets.push(downstream, upstream);
-    downstream.pipe(upstream).on('error', () => undefined);
-    upstream.pipe(downstream).on('error', () => undefined);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  const url = new URL(TEST_DATABASE_URL);
-  url.host = `127.0.0.1:${port}`;
-  return {
-    url: url.toString(),
-    freeze() {
-      for (const socket of sockets) {
-        socket.unpipe();
-        socket.pause();
-      }
-    },
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
-  };
-}
 
 await describeWithService(
   'PostgreSQL',
