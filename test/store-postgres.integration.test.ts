@@ -101,7 +101,7 @@ await describeWithService(
       });
 
       it('feed: a LISTEN connection that goes silent is found by the heartbeat, reported down and replaced', async () => {
-        const relay = await freezableRelay();
+        const relay = await freezableRelay(TEST_DATABASE_URL);
         try {
           const schema = uniqueName('tessera_test');
           const writer = track(schema);
@@ -114,7 +114,7 @@ await describeWithService(
           const listener = new RecordingListener();
           store.subscribe(listener);
           await listener.waitUp();
-          relay.freeze();
+          relay.freeze('open');
           await waitUntil('down()', () => listener.downs === 1);
           await waitUntil('up() again', () => listener.ups === 2);
           const version = await writer.bumpSessionVersion();
