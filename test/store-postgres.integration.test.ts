@@ -8,6 +8,7 @@ import { describeStoreContract } from './store-contract.js';
 import { freezableRelay } from './support/freezable-relay.js';
 import { adminQuery, dropSchema } from './support/postgres.js';
 import { describeWithService, TEST_DATABASE_URL, uniqueName } from './support/services.js';
+import { T0 } from './support/time.js';
 import { waitUntil } from './support/wait.js';
 
 const openStore = (schema: string, url = TEST_DATABASE_URL) =>
@@ -148,6 +149,24 @@ await describeWithService(
         await waitUntil('every revoked jti', () => delivered().length === jtis.length);
         expect(delivered().sort()).toEqual(jtis);
         expect(listener.events.length).toBeGreaterThan(1);
+      });
+
+      it('purge and clear delete more rows than one batch, count them all, and keep the total exact', async () => {
+        const schema = uniqueName('tessera_test');
+        const store = track(schema);
+        await store.migrate();
+        // 23,456 tokens expired at T0 - 1 and 1,234 still valid: several DELETE batches each.
+        await adminQuery(
+          `INSERT INTO ${quoteIdentifier(schema)}.stored_tokens
+             (id, user_id, kid, sealed, preview, expires_at_ms, saved_at_ms, created_at_ms)
+           SELECT 'tok_' || lpad(g::text, 6, '0'), 'usr_a', 'k1', '\\x00', 'p', CASE WHEN g <= 23456 THEN $1::bigint ELSE $2::bigint END, 0, 0
+           FROM generate_series(1, 24690) AS g`,
+          [T0 - 1, T0 + 3_600_000],
+        );
+        expect(await store.purgeStoredTokens(T0)).toBe(23_456);
+        expect((await store.listStoredTokens({ offset: 0, limit: 1, nowMs: T0 })).total).toBe(1_234);
+        expect(await store.clearStoredTokens()).toBe(1_234);
+        expect((await store.listStoredTokens({ offset: 0, limit: 1, nowMs: T0 })).total).toBe(0);
       });
 
       it('no stored token in clear: the raw row holds only the sealed bytes and the preview', async () => {

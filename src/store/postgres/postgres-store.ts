@@ -25,6 +25,12 @@ export interface PostgresStoreOptions {
 
 /** NOTIFY payloads must stay under 8000 bytes; revoked jtis are sent in chunks of about this. */
 const NOTIFY_CHUNK_BYTES = 7000;
+/**
+ * Rows one DELETE of clear or purge removes at most; the call repeats it until fewer are
+ * left. A store of a million tokens is then cleared by many short statements rather than one
+ * long one that would hold its locks, and its connection, for seconds.
+ */
+const DELETE_BATCH = 10_000;
 
 /** SQL for a feed message (see `feed/wire.ts`): `{"id": <idSql>, "e": <eventSql>}` as text. */
 const envelope = (idSql: string, eventSql: string) =>
@@ -231,10 +237,11 @@ export class PostgresStore implements Store {
   }
 
   async purgeSessions(beforeSeconds: number): Promise<number> {
-    const { rowCount } = await this.query(`DELETE FROM ${this.s}.admin_sessions WHERE exp < $1`, [
-      beforeSeconds,
-    ]);
-    return rowCount ?? 0;
+    return this.deleteInBatches(
+      `DELETE FROM ${this.s}.admin_sessions WHERE jti IN (
+         SELECT jti FROM ${this.s}.admin_sessions WHERE exp < $1 LIMIT $2)`,
+      [beforeSeconds],
+    );
   }
 
   async insertStoredToken(token: StoredToken): Promise<void> {
@@ -299,16 +306,32 @@ export class PostgresStore implements Store {
     return rowCount === 1;
   }
 
-  async clearStoredTokens(): Promise<number> {
-    const { rowCount } = await this.query(`DELETE FROM ${this.s}.stored_tokens`);
-    return rowCount ?? 0;
+  clearStoredTokens(): Promise<number> {
+    return this.deleteInBatches(
+      `DELETE FROM ${this.s}.stored_tokens WHERE id IN (SELECT id FROM ${this.s}.stored_tokens LIMIT $1)`,
+      [],
+    );
   }
 
-  async purgeStoredTokens(beforeMs: number): Promise<number> {
-    const { rowCount } = await this.query(`DELETE FROM ${this.s}.stored_tokens WHERE expires_at_ms < $1`, [
-      beforeMs,
-    ]);
-    return rowCount ?? 0;
+  purgeStoredTokens(beforeMs: number): Promise<number> {
+    return this.deleteInBatches(
+      `DELETE FROM ${this.s}.stored_tokens WHERE id IN (
+         SELECT id FROM ${this.s}.stored_tokens WHERE expires_at_ms < $1 LIMIT $2)`,
+      [beforeMs],
+    );
+  }
+
+  /**
+   * Runs a DELETE of at most DELETE_BATCH rows (its last parameter) until one deletes fewer;
+   * returns how many rows went in all. Each batch commits on its own.
+   */
+  private async deleteInBatches(text: string, values: unknown[]): Promise<number> {
+    let deleted = 0;
+    for (;;) {
+      const { rowCount } = await this.query(text, [...values, DELETE_BATCH]);
+      deleted += rowCount ?? 0;
+      if ((rowCount ?? 0) < DELETE_BATCH) return deleted;
+    }
   }
 
   subscribe(listener: FeedListener): () => void {
