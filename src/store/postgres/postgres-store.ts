@@ -1,4 +1,4 @@
-import { Pool, type QueryResult, type QueryResultRow } from 'pg';
+import { Client, Pool, type QueryResult, type QueryResultRow } from 'pg';
 import { secondsFromMs } from '../../clock.js';
 import type { BackendConfig } from '../../config.js';
 import { ChangeFeed } from '../feed/change-feed.js';
@@ -12,6 +12,7 @@ import type {
   StoredTokenPatch,
   StoredTokenQuery,
 } from '../types.js';
+import { boundedConnection, MIGRATION_REPLY_MS, POSTGRES_DEADLINES } from './deadlines.js';
 import { feedChannel, PostgresFeedTransport } from './feed-transport.js';
 import { applyPostgresMigrations, quoteIdentifier } from './migrations.js';
 import { type SessionRow, type StoredTokenRow, toSession, toStoredToken } from './rows.js';
@@ -19,7 +20,7 @@ import { currentStoredTokenQuery, listStoredTokensQuery } from './stored-token-q
 import { toStoreError } from './unavailable.js';
 
 export interface PostgresStoreOptions {
-  /** How often the feed connection proves it is alive, ms (default 5000). */
+  /** How often the feed connection proves it is alive, ms (default `POSTGRES_DEADLINES.feedHeartbeatMs`). */
   feedHeartbeatMs?: number;
 }
 
@@ -47,6 +48,7 @@ export class PostgresStore implements Store {
   readonly backend = 'postgres' as const;
   /** Exposed for tests that inspect plans and raw rows; the domain never uses it. */
   readonly pool: Pool;
+  private readonly url: string;
   private readonly schema: string;
   private readonly s: string;
   private readonly channel: string;
@@ -56,12 +58,13 @@ export class PostgresStore implements Store {
   constructor(config: Extract<BackendConfig, { kind: 'postgres' }>, options: PostgresStoreOptions = {}) {
     this.schema = config.schema;
     this.s = quoteIdentifier(config.schema);
+    this.url = config.url;
     this.pool = new Pool({
       connectionString: config.url,
       max: config.poolMax,
       application_name: 'tessera',
-      // A store that is down fails requests fast (503) instead of queueing them.
-      connectionTimeoutMillis: 3000,
+      // A store that is down or silent fails requests fast (503) instead of holding them.
+      ...boundedConnection,
       idleTimeoutMillis: 30_000,
     });
     // An idle client that loses its server emits 'error' on the pool; unhandled, that would
@@ -79,16 +82,24 @@ export class PostgresStore implements Store {
     }
   }
 
+  /** On a connection of its own, without the request deadlines (see MIGRATION_REPLY_MS). */
   async migrate(): Promise<void> {
-    const client = await this.pool.connect().catch((error: unknown) => {
-      throw toStoreError(error);
+    const client = new Client({
+      connectionString: this.url,
+      application_name: 'tessera',
+      connectionTimeoutMillis: POSTGRES_DEADLINES.connectMs,
+      query_timeout: MIGRATION_REPLY_MS,
     });
+    // Registered before connecting: an error event without a handler would crash the process.
+    client.on('error', () => undefined);
     try {
+      await client.connect();
       await applyPostgresMigrations(client, this.schema);
-      client.release();
     } catch (error) {
-      client.release(true);
       throw toStoreError(error);
+    } finally {
+      // Not waited for: a server gone silent must not hold start-up on a goodbye.
+      void client.end().catch(() => undefined);
     }
   }
 
