@@ -39,6 +39,10 @@ const FRAMEWORK: Record<string, [ErrorCode, string]> = {
   FST_ERR_INVALID_URL: ['BAD_URL', 'The URL is not valid'],
 };
 
+/**
+ * Sends Tessera's error shape. The headers every response carries are set here too: errors
+ * Fastify raises before routing (`frameworkErrors`) skip the app's onSend hook.
+ */
 export function sendError(
   reply: FastifyReply,
   code: ErrorCode,
@@ -48,6 +52,7 @@ export function sendError(
   return reply
     .code(STATUS[code])
     .header('cache-control', 'no-store')
+    .header('x-content-type-options', 'nosniff')
     .type('application/json; charset=utf-8')
     .send(
       details === undefined
