@@ -15,7 +15,7 @@ import { cachedVerifier } from './admin/verified-token-cache.js';
 import type { Clock, RandomSource } from './clock.js';
 import type { Config } from './config.js';
 import { createAuthenticate } from './http/auth.js';
-import { frameworkErrors, registerErrorHandling } from './http/errors.js';
+import { clientErrorHandler, frameworkErrors, registerErrorHandling } from './http/errors.js';
 import { registerValidation } from './http/validation.js';
 import type { Secrets } from './secrets.js';
 import type { Store } from './store/types.js';
@@ -54,6 +54,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // Long enough that an over-long id reaches its route and gets that route's 404.
     routerOptions: { maxParamLength: 8192 },
     frameworkErrors,
+    clientErrorHandler,
     return503OnClosing: true,
   });
   app.decorateRequest('caller', null);
