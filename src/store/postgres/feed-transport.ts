@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { Client } from 'pg';
 import { backoffDelay } from '../../backoff.js';
 import type { FeedTransport, TransportSink } from '../feed/transport.js';
-import { boundedConnection, POSTGRES_DEADLINES } from './deadlines.js';
+import { POSTGRES_DEADLINES } from './deadlines.js';
 import { quoteIdentifier } from './migrations.js';
 
 /**
@@ -23,8 +23,8 @@ export function feedChannel(schema: string): string {
  * A connection can also die silently (a NAT drops it, a failover leaves no RST, the server
  * stops answering): no error, just no more NOTIFYs, while listeners trust their memory. So a
  * heartbeat runs every `heartbeatMs`; one not answered by the next beat (or within the reply
- * deadline) counts as a lost connection. Every statement on it is bounded like the pool's
- * (deadlines.ts), so neither connecting nor LISTEN can hang.
+ * deadline, the same) counts as a lost connection. Connecting and LISTEN are bounded too
+ * (deadlines.ts), so neither can hang.
  */
 export class PostgresFeedTransport implements FeedTransport {
   readonly echoesOwnMessages = true;
@@ -62,7 +62,9 @@ export class PostgresFeedTransport implements FeedTransport {
     // Named, so operators (and tests) find the LISTEN connection in pg_stat_activity.
     const client = new Client({
       connectionString: this.url,
-      ...boundedConnection,
+      connectionTimeoutMillis: POSTGRES_DEADLINES.connectMs,
+      statement_timeout: POSTGRES_DEADLINES.statementMs,
+      query_timeout: this.heartbeatMs,
       application_name: 'tessera-feed',
     });
     this.client = client;

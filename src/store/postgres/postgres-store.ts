@@ -1,4 +1,4 @@
-import { Client, Pool, type QueryResult, type QueryResultRow } from 'pg';
+import { Client, Pool, type PoolClient, type QueryConfig, type QueryResult, type QueryResultRow } from 'pg';
 import { secondsFromMs } from '../../clock.js';
 import type { BackendConfig } from '../../config.js';
 import { ChangeFeed } from '../feed/change-feed.js';
@@ -12,7 +12,7 @@ import type {
   StoredTokenPatch,
   StoredTokenQuery,
 } from '../types.js';
-import { boundedConnection, MIGRATION_REPLY_MS, POSTGRES_DEADLINES } from './deadlines.js';
+import { MIGRATION_DEADLINES, POSTGRES_DEADLINES } from './deadlines.js';
 import { feedChannel, PostgresFeedTransport } from './feed-transport.js';
 import { applyPostgresMigrations, quoteIdentifier } from './migrations.js';
 import { type SessionRow, type StoredTokenRow, toSession, toStoredToken } from './rows.js';
@@ -63,8 +63,11 @@ export class PostgresStore implements Store {
       connectionString: config.url,
       max: config.poolMax,
       application_name: 'tessera',
-      // A store that is down or silent fails requests fast (503) instead of holding them.
-      ...boundedConnection,
+      // A store that is down or silent fails requests fast (503) instead of holding them; each
+      // call's reply deadline is set in query(), from what connecting left of callMs.
+      connectionTimeoutMillis: POSTGRES_DEADLINES.connectMs,
+      statement_timeout: POSTGRES_DEADLINES.statementMs,
+      query_timeout: POSTGRES_DEADLINES.callMs,
       idleTimeoutMillis: 30_000,
     });
     // An idle client that loses its server emits 'error' on the pool; unhandled, that would
@@ -74,21 +77,48 @@ export class PostgresStore implements Store {
     this.feed = new ChangeFeed(new PostgresFeedTransport(config.url, this.channel, options.feedHeartbeatMs));
   }
 
+  /**
+   * One statement on a pooled connection, answered within POSTGRES_DEADLINES.callMs of the
+   * call, connecting included. A connection whose statement failed is dropped, as pool.query
+   * does: after a missed deadline it may still be busy, or silent.
+   */
   private async query<R extends QueryResultRow>(text: string, values?: unknown[]): Promise<QueryResult<R>> {
+    const deadline = performance.now() + POSTGRES_DEADLINES.callMs;
+    let client: PoolClient;
     try {
-      return await this.pool.query<R>(text, values);
+      client = await this.pool.connect();
     } catch (error) {
       throw toStoreError(error);
     }
+    // A connection error while the client is checked out is emitted on it; unhandled, that
+    // would crash the process. The failed statement reports it.
+    const ignore = () => undefined;
+    client.on('error', ignore);
+    // pg reads query_timeout from a query's config too, though its types do not say so.
+    const statement: QueryConfig & { query_timeout: number } = {
+      text,
+      ...(values === undefined ? {} : { values }),
+      query_timeout: Math.max(1, Math.round(deadline - performance.now())),
+    };
+    try {
+      const result = await client.query<R>(statement);
+      client.release();
+      return result;
+    } catch (error) {
+      client.release(error instanceof Error ? error : true);
+      throw toStoreError(error);
+    } finally {
+      client.off('error', ignore);
+    }
   }
 
-  /** On a connection of its own, without the request deadlines (see MIGRATION_REPLY_MS). */
+  /** On a connection of its own, without the request deadlines (see MIGRATION_DEADLINES). */
   async migrate(): Promise<void> {
     const client = new Client({
       connectionString: this.url,
       application_name: 'tessera',
-      connectionTimeoutMillis: POSTGRES_DEADLINES.connectMs,
-      query_timeout: MIGRATION_REPLY_MS,
+      connectionTimeoutMillis: MIGRATION_DEADLINES.connectMs,
+      query_timeout: MIGRATION_DEADLINES.replyMs,
     });
     // Registered before connecting: an error event without a handler would crash the process.
     client.on('error', () => undefined);
