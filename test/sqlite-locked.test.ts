@@ -39,6 +39,9 @@ describe('SQLite with another connection holding the write lock (the CLI, a seco
   });
 
   it('a write is 503 STORE_UNAVAILABLE in time, and works again once the lock is released', async () => {
+    // Each route answers once first, so what is timed below is the wait on the lock.
+    expect((await storeToken(t.app)).statusCode).toBe(201);
+    await login(t.app);
     other.exec('BEGIN IMMEDIATE');
     expectFailure(await answered('POST /session-storage', storeToken(t.app)), 503, 'STORE_UNAVAILABLE');
     expectFailure(

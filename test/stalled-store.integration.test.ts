@@ -128,6 +128,11 @@ function describeStalledStore(backend: string, makeData: () => SharedData): void
         ['POST /login', () => a.app.inject({ method: 'POST', url: '/api/admin/login', headers: KEY })],
         ['GET /readyz', () => a.app.inject({ url: '/readyz' })],
       ];
+      const answersAll = async () => {
+        const statuses = await Promise.all(requests.map(async ([, send]) => (await send()).statusCode));
+        return statuses.join() === '200,201,200,200';
+      };
+      expect(await answersAll()).toBe(true);
       relay.freeze();
       // Twice: first on the connections open before the stall, then on whatever replaced them.
       for (const round of [1, 2]) {
@@ -142,14 +147,10 @@ function describeStalledStore(backend: string, makeData: () => SharedData): void
         }
       }
       relay.resume();
-      await waitUntil(
-        'every request to be answered again',
-        async () => {
-          const statuses = await Promise.all(requests.map(async ([, send]) => (await send()).statusCode));
-          return statuses.join() === '200,201,200,200';
-        },
-        { timeoutMs: SETTLE_MS, intervalMs: 50 },
-      );
+      await waitUntil('every request to be answered again', answersAll, {
+        timeoutMs: SETTLE_MS,
+        intervalMs: 50,
+      });
     }, 30_000);
 
     it('frozen: a revocation made elsewhere is never answered "yes" once the feed is known lost, and is refused after resuming', async () => {
@@ -219,6 +220,8 @@ function describeStalledStore(backend: string, makeData: () => SharedData): void
         const { token } = await login(a.app);
         const saved = await saveToken(a.app);
         expect((await sessionCheck(a.app, token)).statusCode).toBe(200);
+        expect((await storageClient(a.app).get(saved.id)).statusCode).toBe(200);
+        expect((await a.app.inject({ url: '/readyz' })).statusCode).toBe(200);
         relay.cut();
         const seen: number[] = [];
         await waitUntil(
@@ -292,6 +295,7 @@ await describeWithService('PostgreSQL', probePostgres, 'stalled Postgres', () =>
     it('a statement stuck behind a lock is cancelled by the server (statement_timeout): 503 within the bound, then it works again', async () => {
       const t = await startApp();
       const saved = await saveToken(t.app);
+      expect((await storageClient(t.app).get(saved.id)).statusCode).toBe(200);
       locker = new Client({ connectionString: TEST_DATABASE_URL });
       await locker.connect();
       await locker.query('BEGIN');
