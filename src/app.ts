@@ -21,7 +21,7 @@ import type { Clock, RandomSource } from './clock.js';
 import { toRfc3339 } from './clock.js';
 import type { Config } from './config.js';
 import { createAuth } from './http/auth.js';
-import { frameworkErrors, registerErrorHandling } from './http/errors.js';
+import { clientErrorHandler, frameworkErrors, registerErrorHandling } from './http/errors.js';
 import { registerRequestLog } from './http/request-log.js';
 import { registerValidation } from './http/validation.js';
 import type { Secrets } from './secrets.js';
@@ -63,6 +63,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // Long enough that an over-long id reaches its route and gets that route's 404.
     routerOptions: { maxParamLength: 8192 },
     frameworkErrors,
+    clientErrorHandler,
     return503OnClosing: true,
     // Fastify writes two lines per request; registerRequestLog writes at most one, after it.
     disableRequestLogging: true,

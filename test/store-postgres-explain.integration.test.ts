@@ -7,6 +7,7 @@ import {
   listStoredTokensQuery,
   type SqlQuery,
 } from '../src/store/postgres/stored-token-queries.js';
+import { adminQuery } from './support/postgres.js';
 import { describeWithService, TEST_DATABASE_URL, uniqueName } from './support/services.js';
 import { T0 } from './support/time.js';
 
@@ -57,19 +58,20 @@ await describeWithService(
 
     beforeAll(async () => {
       await store.migrate();
-      // One statement, so the row-count trigger runs once; ANALYZE as autovacuum would.
-      await store.pool.query(
+      // One statement, so the row-count trigger runs once; ANALYZE as autovacuum would. On a
+      // connection of its own: the bulk load takes longer than the store's statement_timeout.
+      await adminQuery(
         `INSERT INTO ${s}.stored_tokens (id, user_id, kid, sealed, preview, expires_at_ms, saved_at_ms, created_at_ms)
          SELECT 'tok_' || lpad(g::text, 8, '0'), 'usr_' || (g % ${USERS}), 'k1', decode(repeat('ab', 60), 'hex'),
                 'eyJhbGci...Q3Yk', ${T0} + g * 1000, ${T0} + g, ${T0} + g
          FROM generate_series(1, ${ROWS}) AS g`,
       );
-      await store.pool.query(`ANALYZE ${s}.stored_tokens`);
+      await adminQuery(`ANALYZE ${s}.stored_tokens`);
     }, 120_000);
 
     afterAll(async () => {
-      await store.pool.query(`DROP SCHEMA IF EXISTS ${s} CASCADE`);
       await store.close();
+      await adminQuery(`DROP SCHEMA IF EXISTS ${s} CASCADE`);
     });
 
     it('the bulk-inserted rows are all counted', async () => {

@@ -1,4 +1,3 @@
-import { connect, createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { StoreUnavailableError } from '../src/errors.js';
 import { feedChannel } from '../src/store/postgres/feed-transport.js';
@@ -6,45 +5,14 @@ import { quoteIdentifier } from '../src/store/postgres/migrations.js';
 import { PostgresStore } from '../src/store/postgres/postgres-store.js';
 import { newToken, RecordingListener } from './store-contract/support.js';
 import { describeStoreContract } from './store-contract.js';
+import { freezableRelay } from './support/freezable-relay.js';
 import { adminQuery, dropSchema } from './support/postgres.js';
 import { describeWithService, TEST_DATABASE_URL, uniqueName } from './support/services.js';
+import { T0 } from './support/time.js';
 import { waitUntil } from './support/wait.js';
 
 const openStore = (schema: string, url = TEST_DATABASE_URL) =>
   new PostgresStore({ kind: 'postgres', url, schema, poolMax: 5 });
-
-/**
- * A TCP relay to the test server whose open connections can be frozen: bytes stop flowing
- * both ways but nothing is closed, as when a NAT forgets a connection. New connections flow.
- */
-async function freezableRelay(): Promise<{ url: string; freeze(): void; close(): Promise<void> }> {
-  const target = new URL(TEST_DATABASE_URL);
-  const sockets: Socket[] = [];
-  const server: Server = createServer((downstream) => {
-    const upstream = connect(Number(target.port || 5432), target.hostname);
-    sockets.push(downstream, upstream);
-    downstream.pipe(upstream).on('error', () => undefined);
-    upstream.pipe(downstream).on('error', () => undefined);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  const url = new URL(TEST_DATABASE_URL);
-  url.host = `127.0.0.1:${port}`;
-  return {
-    url: url.toString(),
-    freeze() {
-      for (const socket of sockets) {
-        socket.unpipe();
-        socket.pause();
-      }
-    },
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
-  };
-}
 
 await describeWithService(
   'PostgreSQL',
@@ -134,7 +102,7 @@ await describeWithService(
       });
 
       it('feed: a LISTEN connection that goes silent is found by the heartbeat, reported down and replaced', async () => {
-        const relay = await freezableRelay();
+        const relay = await freezableRelay(TEST_DATABASE_URL);
         try {
           const schema = uniqueName('tessera_test');
           const writer = track(schema);
@@ -147,7 +115,7 @@ await describeWithService(
           const listener = new RecordingListener();
           store.subscribe(listener);
           await listener.waitUp();
-          relay.freeze();
+          relay.freeze('open');
           await waitUntil('down()', () => listener.downs === 1);
           await waitUntil('up() again', () => listener.ups === 2);
           const version = await writer.bumpSessionVersion();
@@ -181,6 +149,24 @@ await describeWithService(
         await waitUntil('every revoked jti', () => delivered().length === jtis.length);
         expect(delivered().sort()).toEqual(jtis);
         expect(listener.events.length).toBeGreaterThan(1);
+      });
+
+      it('purge and clear delete more rows than one batch, count them all, and keep the total exact', async () => {
+        const schema = uniqueName('tessera_test');
+        const store = track(schema);
+        await store.migrate();
+        // 23,456 tokens expired at T0 - 1 and 1,234 still valid: several DELETE batches each.
+        await adminQuery(
+          `INSERT INTO ${quoteIdentifier(schema)}.stored_tokens
+             (id, user_id, kid, sealed, preview, expires_at_ms, saved_at_ms, created_at_ms)
+           SELECT 'tok_' || lpad(g::text, 6, '0'), 'usr_a', 'k1', '\\x00', 'p', CASE WHEN g <= 23456 THEN $1::bigint ELSE $2::bigint END, 0, 0
+           FROM generate_series(1, 24690) AS g`,
+          [T0 - 1, T0 + 3_600_000],
+        );
+        expect(await store.purgeStoredTokens(T0)).toBe(23_456);
+        expect((await store.listStoredTokens({ offset: 0, limit: 1, nowMs: T0 })).total).toBe(1_234);
+        expect(await store.clearStoredTokens()).toBe(1_234);
+        expect((await store.listStoredTokens({ offset: 0, limit: 1, nowMs: T0 })).total).toBe(0);
       });
 
       it('no stored token in clear: the raw row holds only the sealed bytes and the preview', async () => {

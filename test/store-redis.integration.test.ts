@@ -6,10 +6,11 @@ import { RedisStore, type RedisStoreOptions } from '../src/store/redis/redis-sto
 import type { Store, StoredToken } from '../src/store/types.js';
 import { newSession, newToken, RecordingListener } from './store-contract/support.js';
 import { describeStoreContract } from './store-contract.js';
+import { freezableRelay } from './support/freezable-relay.js';
 import { deleteKeys, dumpKeys, probeRedis, redisFixture, testRedisConfig } from './support/redis.js';
 import { describeWithService, TEST_REDIS_URL } from './support/services.js';
 import { T0, T0_SECONDS } from './support/time.js';
-import { waitUntil } from './support/wait.js';
+import { waitUntil, withDeadline } from './support/wait.js';
 
 const NOW = T0 + 60_000;
 /** The order the port promises: savedAtMs descending, then id descending byte by byte. */
@@ -206,6 +207,62 @@ await describeWithService(
           'the bump after reconnecting',
           (e) => e.type === 'version' && e.version === version,
         );
+      });
+
+      it('through a frozen path, plain commands, scripts and PING are unavailable within 2 s; resumed, they work again', async () => {
+        const relay = await freezableRelay(TEST_REDIS_URL);
+        try {
+          const { config } = await open();
+          // The same data, through the relay; its keys are removed with `config`'s.
+          const store = new RedisStore({ ...config, url: relay.url });
+          opened.push({ store, config });
+          await store.createSession(newSession('s1'));
+          relay.freeze();
+          const calls: [string, () => Promise<unknown>][] = [
+            ['PING', () => store.ping()],
+            ['GET (plain command)', () => store.getSessionVersion()],
+            ['HGETALL (plain command)', () => store.findStoredToken('tok_1')],
+            ['script', () => store.revokeSession('s1', T0)],
+          ];
+          const outcomes = await Promise.allSettled(
+            calls.map(([what, call]) => withDeadline(call(), 2000, what)),
+          );
+          for (const outcome of outcomes) {
+            expect(outcome.status === 'rejected' && outcome.reason).toBeInstanceOf(StoreUnavailableError);
+          }
+          relay.resume();
+          // The late replies go to the calls that gave up on them; new calls get their own.
+          await expect(
+            waitUntil('the store to answer again', () => store.getSessionVersion(), {
+              retryOn: (error) => error instanceof StoreUnavailableError,
+            }),
+          ).resolves.toBe(1);
+          expect((await store.findSession('s1'))?.jti).toBe('s1');
+        } finally {
+          await relay.close();
+        }
+      });
+
+      it('feed: a subscriber connection that goes silent is found by the heartbeat, reported down and replaced', async () => {
+        const relay = await freezableRelay(TEST_REDIS_URL);
+        try {
+          const { store: writer, config } = await open();
+          const store = new RedisStore({ ...config, url: relay.url }, { feedHeartbeatMs: 100 });
+          opened.push({ store, config });
+          const listener = new RecordingListener();
+          store.subscribe(listener);
+          await listener.waitUp();
+          relay.freeze('open');
+          await waitUntil('down()', () => listener.downs === 1);
+          await waitUntil('up() again', () => listener.ups === 2);
+          const version = await writer.bumpSessionVersion();
+          await listener.waitForEvent(
+            'the version event',
+            (e) => e.type === 'version' && e.version === version,
+          );
+        } finally {
+          await relay.close();
+        }
       });
 
       it('a killed command connection fails requests as unavailable, then reconnects by itself', async () => {

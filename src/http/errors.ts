@@ -1,4 +1,6 @@
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
+import type { ConnectionError, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ErrorCode, ErrorDetail } from '../errors.js';
 import { RateLimitedError, TesseraError, validationError } from '../errors.js';
 
@@ -43,6 +45,10 @@ const FRAMEWORK: Record<string, [ErrorCode, string]> = {
   FST_ERR_INVALID_URL: ['BAD_URL', 'The URL is not valid'],
 };
 
+/**
+ * Sends Tessera's error shape. The headers every response carries are set here too: errors
+ * Fastify raises before routing (`frameworkErrors`) skip the app's onSend hook.
+ */
 export function sendError(
   reply: FastifyReply,
   code: ErrorCode,
@@ -52,6 +58,7 @@ export function sendError(
   return reply
     .code(STATUS[code])
     .header('cache-control', 'no-store')
+    .header('x-content-type-options', 'nosniff')
     .type('application/json; charset=utf-8')
     .send(
       details === undefined
@@ -138,6 +145,31 @@ export function registerErrorHandling(app: FastifyInstance): void {
   app.setNotFoundHandler((request, reply) =>
     sendError(reply, 'NOT_FOUND', `No route for ${request.method} ${request.url.split('?')[0]}`),
   );
+}
+
+/** What a request Node cannot parse gets (Fastify's own answers); anything else is a 400. */
+const CLIENT_ERRORS: Record<string, [number, string]> = {
+  ERR_HTTP_REQUEST_TIMEOUT: [408, 'Client Timeout'],
+  HPE_HEADER_OVERFLOW: [431, 'Exceeded maximum allowed HTTP header size'],
+};
+
+/**
+ * Requests Node cannot parse (a malformed header line, an unknown method) are answered on the
+ * socket before Fastify, and its hooks, see them. The same answer as Fastify's default, with
+ * the nosniff header every other response carries.
+ */
+export function clientErrorHandler(error: ConnectionError, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, message] = CLIENT_ERRORS[error.code] ?? [400, 'Client Error'];
+  const reason = STATUS_CODES[status] ?? 'Bad Request';
+  const body = JSON.stringify({ error: reason, message, statusCode: status });
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${reason}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+        `Content-Type: application/json\r\nX-Content-Type-Options: nosniff\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(error);
 }
 
 /** Errors Fastify raises before routing (bad percent-encoding), in the same shape. */

@@ -224,6 +224,31 @@ export function authTests(h: AdminApiHarness): void {
       expect(await version()).toBe(1);
     });
 
+    it('a cookie-authenticated DELETE or logout with Sec-Fetch-Site: cross-site is 403 FORBIDDEN_ORIGIN and revokes nothing', async () => {
+      const { token } = await login(t.app);
+      const other = await login(t.app);
+      const crossSite = { 'sec-fetch-site': 'cross-site', ...sessionCookie(token) };
+      expectFailure(
+        await t.app.inject({
+          method: 'DELETE',
+          url: `/api/admin/tokens/sessions/${other.jti}`,
+          headers: crossSite,
+        }),
+        403,
+        'FORBIDDEN_ORIGIN',
+      );
+      expectFailure(
+        await t.app.inject({ method: 'POST', url: '/api/admin/logout', headers: crossSite }),
+        403,
+        'FORBIDDEN_ORIGIN',
+      );
+      for (const session of [token, other.token]) {
+        expect((await t.app.inject({ url: '/api/admin/session', headers: bearer(session) })).statusCode).toBe(
+          200,
+        );
+      }
+    });
+
     it('a cookie-authenticated POST from the same origin works', async () => {
       const { token } = await login(t.app);
       const response = await t.app.inject({

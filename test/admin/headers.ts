@@ -1,4 +1,4 @@
-import type { InjectOptions } from 'fastify';
+import type { FastifyInstance, InjectOptions } from 'fastify';
 import { describe, expect, it } from 'vitest';
 import { ADMIN_KEY, bearer, login, sessionCookie } from '../support/app.js';
 import type { AdminApiHarness } from './harness.js';
@@ -64,6 +64,74 @@ export function headerAndHealthTests(h: AdminApiHarness): void {
       }
       // The list above really covers successes and each kind of failure.
       expect(new Set(statuses)).toEqual(new Set([200, 400, 401, 403, 404, 413, 415]));
+    });
+
+    it('every response, success, error or 404, in /api or not, is X-Content-Type-Options: nosniff with no X-Powered-By', async () => {
+      const t = await h.start();
+      const starting = await h.start({ adminKeyHash: () => null });
+      const { token } = await login(t.app);
+      const storage = '/api/v1/session-storage';
+      const json = { 'content-type': 'application/json' };
+      const requests: [FastifyInstance, InjectOptions][] = [
+        [t.app, { url: '/healthz' }],
+        [t.app, { url: '/readyz' }],
+        [t.app, { url: '/openapi.json' }],
+        [t.app, { url: '/docs' }],
+        [t.app, { method: 'POST', url: '/api/admin/login', headers: KEY }],
+        [t.app, { url: '/api/admin/session', headers: bearer(token) }],
+        [
+          t.app,
+          {
+            method: 'POST',
+            url: storage,
+            headers: KEY,
+            payload: {
+              user_id: 'usr_1',
+              token: 'eyJhbGciOiJIUzI1NiJ9.e30.sig',
+              expires_at: '2026-03-27T08:00:00Z',
+            },
+          },
+        ],
+        [t.app, { url: `${storage}/store_01JQ0000000000000000000000`, headers: KEY }],
+        [t.app, { url: '/api/admin/session' }],
+        [t.app, { method: 'POST', url: '/api/admin/login', headers: { ...json }, payload: '{' }],
+        [
+          t.app,
+          {
+            method: 'POST',
+            url: '/api/admin/login',
+            headers: { 'content-type': 'text/plain' },
+            payload: 'x',
+          },
+        ],
+        [t.app, { method: 'POST', url: '/api/admin/login', payload: { adminKey: 'k'.repeat(70_000) } }],
+        [t.app, { method: 'POST', url: storage, headers: { ...KEY, ...json }, payload: '{}' }],
+        [
+          t.app,
+          {
+            method: 'POST',
+            url: '/api/admin/tokens/revoke',
+            headers: { origin: 'https://evil.example.net', ...sessionCookie(token) },
+          },
+        ],
+        [t.app, { url: '/api/admin/does-not-exist', headers: KEY }],
+        [t.app, { url: '/does-not-exist' }],
+        [t.app, { method: 'DELETE', url: '/healthz' }],
+        [t.app, { url: '/api/admin/tokens/sessions/%E0%A4%A', headers: KEY }],
+        [t.app, { url: '/%E0%A4%A' }],
+        [starting.app, { method: 'POST', url: '/api/admin/login', headers: KEY }],
+        [starting.app, { url: '/readyz' }],
+      ];
+      const statuses = new Set<number>();
+      for (const [app, request] of requests) {
+        const response = await app.inject(request);
+        statuses.add(response.statusCode);
+        const what = `${request.method ?? 'GET'} ${request.url} -> ${response.statusCode}`;
+        expect(response.headers['x-content-type-options'], what).toBe('nosniff');
+        expect(response.headers['x-powered-by'], what).toBeUndefined();
+      }
+      // Successes and each kind of failure, the store's 503 included.
+      expect([...statuses].sort()).toEqual([200, 201, 400, 401, 403, 404, 413, 415, 503]);
     });
   });
 }

@@ -314,6 +314,49 @@ export function describeEndpoints(makeStore?: StoreFactory): void {
       expect((await viaCookie.remove(created.json().id)).statusCode).toBe(200);
     });
 
+    it('a cookie-authenticated write from another site (foreign Origin, or Sec-Fetch-Site: cross-site) is 403 FORBIDDEN_ORIGIN and changes nothing', async () => {
+      const saved = await saveToken(app().app);
+      const { token } = await login(app().app);
+      const crossSite = [
+        { host: 'admin.example.com', origin: 'https://evil.example.net' },
+        { 'sec-fetch-site': 'cross-site' },
+      ];
+      const writes = [
+        ['POST', ''],
+        ['PUT', `/${saved.id}`],
+        ['DELETE', `/${saved.id}`],
+        ['DELETE', ''],
+      ] as const;
+      for (const headers of crossSite) {
+        for (const [method, path] of writes) {
+          const response = await app().app.inject({
+            method,
+            url: `${BASE}${path}`,
+            headers: { ...headers, ...sessionCookie(token) },
+            ...(method === 'DELETE' ? {} : { payload: body }),
+          });
+          const what = `${method} ${path} with ${JSON.stringify(headers)}`;
+          expect(response.statusCode, what).toBe(403);
+          expect(response.json(), what).toMatchObject({ success: false, code: 'FORBIDDEN_ORIGIN' });
+        }
+      }
+      const listed = await storageClient(app().app).list();
+      expect(listed.json().pagination.total).toBe(1);
+      expect((await storageClient(app().app).get(saved.id)).json()).toMatchObject({
+        token: TOKEN,
+        expires_at: saved.expires_at,
+      });
+      // Reads are safe methods, and a bearer is no ambient credential: both go through.
+      const foreign = { host: 'admin.example.com', origin: 'https://evil.example.net' };
+      expect(
+        (await storageClient(app().app, BASE, { ...foreign, ...sessionCookie(token) }).get(saved.id))
+          .statusCode,
+      ).toBe(200);
+      expect(
+        (await storageClient(app().app, BASE, { ...foreign, ...bearer(token) }).create(body)).statusCode,
+      ).toBe(201);
+    });
+
     it('marks every response, success or failure, Cache-Control: no-store', async () => {
       const saved = await saveToken(app().app);
       const client = storageClient(app().app);

@@ -33,8 +33,7 @@ export const openPostgresStore = (schema: string, options: PostgresStoreOptions 
 
 /**
  * The backends LISTENing on `schema`'s feed channel, one per store following it. They are
- * found by their last statement, which stays the LISTEN until the feed's first heartbeat
- * (5 s after it came up): look them up right after the feed is up.
+ * found by their last statement, which is always the LISTEN (the heartbeat repeats it).
  */
 export async function listenBackends(schema: string): Promise<number[]> {
   const rows = await adminQuery<{ pid: number }>(

@@ -2,9 +2,8 @@ import { createHash } from 'node:crypto';
 import { Client } from 'pg';
 import { backoffDelay } from '../../backoff.js';
 import type { FeedTransport, TransportSink } from '../feed/transport.js';
+import { POSTGRES_DEADLINES } from './deadlines.js';
 import { quoteIdentifier } from './migrations.js';
-
-const HEARTBEAT_MS = 5000;
 
 /**
  * The NOTIFY channel of one schema. Postgres rejects (pg_notify) or truncates (LISTEN) names
@@ -21,9 +20,11 @@ export function feedChannel(schema: string): string {
  * Postgres LISTEN on one dedicated connection. It reports `up` once LISTEN is in place and
  * `down` when the connection is lost, then reconnects with backoff (100 ms doubling to 2 s).
  *
- * A connection can also die silently (a NAT drops it, a failover leaves no RST): no error,
- * just no more NOTIFYs, while listeners trust their memory. So a heartbeat query runs every
- * `heartbeatMs`; one not answered by the next beat counts as a lost connection.
+ * A connection can also die silently (a NAT drops it, a failover leaves no RST, the server
+ * stops answering): no error, just no more NOTIFYs, while listeners trust their memory. So a
+ * heartbeat runs every `heartbeatMs`; one not answered by the next beat (or within the reply
+ * deadline, the same) counts as a lost connection. Connecting and LISTEN are bounded too
+ * (deadlines.ts), so neither can hang.
  */
 export class PostgresFeedTransport implements FeedTransport {
   readonly echoesOwnMessages = true;
@@ -37,7 +38,7 @@ export class PostgresFeedTransport implements FeedTransport {
   constructor(
     private readonly url: string,
     readonly channel: string,
-    private readonly heartbeatMs = HEARTBEAT_MS,
+    private readonly heartbeatMs: number = POSTGRES_DEADLINES.feedHeartbeatMs,
   ) {}
 
   start(sink: TransportSink): void {
@@ -61,7 +62,9 @@ export class PostgresFeedTransport implements FeedTransport {
     // Named, so operators (and tests) find the LISTEN connection in pg_stat_activity.
     const client = new Client({
       connectionString: this.url,
-      connectionTimeoutMillis: 3000,
+      connectionTimeoutMillis: POSTGRES_DEADLINES.connectMs,
+      statement_timeout: POSTGRES_DEADLINES.statementMs,
+      query_timeout: this.heartbeatMs,
       application_name: 'tessera-feed',
     });
     this.client = client;
@@ -73,7 +76,7 @@ export class PostgresFeedTransport implements FeedTransport {
     });
     try {
       await client.connect();
-      await client.query(`LISTEN ${quoteIdentifier(this.channel)}`);
+      await client.query(this.listenStatement());
     } catch {
       this.lost(client);
       return;
@@ -85,11 +88,14 @@ export class PostgresFeedTransport implements FeedTransport {
   }
 
   private startHeartbeat(client: Client): void {
+    // The beat repeats the LISTEN: a round trip like any other and a no-op for the server, and
+    // pg_stat_activity keeps showing what the connection is for.
+    const listen = this.listenStatement();
     let waiting = false;
     this.heartbeat = setInterval(() => {
       if (waiting) return this.lost(client);
       waiting = true;
-      client.query('SELECT 1').then(
+      client.query(listen).then(
         () => {
           waiting = false;
         },
@@ -97,6 +103,10 @@ export class PostgresFeedTransport implements FeedTransport {
       );
     }, this.heartbeatMs);
     this.heartbeat.unref();
+  }
+
+  private listenStatement(): string {
+    return `LISTEN ${quoteIdentifier(this.channel)}`;
   }
 
   private stopHeartbeat(): void {

@@ -1,4 +1,4 @@
-import type { PoolClient } from 'pg';
+import type { ClientBase } from 'pg';
 import { StoreMismatchError } from '../../errors.js';
 
 /**
@@ -101,7 +101,7 @@ const MIGRATION_LOCK = 0x7e55e7a;
  * schema: instances starting together queue on the lock, and the later ones find nothing
  * left to do. A failed migration rolls back whole, lock included.
  */
-export async function applyPostgresMigrations(client: PoolClient, schemaName: string): Promise<void> {
+export async function applyPostgresMigrations(client: ClientBase, schemaName: string): Promise<void> {
   const s = quoteIdentifier(schemaName);
   await client.query('BEGIN');
   try {

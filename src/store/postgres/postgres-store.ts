@@ -1,4 +1,4 @@
-import { Pool, type QueryResult, type QueryResultRow } from 'pg';
+import { Client, Pool, type PoolClient, type QueryConfig, type QueryResult, type QueryResultRow } from 'pg';
 import { secondsFromMs } from '../../clock.js';
 import type { BackendConfig } from '../../config.js';
 import { ChangeFeed } from '../feed/change-feed.js';
@@ -18,6 +18,7 @@ import type {
   ThrottleRecord,
 } from '../types.js';
 import { PostgresAccessTables } from './access.js';
+import { MIGRATION_DEADLINES, POSTGRES_DEADLINES } from './deadlines.js';
 import { feedChannel, PostgresFeedTransport } from './feed-transport.js';
 import { applyPostgresMigrations, quoteIdentifier } from './migrations.js';
 import { type SessionRow, type StoredTokenRow, toSession, toStoredToken } from './rows.js';
@@ -25,12 +26,18 @@ import { currentStoredTokenQuery, listStoredTokensQuery } from './stored-token-q
 import { toStoreError } from './unavailable.js';
 
 export interface PostgresStoreOptions {
-  /** How often the feed connection proves it is alive, ms (default 5000). */
+  /** How often the feed connection proves it is alive, ms (default `POSTGRES_DEADLINES.feedHeartbeatMs`). */
   feedHeartbeatMs?: number;
 }
 
 /** NOTIFY payloads must stay under 8000 bytes; revoked jtis are sent in chunks of about this. */
 const NOTIFY_CHUNK_BYTES = 7000;
+/**
+ * Rows one DELETE of clear or purge removes at most; the call repeats it until fewer are
+ * left. A store of a million tokens is then cleared by many short statements rather than one
+ * long one that would hold its locks, and its connection, for seconds.
+ */
+const DELETE_BATCH = 10_000;
 
 /** SQL for a feed message (see `feed/wire.ts`): `{"id": <idSql>, "e": <eventSql>}` as text. */
 const envelope = (idSql: string, eventSql: string) =>
@@ -47,6 +54,7 @@ export class PostgresStore implements Store {
   readonly backend = 'postgres' as const;
   /** Exposed for tests that inspect plans and raw rows; the domain never uses it. */
   readonly pool: Pool;
+  private readonly url: string;
   private readonly schema: string;
   private readonly s: string;
   private readonly channel: string;
@@ -57,12 +65,16 @@ export class PostgresStore implements Store {
   constructor(config: Extract<BackendConfig, { kind: 'postgres' }>, options: PostgresStoreOptions = {}) {
     this.schema = config.schema;
     this.s = quoteIdentifier(config.schema);
+    this.url = config.url;
     this.pool = new Pool({
       connectionString: config.url,
       max: config.poolMax,
       application_name: 'tessera',
-      // A store that is down fails requests fast (503) instead of queueing them.
-      connectionTimeoutMillis: 3000,
+      // A store that is down or silent fails requests fast (503) instead of holding them; each
+      // call's reply deadline is set in query(), from what connecting left of callMs.
+      connectionTimeoutMillis: POSTGRES_DEADLINES.connectMs,
+      statement_timeout: POSTGRES_DEADLINES.statementMs,
+      query_timeout: POSTGRES_DEADLINES.callMs,
       idleTimeoutMillis: 30_000,
     });
     // An idle client that loses its server emits 'error' on the pool; unhandled, that would
@@ -73,24 +85,59 @@ export class PostgresStore implements Store {
     this.feed = new ChangeFeed(new PostgresFeedTransport(config.url, this.channel, options.feedHeartbeatMs));
   }
 
+  /**
+   * One statement on a pooled connection, answered within POSTGRES_DEADLINES.callMs of the
+   * call, connecting included. A connection whose statement failed is dropped, as pool.query
+   * does: after a missed deadline it may still be busy, or silent.
+   */
   private async query<R extends QueryResultRow>(text: string, values?: unknown[]): Promise<QueryResult<R>> {
+    const deadline = performance.now() + POSTGRES_DEADLINES.callMs;
+    let client: PoolClient;
     try {
-      return await this.pool.query<R>(text, values);
+      client = await this.pool.connect();
     } catch (error) {
       throw toStoreError(error);
     }
+    // A connection error while the client is checked out is emitted on it; unhandled, that
+    // would crash the process. The failed statement reports it.
+    const ignore = () => undefined;
+    client.on('error', ignore);
+    // pg reads query_timeout from a query's config too, though its types do not say so.
+    const statement: QueryConfig & { query_timeout: number } = {
+      text,
+      ...(values === undefined ? {} : { values }),
+      query_timeout: Math.max(1, Math.round(deadline - performance.now())),
+    };
+    try {
+      const result = await client.query<R>(statement);
+      client.release();
+      return result;
+    } catch (error) {
+      client.release(error instanceof Error ? error : true);
+      throw toStoreError(error);
+    } finally {
+      client.off('error', ignore);
+    }
   }
 
+  /** On a connection of its own, without the request deadlines (see MIGRATION_DEADLINES). */
   async migrate(): Promise<void> {
-    const client = await this.pool.connect().catch((error: unknown) => {
-      throw toStoreError(error);
+    const client = new Client({
+      connectionString: this.url,
+      application_name: 'tessera',
+      connectionTimeoutMillis: MIGRATION_DEADLINES.connectMs,
+      query_timeout: MIGRATION_DEADLINES.replyMs,
     });
+    // Registered before connecting: an error event without a handler would crash the process.
+    client.on('error', () => undefined);
     try {
+      await client.connect();
       await applyPostgresMigrations(client, this.schema);
-      client.release();
     } catch (error) {
-      client.release(true);
       throw toStoreError(error);
+    } finally {
+      // Not waited for: a server gone silent must not hold start-up on a goodbye.
+      void client.end().catch(() => undefined);
     }
   }
 
@@ -239,10 +286,11 @@ export class PostgresStore implements Store {
   }
 
   async purgeSessions(beforeSeconds: number): Promise<number> {
-    const { rowCount } = await this.query(`DELETE FROM ${this.s}.admin_sessions WHERE exp < $1`, [
-      beforeSeconds,
-    ]);
-    return rowCount ?? 0;
+    return this.deleteInBatches(
+      `DELETE FROM ${this.s}.admin_sessions WHERE jti IN (
+         SELECT jti FROM ${this.s}.admin_sessions WHERE exp < $1 LIMIT $2)`,
+      [beforeSeconds],
+    );
   }
 
   async insertStoredToken(token: StoredToken): Promise<void> {
@@ -307,16 +355,32 @@ export class PostgresStore implements Store {
     return rowCount === 1;
   }
 
-  async clearStoredTokens(): Promise<number> {
-    const { rowCount } = await this.query(`DELETE FROM ${this.s}.stored_tokens`);
-    return rowCount ?? 0;
+  clearStoredTokens(): Promise<number> {
+    return this.deleteInBatches(
+      `DELETE FROM ${this.s}.stored_tokens WHERE id IN (SELECT id FROM ${this.s}.stored_tokens LIMIT $1)`,
+      [],
+    );
   }
 
-  async purgeStoredTokens(beforeMs: number): Promise<number> {
-    const { rowCount } = await this.query(`DELETE FROM ${this.s}.stored_tokens WHERE expires_at_ms < $1`, [
-      beforeMs,
-    ]);
-    return rowCount ?? 0;
+  purgeStoredTokens(beforeMs: number): Promise<number> {
+    return this.deleteInBatches(
+      `DELETE FROM ${this.s}.stored_tokens WHERE id IN (
+         SELECT id FROM ${this.s}.stored_tokens WHERE expires_at_ms < $1 LIMIT $2)`,
+      [beforeMs],
+    );
+  }
+
+  /**
+   * Runs a DELETE of at most DELETE_BATCH rows (its last parameter) until one deletes fewer;
+   * returns how many rows went in all. Each batch commits on its own.
+   */
+  private async deleteInBatches(text: string, values: unknown[]): Promise<number> {
+    let deleted = 0;
+    for (;;) {
+      const { rowCount } = await this.query(text, [...values, DELETE_BATCH]);
+      deleted += rowCount ?? 0;
+      if ((rowCount ?? 0) < DELETE_BATCH) return deleted;
+    }
   }
 
   async listStoredTokensSealedWith(kid: string, limit: number): Promise<StoredToken[]> {

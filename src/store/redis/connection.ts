@@ -22,6 +22,28 @@ export interface ParsedRedisUrl {
   options: RedisOptions;
 }
 
+/**
+ * How long Redis may keep a request waiting, in one place. A server that accepts connections
+ * but stops answering (a paused or overloaded process, a network path that drops packets
+ * without a reset) must not hold requests: every wait is bounded, so a request gets its answer
+ * or 503 STORE_UNAVAILABLE within 2 s, and /readyz says 503 meanwhile.
+ */
+export const REDIS_DEADLINES = {
+  /** A TCP (and TLS) connection. */
+  connectMs: 1500,
+  /**
+   * The reply to one command (a script, PING, the connection handshake): what catches a peer
+   * gone silent without closing. A request waits no longer for the first connection either.
+   */
+  commandMs: 1500,
+  /**
+   * The change feed's heartbeat: a PING on the subscriber connection this often, each answered
+   * before the next, so a feed gone silent is reported down within two beats and session
+   * checks stop answering from memory.
+   */
+  feedHeartbeatMs: 1000,
+} as const;
+
 /** Reconnect with backoff: 100 ms, 200 ms, 400 ms ... capped at 2 s, forever. */
 export const reconnectDelay = (attempt: number): number => backoffDelay(attempt, 100, 2000);
 

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { FeedTransport, TransportSink } from '../feed/transport.js';
-import { reconnectDelay } from './connection.js';
+import { REDIS_DEADLINES, reconnectDelay } from './connection.js';
 
 /**
  * Redis pub/sub on one dedicated subscriber connection (a subscribed connection can run
@@ -10,6 +10,11 @@ import { reconnectDelay } from './connection.js';
  * connection drops: pub/sub keeps nothing for absent subscribers, so between the two, messages
  * may have been missed. On a cluster, a connection that gives up on its node is replaced by one
  * to another node (`connect(generation)` picks which).
+ *
+ * A connection can also go silent without closing (the server stops answering, a NAT forgets
+ * it): no error, just no more messages, while listeners trust their memory. So a heartbeat
+ * PINGs every `heartbeatMs` (PING is allowed on a subscribed connection); one not answered by
+ * the next beat reports `down` at once and reconnects, which subscribes again.
  */
 export class RedisFeedTransport implements FeedTransport {
   readonly echoesOwnMessages = true;
@@ -22,6 +27,7 @@ export class RedisFeedTransport implements FeedTransport {
   /** Connections given up on in a row; sets the wait before the next one. */
   private failures = 0;
   private retryTimer: NodeJS.Timeout | null = null;
+  private heartbeat: NodeJS.Timeout | null = null;
 
   /**
    * `connect(generation)` opens a new subscriber connection; on a cluster each generation may
@@ -30,6 +36,7 @@ export class RedisFeedTransport implements FeedTransport {
   constructor(
     private readonly channel: string,
     private readonly connect: (generation: number) => Redis,
+    private readonly heartbeatMs: number = REDIS_DEADLINES.feedHeartbeatMs,
   ) {}
 
   start(sink: TransportSink): void {
@@ -41,6 +48,7 @@ export class RedisFeedTransport implements FeedTransport {
     this.closed = true;
     if (this.retryTimer !== null) clearTimeout(this.retryTimer);
     this.retryTimer = null;
+    this.stopHeartbeat();
     this.subscriber?.disconnect();
     this.subscriber = null;
   }
@@ -61,6 +69,7 @@ export class RedisFeedTransport implements FeedTransport {
         () => {
           if (current() && ready === this.readyCount && subscriber.status === 'ready') {
             this.failures = 0;
+            this.startHeartbeat(subscriber);
             sink.up();
           }
         },
@@ -71,7 +80,9 @@ export class RedisFeedTransport implements FeedTransport {
       );
     });
     subscriber.on('close', () => {
-      if (current()) sink.down();
+      if (!current()) return;
+      this.stopHeartbeat();
+      sink.down();
     });
     subscriber.on('end', () => {
       // No more retries on this connection (cluster: its node looks gone): try another one.
@@ -90,5 +101,38 @@ export class RedisFeedTransport implements FeedTransport {
     subscriber.on('message', (channel: string, message: string) => {
       if (current() && channel === this.channel) sink.message(message);
     });
+  }
+
+  private startHeartbeat(subscriber: Redis): void {
+    this.stopHeartbeat();
+    let waiting = false;
+    const beat: NodeJS.Timeout = setInterval(() => {
+      if (waiting) return this.silent(subscriber, beat);
+      waiting = true;
+      subscriber.ping().then(
+        () => {
+          waiting = false;
+        },
+        () => this.silent(subscriber, beat),
+      );
+    }, this.heartbeatMs);
+    beat.unref();
+    this.heartbeat = beat;
+  }
+
+  private stopHeartbeat(): void {
+    if (this.heartbeat !== null) clearInterval(this.heartbeat);
+    this.heartbeat = null;
+  }
+
+  /**
+   * The heartbeat `beat` of `subscriber` went unanswered: messages may be lost from now on, so
+   * `down` at once, without waiting for the connection to close; then reconnect.
+   */
+  private silent(subscriber: Redis, beat: NodeJS.Timeout): void {
+    if (this.heartbeat !== beat || this.subscriber !== subscriber || this.closed) return;
+    this.stopHeartbeat();
+    this.sink?.down();
+    subscriber.disconnect(true);
   }
 }

@@ -25,6 +25,7 @@ import {
   createSubscriber,
   type ParsedRedisUrl,
   parseRedisUrl,
+  REDIS_DEADLINES,
   type RedisBackendConfig,
   type RedisClient,
 } from './connection.js';
@@ -50,10 +51,12 @@ export interface RedisStoreOptions {
    * retention (`AUDIT_RETENTION_DAYS`), as `ttlMarginMs` is for records. Default 91 days.
    */
   auditTtlMs?: number;
-  /** Longest wait for a connection. Default 2000 ms. */
+  /** Longest wait for a connection. Default `REDIS_DEADLINES.connectMs`. */
   connectTimeoutMs?: number;
-  /** Longest wait for a reply. Default 2000 ms. */
+  /** Longest wait for a reply, and for the first connection. Default `REDIS_DEADLINES.commandMs`. */
   commandTimeoutMs?: number;
+  /** How often the feed's connection proves it is alive, ms. Default `REDIS_DEADLINES.feedHeartbeatMs`. */
+  feedHeartbeatMs?: number;
 }
 
 /**
@@ -80,21 +83,23 @@ export class RedisStore implements Store {
   private closed = false;
 
   constructor(config: RedisBackendConfig, options: RedisStoreOptions = {}) {
-    const connectTimeoutMs = options.connectTimeoutMs ?? 2000;
+    const commandTimeoutMs = options.commandTimeoutMs ?? REDIS_DEADLINES.commandMs;
     this.ttlMarginMs = options.ttlMarginMs ?? 31 * DAY_MS;
     this.prefix = config.prefix;
     this.keys = new RedisKeys(config.prefix);
     this.server = parseRedisUrl(config.url, {
-      connectTimeoutMs,
-      commandTimeoutMs: options.commandTimeoutMs ?? 2000,
+      connectTimeoutMs: options.connectTimeoutMs ?? REDIS_DEADLINES.connectMs,
+      commandTimeoutMs,
     });
     // Names for CLIENT LIST: which connections are this store's, and which one is its feed.
     this.client = createClient(this.server, config.cluster, `${config.prefix}store`);
-    this.gate = new ConnectionGate(this.client, connectTimeoutMs + 500);
+    this.gate = new ConnectionGate(this.client, commandTimeoutMs);
     this.access = new RedisAccessKeys(this.client, this.keys, options.auditTtlMs ?? 91 * DAY_MS);
     this.feed = new ChangeFeed(
-      new RedisFeedTransport(this.keys.channel, (generation) =>
-        createSubscriber(this.server, this.client, generation, `${config.prefix}feed`),
+      new RedisFeedTransport(
+        this.keys.channel,
+        (generation) => createSubscriber(this.server, this.client, generation, `${config.prefix}feed`),
+        options.feedHeartbeatMs,
       ),
     );
   }

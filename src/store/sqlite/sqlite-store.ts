@@ -1,5 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { secondsFromMs } from '../../clock.js';
 import { StoreMismatchError, StoreUnavailableError } from '../../errors.js';
@@ -28,6 +29,24 @@ import { countStoredTokensSql, currentStoredTokenSql, storedTokenPageSql } from 
 
 /** SQLite error codes that mean "the file is not usable now", not "the query is wrong". */
 const UNAVAILABLE = /^SQLITE_(BUSY|LOCKED|IOERR|CANTOPEN|FULL|READONLY|CORRUPT|NOTADB)/;
+/** Another connection holds the lock this statement needs (waiting may help). */
+const BUSY = /^SQLITE_BUSY/;
+
+/**
+ * The longest a statement waits for another connection's write lock (the CLI, a second server
+ * on the same file) before it is refused as unavailable (503): a request gets its answer within
+ * 2 s even while the file stays locked, and 1.5 s leaves room for the rest of the request.
+ * Readers never wait: in WAL mode they do not need the write lock.
+ */
+const LOCK_WAIT_MS = 1500;
+/**
+ * SQLite waits for a lock inside the call, on the only thread, so the whole server (health
+ * checks too) would stand still while one request waits. It waits in place only this long
+ * (busy_timeout), which absorbs the usual short write of another process; past that the
+ * statement is retried every LOCK_RETRY_MS with the event loop free, until LOCK_WAIT_MS.
+ */
+const LOCK_SLICE_MS = 5;
+const LOCK_RETRY_MS = 10;
 
 /**
  * The embedded backend: one better-sqlite3 connection in WAL mode. Every statement runs on
@@ -47,11 +66,6 @@ export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly feed: ChangeFeed;
   private readonly statements = new Map<string, Database.Statement>();
-  private readonly pendingInserts: {
-    token: StoredToken;
-    resolve: () => void;
-    reject: (error: unknown) => void;
-  }[] = [];
   private readonly access = new SqliteAccessTables((sql) => this.statement(sql));
 
   constructor(
@@ -66,7 +80,7 @@ export class SqliteStore implements Store {
       // the process being killed; the log is synced at checkpoints, so a power loss may take
       // the last commits (FULL would sync each one: about 3 ms here, on the Node thread).
       this.db.pragma('synchronous = NORMAL');
-      this.db.pragma('busy_timeout = 5000');
+      this.db.pragma(`busy_timeout = ${LOCK_SLICE_MS}`);
       this.db.pragma('foreign_keys = ON');
     } catch (error) {
       throw new StoreUnavailableError('sqlite', error);
@@ -90,17 +104,29 @@ export class SqliteStore implements Store {
     return prepared;
   }
 
-  /** Runs `fn`, turning "cannot use the file" failures into StoreUnavailableError. */
+  /**
+   * Runs `fn` (one statement or one transaction, so it either happened or not), turning
+   * "cannot use the file" failures into StoreUnavailableError. It runs at once; only while
+   * another connection holds the lock is it tried again, off the thread, up to LOCK_WAIT_MS.
+   */
   private run<T>(fn: () => T): Promise<T> {
     try {
       return Promise.resolve(fn());
     } catch (error) {
-      const code = (error as { code?: unknown }).code;
-      const closed = error instanceof TypeError && /database connection is not open/.test(error.message);
-      if (closed || (typeof code === 'string' && UNAVAILABLE.test(code))) {
-        return Promise.reject(new StoreUnavailableError('sqlite', error));
+      return isBusy(error)
+        ? this.runWhenUnlocked(fn, performance.now() + LOCK_WAIT_MS - LOCK_SLICE_MS)
+        : Promise.reject(storeError(error));
+    }
+  }
+
+  private async runWhenUnlocked<T>(fn: () => T, deadline: number): Promise<T> {
+    for (;;) {
+      await sleep(LOCK_RETRY_MS);
+      try {
+        return fn();
+      } catch (error) {
+        if (!isBusy(error) || performance.now() >= deadline) throw storeError(error);
       }
-      return Promise.reject(error);
     }
   }
 
@@ -265,42 +291,13 @@ export class SqliteStore implements Store {
     );
   }
 
-  /**
-   * Group commit: inserts that arrive within one turn of the event loop are written in one
-   * transaction, so under load many share one fsync. Each call still resolves only once its
-   * row is committed, and rejects alone when its row fails (the batch is then retried row by row).
-   */
   insertStoredToken(token: StoredToken): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.pendingInserts.push({ token, resolve, reject });
-      if (this.pendingInserts.length === 1) setImmediate(() => this.commitInserts());
-    });
-  }
-
-  private commitInserts(): void {
-    const batch = this.pendingInserts.splice(0);
-    const insert = (token: StoredToken) =>
+    return this.run(() => {
       this.statement(
         `INSERT INTO stored_tokens (id, user_id, kid, sealed, preview, expires_at_ms, saved_at_ms, created_at_ms)
            VALUES (@id, @userId, @kid, @sealed, @preview, @expiresAtMs, @savedAtMs, @createdAtMs)`,
       ).run(token);
-    const together =
-      batch.length > 1
-        ? this.run(() => this.db.transaction(() => batch.forEach((p) => insert(p.token)))())
-        : null;
-    if (together !== null) {
-      void together.then(
-        () => {
-          for (const pending of batch) pending.resolve();
-        },
-        () => {
-          for (const pending of batch)
-            this.run(() => insert(pending.token)).then(pending.resolve, pending.reject);
-        },
-      );
-      return;
-    }
-    for (const pending of batch) this.run(() => insert(pending.token)).then(pending.resolve, pending.reject);
+    });
   }
 
   findStoredToken(id: string): Promise<StoredToken | null> {
@@ -468,4 +465,18 @@ export class SqliteStore implements Store {
   subscribe(listener: FeedListener): () => void {
     return this.feed.subscribe(listener);
   }
+}
+
+const isBusy = (error: unknown): boolean => {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' && BUSY.test(code);
+};
+
+/** StoreUnavailableError for "cannot use the file" failures (a closed store too); others as they are. */
+function storeError(error: unknown): unknown {
+  const code = (error as { code?: unknown }).code;
+  const closed = error instanceof TypeError && /database connection is not open/.test(error.message);
+  return closed || (typeof code === 'string' && UNAVAILABLE.test(code))
+    ? new StoreUnavailableError('sqlite', error)
+    : error;
 }
