@@ -2,7 +2,7 @@ import cookie from '@fastify/cookie';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
-import Fastify from 'fastify';
+import Fastify, { LogController } from 'fastify';
 import { ApiKeys } from './access/api-keys.js';
 import { accessRoutes } from './access/routes.js';
 import { DEFAULT_THROTTLE_POLICY, Throttle } from './access/throttle.js';
@@ -66,7 +66,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     clientErrorHandler,
     return503OnClosing: true,
     // Fastify writes two lines per request; registerRequestLog writes at most one, after it.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     // No child logger per request (an allocation on every request, for the few that log):
     // the lines that are written name the request id themselves.
     childLoggerFactory: (logger) => logger,
