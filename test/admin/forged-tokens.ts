@@ -102,6 +102,14 @@ const FORGERIES: [string, (issued: Issued) => string][] = [
     (s) => realSigner().sign({ ...sessionClaimsOf(s), exp: sessionClaimsOf(s).exp + 3600 }),
   ],
   [
+    'a validly signed token with iat an hour in the future (not yet valid)',
+    (s) => realSigner().sign({ ...sessionClaimsOf(s), iat: sessionClaimsOf(s).iat + 3600 }),
+  ],
+  [
+    'a validly signed token with another iat than its session (earlier)',
+    (s) => realSigner().sign({ ...sessionClaimsOf(s), iat: sessionClaimsOf(s).iat - 60 }),
+  ],
+  [
     'a validly signed token with a foreign issuer',
     (s) => hmacToken(decodeSegment(s.token, 0), { ...claimsOf(s), iss: 'someone-else' }, realSecret()),
   ],
