@@ -20,8 +20,8 @@ import { withDeadline } from './support/wait.js';
  * read from the app, so a route added later is fuzzed without a change here. For each one,
  * RUNS requests with arbitrary parameters, query, credentials, headers and body must hold:
  * never a 5xx (nor a crash, nor a hang), every error in the shape {success:false, error, code},
- * and never a 2xx unless the credential that decides (x-admin-key, else the bearer token, else
- * the cookie) is valid.
+ * never a 2xx unless the credential that decides (x-admin-key, else the bearer token, else
+ * the cookie) is valid, and a token the API took reads back exactly as sent.
  *
  * One seed drives the whole file; a failure names it. Replay with
  * TESSERA_FUZZ_SEED=<seed> npx vitest run test/fuzz-routes.test.ts; more runs with TESSERA_FUZZ_RUNS.
@@ -113,8 +113,11 @@ class Credentials {
       case 'invalidated':
         return { value: this.invalidated[0] as string, valid: false };
       case 'forged': {
-        const [, forge] = FORGERIES[plan.index % FORGERIES.length] as (typeof FORGERIES)[number];
-        return { value: forge(this.victim), valid: false };
+        const [name, forge] = FORGERIES[plan.index % FORGERIES.length] as (typeof FORGERIES)[number];
+        const value = forge(this.victim);
+        // A forgery that comes out as the genuine token would make the oracle wrong, not the app.
+        if (value === this.victim.token) throw new Error(`the forgery "${name}" is the genuine token`);
+        return { value, valid: false };
       }
       case 'text':
         return { value: plan.value, valid: false };
@@ -208,6 +211,27 @@ function checkAnswer(request: InjectOptions, response: LightMyRequestResponse, m
   if (response.statusCode >= 400 && request.method !== 'HEAD') expectErrorShape(response, where);
 }
 
+/**
+ * A token the API took (201, or 200 on a refresh) reads back exactly as sent: an acknowledged
+ * write that comes back changed is as bad as one lost.
+ */
+async function expectStoredAsSent(
+  app: FastifyInstance,
+  request: InjectOptions,
+  response: LightMyRequestResponse,
+) {
+  const stored = response.statusCode === 201 || (request.method === 'PUT' && response.statusCode === 200);
+  if (!stored || typeof request.payload !== 'string') return;
+  const sent = (JSON.parse(request.payload) as { token?: unknown }).token;
+  if (typeof sent !== 'string') return;
+  const { id } = response.json() as { id: string };
+  const read = await send(app, { url: `/api/v1/session-storage/${id}`, headers: KEY });
+  expect(
+    (read.json() as { token: unknown }).token,
+    `${request.method} ${request.url} stored ${JSON.stringify(sent)}`,
+  ).toBe(sent);
+}
+
 /** The app still answers, and its store too. */
 async function expectStillUp(app: FastifyInstance): Promise<void> {
   expect((await send(app, { url: '/healthz' })).statusCode).toBe(200);
@@ -244,7 +268,9 @@ describe('fuzzing every route (fast-check, in-process, SQLite)', () => {
         plans,
         async (plan) => {
           const { request, mayPass } = await materialise(route, plan, credentials);
-          checkAnswer(request, await send(t.app, request), mayPass);
+          const response = await send(t.app, request);
+          checkAnswer(request, response, mayPass);
+          await expectStoredAsSent(t.app, request, response);
         },
         // Routes that take a body have the most to parse and validate: more runs.
         ['POST', 'PUT'].includes(route.method) ? RUNS * 3 : RUNS,

@@ -6,7 +6,7 @@ import type { RegisteredRoute } from '../support/routes.js';
 /*
  * fast-check arbitraries for whole HTTP requests. A plan is plain data (so fast-check can
  * print and shrink it); tokens in it are named by kind and made real only when it is sent
- * (see `FuzzCredentials`), because a token's state (valid, revoked) lives in the app.
+ * (see `Credentials` in fuzz-routes.test.ts), because a token's state lives in the app.
  */
 
 /** A session token by what it is; `forged` picks one of the attack corpus by index. */
@@ -61,13 +61,21 @@ const nastyEscapes = fc.constantFrom(
   '%u0041',
 );
 
-/** Any text: printable Unicode, lone surrogates and control characters included. */
+/** Any text of whole code points: printable Unicode, astral planes and control characters included. */
 const anyText = (maxLength = 40) =>
   fc.oneof(
     fc.string({ maxLength }),
     fc.string({ unit: 'grapheme', maxLength }),
     fc.string({ unit: 'binary', maxLength }),
   );
+
+/**
+ * Text with a lone surrogate (half an astral character, as a truncated emoji leaves): JSON
+ * can carry it (`"\ud83d"`), a URL cannot, so it goes into bodies only.
+ */
+const brokenText = fc
+  .tuple(anyText(10), fc.integer({ min: 0xd800, max: 0xdfff }), anyText(10))
+  .map(([before, unit, after]) => `${before}${String.fromCharCode(unit)}${after}`);
 
 /** A value for a path parameter or a query value, encoded or deliberately not. */
 function urlPart(known: string[]): fc.Arbitrary<string> {
@@ -216,6 +224,7 @@ const dateText = fc.oneof(
 /** A JSON value of any shape, and the fields the API knows given values of any type. */
 const fieldValue = fc.oneof(
   anyText(),
+  brokenText,
   dateText,
   fc.constant(ADMIN_KEY),
   fc.nat({ max: 20_000 }).map((n) => 'x'.repeat(n)),
@@ -236,6 +245,7 @@ const plausibleFields = fc.record(
     token: fc.oneof(
       fc.stringMatching(/^eyJ[A-Za-z0-9_-]{4,40}\.[A-Za-z0-9_-]{0,60}\.[A-Za-z0-9_-]{0,43}$/),
       anyText(50),
+      brokenText,
     ),
     expires_at: dateText,
   },
