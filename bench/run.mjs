@@ -3,6 +3,8 @@
 // ratios to /healthz measured on the same server in the same run; revocation propagation between
 // two instances; listing with 1,000,000 stored tokens; cold start. `--smoke` runs each case for
 // about a second on tiny data, so the script is exercised by `npm test` and cannot rot.
+// `--soak SECONDS [--backend sqlite|postgres|redis]` runs only the soak instead (bench/soak.mjs);
+// with `--smoke` too, only its errors fail the run, not its memory.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +13,7 @@ import { backendEnv } from './backends.mjs';
 import { renderChart } from './chart.mjs';
 import { ADMIN_KEY, call, LOAD_TOOL, loadTest, login, percentile, startServer } from './lib.mjs';
 import { measureScale } from './scale.mjs';
+import { soak } from './soak.mjs';
 
 const { values: options } = parseArgs({
   options: {
@@ -19,6 +22,8 @@ const { values: options } = parseArgs({
     seconds: { type: 'string' },
     out: { type: 'string' },
     scale: { type: 'string' },
+    soak: { type: 'string' },
+    backend: { type: 'string', default: 'sqlite' },
   },
 });
 const smoke = options.smoke;
@@ -241,6 +246,21 @@ async function measureColdStart() {
 }
 
 async function main() {
+  if (options.soak !== undefined) {
+    if (!/^[1-9]\d*$/.test(options.soak))
+      throw new Error(`--soak takes whole seconds, got "${options.soak}"`);
+    mkdirSync(outDir, { recursive: true });
+    const result = await soak({
+      seconds: Number(options.soak),
+      backend: String(options.backend),
+      outDir,
+      log,
+    });
+    if (result.errors > 0) throw new Error(`soak: ${result.errors} requests failed under load`);
+    // A smoke run is too short to judge memory by; it only checks that the soak runs.
+    if (!result.flat && !smoke) throw new Error('soak: RSS did not stay flat (see above)');
+    return;
+  }
   const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
   log(
     `tessera bench${smoke ? ' (smoke)' : ''}: ${seconds} s per case, load from ${LOAD_TOOL}, on ${machine}`,

@@ -22,6 +22,16 @@ interface BenchResults {
   coldStart: { p50: number; trials: number };
 }
 
+interface SoakResults {
+  backend: string;
+  seconds: number;
+  requests: number;
+  errors: number;
+  rssMb: { start: number; end: number; max: number };
+  flat: boolean;
+  samples: { atS: number; rssMb: number }[];
+}
+
 /**
  * A tiny run of `npm run bench` (about a second per case) so the script cannot rot: every
  * case must answer under load on every backend. Figures are not judged here, only shapes.
@@ -65,6 +75,18 @@ await describeWithService(
         expect(p.revokeAll.trials).toBe(5);
       }
     });
+
+    it('--soak runs the mixed load, samples RSS and reports no errors', async () => {
+      await run(process.execPath, ['bench/run.mjs', '--soak', '4', '--smoke', '--out', out], {
+        timeout: 60_000,
+      });
+      const soak = JSON.parse(readFileSync(join(out, 'soak.json'), 'utf8')) as SoakResults;
+      expect(soak).toMatchObject({ backend: 'sqlite', seconds: 4, errors: 0 });
+      expect(soak.requests).toBeGreaterThan(0);
+      expect(soak.samples.length).toBeGreaterThanOrEqual(3);
+      expect(soak.rssMb.max).toBeGreaterThanOrEqual(soak.rssMb.start);
+      expect(typeof soak.flat).toBe('boolean');
+    }, 90_000);
 
     it('measures listing at scale, cold start, and draws the chart', () => {
       expect(results.scale.rows).toBe(2000);

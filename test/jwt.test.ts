@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { SessionClaims } from '../src/admin/jwt.js';
 import { AUDIENCE, createSessionSigner, ISSUER } from '../src/admin/jwt.js';
 import {
+  b64url,
   decodeSegment,
   encodeJson,
   flippedSignature,
@@ -19,6 +20,8 @@ const signer = createSessionSigner([{ kid: null, secret: SECRET }]);
 const token = signer.sign(CLAIMS);
 const header = () => decodeSegment(token, 0);
 const payload = () => decodeSegment(token, 1);
+/** The payload's JSON text exactly as signed. */
+const rawPayload = () => Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8');
 
 describe('createSessionSigner', () => {
   it('refuses a secret shorter than 32 bytes at build time', () => {
@@ -176,6 +179,45 @@ describe('verify', () => {
       () => signRaw(`${token.split('.')[0]}.${Buffer.from('{x').toString('base64url')}`, SECRET),
     ],
     ['a payload that is JSON null (signed)', () => hmacToken(header(), null, SECRET)],
+    [
+      'a payload repeating v, the genuine value last (signed)',
+      () => signRaw(`${token.split('.')[0]}.${b64url(rawPayload().replace('"v":3', '"v":4,"v":3'))}`, SECRET),
+    ],
+    [
+      'a payload repeating jti, the genuine value last (signed)',
+      () =>
+        signRaw(
+          `${token.split('.')[0]}.${b64url(rawPayload().replace('{', '{"jti":"ZZZZyyyyXXXXwwww9876",'))}`,
+          SECRET,
+        ),
+    ],
+    [
+      'a payload with an extra claim (signed)',
+      () => hmacToken(header(), { ...payload(), admin: true }, SECRET),
+    ],
+    [
+      'a payload with nbf in the future (signed)',
+      () => hmacToken(header(), { ...payload(), nbf: NOW + 3600 }, SECRET),
+    ],
+    [
+      'a payload with its members reordered (signed)',
+      () => {
+        const { aud, iss, v, exp, iat, jti } = payload();
+        return hmacToken(header(), { aud, iss, v, exp, iat, jti }, SECRET);
+      },
+    ],
+    [
+      'a payload with whitespace (signed)',
+      () => signRaw(`${token.split('.')[0]}.${b64url(JSON.stringify(payload(), null, 1))}`, SECRET),
+    ],
+    [
+      'a payload spelling iat with a zero fraction, 123.0 (signed)',
+      () =>
+        signRaw(
+          `${token.split('.')[0]}.${b64url(rawPayload().replace(`"iat":${NOW}`, `"iat":${NOW}.0`))}`,
+          SECRET,
+        ),
+    ],
     ['an empty string', () => ''],
     ['garbage', () => 'not a token'],
     ['dots only', () => '..'],

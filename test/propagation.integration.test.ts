@@ -1,22 +1,14 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import type { RedisBackendConfig } from '../src/store/redis/connection.js';
-import { RedisStore } from '../src/store/redis/redis-store.js';
-import type { Store } from '../src/store/types.js';
 import { RecordingListener } from './store-contract/support.js';
 import type { TestAppOptions } from './support/app.js';
 import { ADMIN_KEY, bearer, login, useTestApps } from './support/app.js';
 import { countingReads } from './support/counting-store.js';
-import {
-  dropSchema,
-  listenBackends,
-  openPostgresStore,
-  probePostgres,
-  terminateBackend,
-} from './support/postgres.js';
-import { deleteKeys, killRedisClient, probeRedis, redisClientIds, testRedisConfig } from './support/redis.js';
+import { probePostgres } from './support/postgres.js';
+import { probeRedis } from './support/redis.js';
 import { type RedisCluster, startRedisCluster } from './support/redis-cluster.js';
-import { describeWithService, TEST_REDIS_URL, uniqueName } from './support/services.js';
+import { describeWithService, TEST_REDIS_URL } from './support/services.js';
+import { postgresData, redisData, type SharedData } from './support/shared-data.js';
 import { waitUntil } from './support/wait.js';
 
 /**
@@ -26,50 +18,6 @@ import { waitUntil } from './support/wait.js';
  */
 const FEED_DEADLINE_MS = 5000;
 const KEY = { 'x-admin-key': ADMIN_KEY };
-
-/** One schema / key prefix that several stores open, as the instances of one deployment do. */
-interface SharedData {
-  /** A new store instance on the data (not migrated: the test app does that). */
-  open(): Store;
-  /** The feed connections open on the server for this data, one per subscribed store. */
-  feedConnections(): Promise<string[]>;
-  /** Kills one of them, as a lost network would. */
-  killConnection(connection: string): Promise<void>;
-  /** Removes the data; runs after every store on it is closed. */
-  cleanup(): Promise<void>;
-}
-
-function postgresData(): SharedData {
-  const schema = uniqueName('tessera_propagation');
-  return {
-    open: () => openPostgresStore(schema),
-    feedConnections: async () => (await listenBackends(schema)).map(String),
-    async killConnection(pid) {
-      expect(await terminateBackend(Number(pid))).toBe(true);
-    },
-    cleanup: () => dropSchema(schema),
-  };
-}
-
-/** `nodes`: the standalone server, or every node of a cluster (a feed subscribes on one of them). */
-function redisData(url: string, nodes: string[], cluster: boolean): SharedData {
-  const config: RedisBackendConfig = testRedisConfig(url, cluster);
-  const feedName = `${config.prefix}feed`;
-  return {
-    open: () => new RedisStore(config),
-    async feedConnections() {
-      const perNode = await Promise.all(
-        nodes.map(async (node) => (await redisClientIds(node, feedName)).map((id) => `${node} ${id}`)),
-      );
-      return perNode.flat();
-    },
-    async killConnection(connection) {
-      const [node = '', id = ''] = connection.split(' ');
-      expect(await killRedisClient(node, id)).toBe(true);
-    },
-    cleanup: () => deleteKeys(config),
-  };
-}
 
 /** How a test polls another instance (each try a request, back to back), up to the feed deadline. */
 const FEED_WAIT = { timeoutMs: FEED_DEADLINE_MS, intervalMs: 0 };

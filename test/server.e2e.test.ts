@@ -1,128 +1,11 @@
-import type { ChildProcess } from 'node:child_process';
-import { execFileSync, spawn } from 'node:child_process';
-import {
-  existsSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { EXIT_DEADLINE_MS, POLL, type Server, useBuiltServer } from './support/built-server.js';
 import { waitUntil, withDeadline } from './support/wait.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-/**
- * `npm run build` (compile, then bundle into dist/tessera.mjs, which `npm start` runs), into a private directory: other processes (bench, `npm start`'s
- * build-if-stale) rebuild ./dist at any time, and a half-written file there would fail this run.
- * The directory gets the project's node_modules and package type, so it runs as dist/ would.
- */
-const BUILD = mkdtempSync(join(tmpdir(), 'tessera-e2e-build-'));
-const MAIN = join(BUILD, 'dist', 'tessera.mjs');
 const BANNER = /TESSERA ADMIN KEY[^:\n]*: ([A-Za-z0-9_-]{43})/;
-const START_DEADLINE_MS = 15_000;
-const EXIT_DEADLINE_MS = 10_000;
-
-interface Exit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-}
-
-interface Server {
-  baseUrl: string;
-  stdout(): string;
-  stderr(): string;
-  /** SIGTERM, then the exit (or a failure after the deadline). */
-  stop(): Promise<Exit>;
-}
-
-const children = new Set<ChildProcess>();
-const tempDirs: string[] = [];
-
-/** Only what the server needs: no ADMIN_KEY, DATABASE_URL, ... leaking in from the runner. */
-function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  return { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? tmpdir(), LOG_LEVEL: 'info', ...extra };
-}
-
-function run(env: Record<string, string>): {
-  child: ChildProcess;
-  stdout: () => string;
-  stderr: () => string;
-  exited: Promise<Exit>;
-} {
-  const child = spawn(process.execPath, [MAIN], {
-    cwd: BUILD,
-    env: cleanEnv(env),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.add(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (chunk: Buffer) => {
-    stdout += chunk.toString();
-  });
-  child.stderr?.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  // 'close' comes after both pipes are drained, so the output is complete by then.
-  const exited = new Promise<Exit>((resolve) => {
-    child.on('close', (code, signal) => {
-      children.delete(child);
-      resolve({ code, signal });
-    });
-  });
-  return { child, stdout: () => stdout, stderr: () => stderr, exited };
-}
-
-/** How a test polls a starting server (its output, its HTTP port). */
-const POLL = { timeoutMs: START_DEADLINE_MS, intervalMs: 25 };
-
-/** Starts `node dist/tessera.mjs` on a free port and waits until /readyz says ready. */
-async function startServer(dataDir: string, env: Record<string, string> = {}): Promise<Server> {
-  const proc = run({ HOST: '127.0.0.1', PORT: '0', TESSERA_DATA_DIR: dataDir, ...env });
-  let exit: Exit | null = null;
-  void proc.exited.then((e) => {
-    exit = e;
-  });
-  const failIfExited = () => {
-    if (exit !== null) throw new Error(`server exited early (${JSON.stringify(exit)}): ${proc.stderr()}`);
-  };
-  const baseUrl = await waitUntil(
-    'the listening line',
-    () => {
-      failIfExited();
-      return /listening (?:at|on) (http:\/\/127\.0\.0\.1:\d+)/.exec(proc.stdout())?.[1] ?? null;
-    },
-    POLL,
-  );
-  await waitUntil(
-    '/readyz to answer 200',
-    async () => {
-      failIfExited();
-      try {
-        const response = await fetch(`${baseUrl}/readyz`, { signal: AbortSignal.timeout(2000) });
-        return response.status === 200;
-      } catch {
-        return false;
-      }
-    },
-    POLL,
-  );
-  return {
-    baseUrl,
-    stdout: proc.stdout,
-    stderr: proc.stderr,
-    async stop() {
-      proc.child.kill('SIGTERM');
-      return withDeadline(proc.exited, EXIT_DEADLINE_MS, 'the server to exit after SIGTERM');
-    },
-  };
-}
+const { run, start: startServer, newDataDir } = useBuiltServer();
 
 async function call(
   server: Server,
@@ -137,28 +20,6 @@ async function call(
   });
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
-
-const newDataDir = () => {
-  const dir = mkdtempSync(join(tmpdir(), 'tessera-e2e-'));
-  tempDirs.push(dir);
-  return join(dir, 'data');
-};
-
-beforeAll(() => {
-  const tsc = join(ROOT, 'node_modules/typescript/bin/tsc');
-  execFileSync(process.execPath, [tsc, '-p', 'tsconfig.build.json', '--outDir', join(BUILD, 'dist')], {
-    cwd: ROOT,
-    stdio: 'pipe',
-  });
-  execFileSync(process.execPath, ['scripts/bundle.mjs', join(BUILD, 'dist')], { cwd: ROOT, stdio: 'pipe' });
-  writeFileSync(join(BUILD, 'package.json'), '{ "type": "module" }\n');
-  symlinkSync(join(ROOT, 'node_modules'), join(BUILD, 'node_modules'), 'dir');
-}, 120_000);
-
-afterAll(() => {
-  for (const child of children) child.kill('SIGKILL');
-  for (const dir of [...tempDirs, BUILD]) rmSync(dir, { recursive: true, force: true });
-});
 
 describe('end to end: the built server (node dist/tessera.mjs, as npm start runs it)', () => {
   it('login twice, list, revoke one, restart: the other session is still valid and the generated key still works', async () => {

@@ -45,7 +45,7 @@ const summary = (key: ApiKeyRecord) => ({
 export const accessRoutes: FastifyPluginAsync<AccessRoutesOptions> = async (app, options) => {
   const { apiKeys, vault, adminKey, auth, audit } = options;
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
-  const admin = { preHandler: auth.require('admin') };
+  const admin = { onRequest: auth.require('admin') };
 
   api.post(
     '/api/admin/api-keys',
@@ -152,7 +152,7 @@ export const accessRoutes: FastifyPluginAsync<AccessRoutesOptions> = async (app,
   api.post(
     '/api/admin/admin-key/rotate',
     {
-      preHandler: auth.require('admin_key'),
+      onRequest: auth.require('admin_key'),
       schema: {
         summary: 'Replace the admin key (the new one is shown once); the old one stops working everywhere',
         tags: ['access'],

@@ -7,13 +7,14 @@ import type { SessionCheck } from './session-check.js';
 import { StoreSessionCheck } from './session-check.js';
 
 interface KnownSession {
+  iat: number;
   exp: number;
   v: number;
   revoked: boolean;
 }
 
 /** A revoked (or missing) session: nothing can match it. */
-const GONE: KnownSession = { exp: 0, v: -1, revoked: true };
+const GONE: KnownSession = { iat: -1, exp: 0, v: -1, revoked: true };
 
 export interface FeedSessionCheckOptions {
   store: Store;
@@ -82,12 +83,21 @@ export class FeedSessionCheck implements SessionCheck {
     if (known === undefined) {
       const epoch = this.feed.epoch;
       const record = await this.options.store.findSession(claims.jti);
-      known = record === null ? GONE : { exp: record.exp, v: record.v, revoked: record.revokedAtMs !== null };
+      known =
+        record === null
+          ? GONE
+          : { iat: record.iat, exp: record.exp, v: record.v, revoked: record.revokedAtMs !== null };
       if (epoch === this.feed.epoch && this.feed.isLive) this.sessions.set(claims.jti, known);
       // The version may have moved while we waited.
       if (claims.v !== this.version) return false;
     }
-    return !known.revoked && known.v === claims.v && known.exp === claims.exp && known.exp > nowSeconds;
+    return (
+      !known.revoked &&
+      known.iat === claims.iat &&
+      known.v === claims.v &&
+      known.exp === claims.exp &&
+      known.exp > nowSeconds
+    );
   }
 
   private apply(event: FeedEvent): void {

@@ -116,6 +116,10 @@ function readClaims(segment: string, nowSeconds: number): SessionClaims | null {
   if (typeof jti !== 'string' || !JTI_PATTERN.test(jti)) return null;
   if (!Number.isSafeInteger(iat) || !Number.isSafeInteger(exp) || !Number.isSafeInteger(v)) return null;
   if (iss !== ISSUER || aud !== AUDIENCE) return null;
+  // Like the header, only the exact payload we issue: these six members in this order, no
+  // whitespace, no other or repeated member. JSON.parse keeps the last of two equal names
+  // where other parsers keep the first, so any other spelling could name two sessions.
+  if (segment !== b64url(JSON.stringify({ jti, iat, exp, v, iss, aud }))) return null;
   const claims = { jti, iat, exp, v } as SessionClaims;
   if (claims.exp <= nowSeconds || claims.iat > claims.exp) return null;
   return claims;

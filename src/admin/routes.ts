@@ -136,7 +136,7 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, o
   api.post(
     '/api/admin/logout',
     {
-      preHandler: auth.require('admin'),
+      onRequest: auth.require('admin'),
       schema: {
         summary: "Revoke the caller's own session",
         tags: ['admin'],
@@ -162,7 +162,7 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, o
   api.get(
     '/api/admin/session',
     {
-      preHandler: auth.require('sessions:read'),
+      onRequest: auth.require('sessions:read'),
       schema: {
         summary: "Who am I: check the caller's credential",
         tags: ['admin'],
@@ -194,7 +194,7 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, o
   api.get(
     '/api/admin/tokens/sessions',
     {
-      preHandler: auth.require('sessions:read'),
+      onRequest: auth.require('sessions:read'),
       config: { failureMessage: 'Failed to list sessions' },
       schema: {
         summary: 'List admin sessions (active by default), newest first',
@@ -234,7 +234,7 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, o
   api.delete(
     '/api/admin/tokens/sessions/:jti',
     {
-      preHandler: auth.require('admin'),
+      onRequest: auth.require('admin'),
       config: { failureMessage: 'Failed to revoke sessions' },
       schema: {
         summary: 'Revoke one active session by jti',
@@ -260,7 +260,7 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, o
   api.post(
     '/api/admin/tokens/revoke',
     {
-      preHandler: auth.require('admin'),
+      onRequest: auth.require('admin'),
       config: { failureMessage: 'Failed to revoke sessions' },
       schema: {
         summary: 'Revoke every session by bumping the global session version',
@@ -290,7 +290,7 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, o
   api.post(
     '/api/admin/tokens/revoke-others',
     {
-      preHandler: auth.require('admin'),
+      onRequest: auth.require('admin'),
       config: { failureMessage: 'Failed to revoke sessions' },
       schema: {
         summary: "Revoke every active session except the caller's",

@@ -26,6 +26,7 @@ export class StoreSessionCheck implements SessionCheck {
     ]);
     return (
       session !== null &&
+      session.iat === claims.iat &&
       session.v === claims.v &&
       session.exp === claims.exp &&
       sessionStatus(session, version, nowSeconds) === 'active'

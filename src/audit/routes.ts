@@ -28,7 +28,7 @@ export const auditRoutes: FastifyPluginAsync<AuditRoutesOptions> = async (app, {
   app.withTypeProvider<TypeBoxTypeProvider>().get(
     '/api/admin/audit',
     {
-      preHandler: auth.require('admin'),
+      onRequest: auth.require('admin'),
       schema: {
         summary: 'The audit trail, newest first',
         tags: ['audit'],

@@ -13,7 +13,11 @@ export const UserId = Type.String({
   pattern: '^[\\p{L}\\p{M}\\p{N}\\p{P}\\p{S}\\p{Zs}]*$',
   examples: ['usr_9a2f31'],
 });
-export const Token = Type.String({ minLength: 1, maxLength: 16_384 });
+/**
+ * Whole code points only: a lone surrogate (half of an astral character, which JSON can carry
+ * as `"\ud83d"`) has no UTF-8 form, so it would be sealed, and read back, as U+FFFD.
+ */
+export const Token = Type.String({ minLength: 1, maxLength: 16_384, pattern: '^[^\\p{Cs}]*$' });
 export const ExpiresAt = Type.String({
   format: 'date-time',
   maxLength: 64,

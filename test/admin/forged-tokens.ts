@@ -1,3 +1,4 @@
+import type { FastifyInstance, HTTPMethods } from 'fastify';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { SessionClaims } from '../../src/admin/jwt.js';
 import { AUDIENCE, createSessionSigner, ISSUER } from '../../src/admin/jwt.js';
@@ -14,11 +15,14 @@ import {
   signRaw,
   withPayload,
 } from '../support/forge.js';
+import { registeredRoutes, takesCredential, urlOf } from '../support/routes.js';
 import { T0 } from '../support/time.js';
 import type { AdminApiHarness } from './harness.js';
-import { expectUnauthorized, HOUR_MS } from './harness.js';
+import { expectUnauthorized, HOUR_MS, UNAUTHORIZED } from './harness.js';
 
-interface Issued {
+const KEY = { 'x-admin-key': ADMIN_KEY };
+
+export interface Issued {
   token: string;
   jti: string;
 }
@@ -34,8 +38,22 @@ const sessionClaimsOf = (issued: Issued): SessionClaims => {
   return { jti: String(jti), iat: Number(iat), exp: Number(exp), v: Number(v) };
 };
 
-/** Tokens Tessera must refuse, each built from a real session's token. */
-const FORGERIES: [string, (issued: Issued) => string][] = [
+/** The payload's JSON text exactly as Tessera signed it. */
+const rawPayloadOf = (issued: Issued) =>
+  Buffer.from(issued.token.split('.')[1] ?? '', 'base64url').toString('utf8');
+/** The session's claims without `names`, signed with the real secret under Tessera's header. */
+function realSignedWithout(issued: Issued, ...names: string[]): string {
+  const claims = claimsOf(issued);
+  for (const name of names) delete claims[name];
+  return hmacToken(decodeSegment(issued.token, 0), claims, realSecret());
+}
+
+/**
+ * Tokens Tessera must refuse, each built from a real session's token: the JWT attack corpus
+ * (alg none and confusion, kid injection, tampered parts, validly signed tokens that do not
+ * match their session, oversized and malformed ones). Exported for the fuzz suite.
+ */
+export const FORGERIES: [string, (issued: Issued) => string][] = [
   [
     'alg none, empty signature',
     (s) => `${encodeJson({ alg: 'none', typ: 'JWT' })}.${encodeJson(claimsOf(s))}.`,
@@ -58,7 +76,78 @@ const FORGERIES: [string, (issued: Issued) => string][] = [
     'alg RS256 header, HMAC-signed with the real secret (key confusion)',
     (s) => hmacToken({ alg: 'RS256', typ: 'JWT', kid: realSigner().kid }, claimsOf(s), realSecret()),
   ],
-  ['payload with v bumped, original signature', (s) => withPayload(s.token, { ...claimsOf(s), v: 2 })],
+  [
+    'alg None (capitalised), empty signature',
+    (s) => `${encodeJson({ alg: 'None', typ: 'JWT' })}.${encodeJson(claimsOf(s))}.`,
+  ],
+  [
+    'alg ES256 header, HMAC-signed with the real secret (key confusion)',
+    (s) => hmacToken({ alg: 'ES256', typ: 'JWT', kid: realSigner().kid }, claimsOf(s), realSecret()),
+  ],
+  [
+    'alg hs256 in lower case, signed with the real secret',
+    (s) => hmacToken({ alg: 'hs256', typ: 'JWT', kid: realSigner().kid }, claimsOf(s), realSecret()),
+  ],
+  [
+    'kid path traversal to /dev/null, signed with an empty key',
+    (s) =>
+      hmacToken(
+        { alg: 'HS256', typ: 'JWT', kid: '../../../../../../dev/null' },
+        claimsOf(s),
+        Buffer.alloc(0),
+      ),
+  ],
+  [
+    'kid path traversal, signed with the real secret',
+    (s) => hmacToken({ alg: 'HS256', typ: 'JWT', kid: `../${realSigner().kid}` }, claimsOf(s), realSecret()),
+  ],
+  [
+    'kid SQL injection, signed with the real secret',
+    (s) => hmacToken({ alg: 'HS256', typ: 'JWT', kid: "x' OR '1'='1" }, claimsOf(s), realSecret()),
+  ],
+  [
+    "an embedded jwk header carrying the forger's key, signed with it",
+    (s) =>
+      hmacToken(
+        { alg: 'HS256', typ: 'JWT', kid: realSigner().kid, jwk: { kty: 'oct', k: b64url(otherSecret) } },
+        claimsOf(s),
+        otherSecret,
+      ),
+  ],
+  [
+    'a jku header pointing elsewhere, signed with the real secret',
+    (s) =>
+      hmacToken(
+        { ...decodeSegment(s.token, 0), jku: 'http://127.0.0.1:1/jwks.json' },
+        claimsOf(s),
+        realSecret(),
+      ),
+  ],
+  [
+    "Tessera's header with its members reordered, signed with the real secret",
+    (s) => hmacToken({ kid: realSigner().kid, typ: 'JWT', alg: 'HS256' }, claimsOf(s), realSecret()),
+  ],
+  [
+    "Tessera's header with whitespace, signed with the real secret",
+    (s) =>
+      signRaw(
+        `${b64url(JSON.stringify(decodeSegment(s.token, 0), null, 1))}.${s.token.split('.')[1]}`,
+        realSecret(),
+      ),
+  ],
+  [
+    'payload with v bumped, original signature',
+    (s) => withPayload(s.token, { ...claimsOf(s), v: sessionClaimsOf(s).v + 1 }),
+  ],
+  [
+    'payload naming another jti, original signature',
+    (s) => withPayload(s.token, { ...claimsOf(s), jti: 'AAAAAAAAAAAAAAAAAAAAAAAA' }),
+  ],
+  [
+    'the header of another token and the payload of this one, original signature',
+    (s) =>
+      `${hmacToken({ alg: 'HS256', typ: 'JWT' }, {}, otherSecret).split('.')[0]}.${s.token.split('.').slice(1).join('.')}`,
+  ],
   [
     'payload with exp extended, original signature',
     (s) => withPayload(s.token, { ...claimsOf(s), exp: sessionClaimsOf(s).exp + 86_400 }),
@@ -98,11 +187,72 @@ const FORGERIES: [string, (issued: Issued) => string][] = [
   ],
   [
     'a validly signed token with the wrong version for its session',
-    (s) => realSigner().sign({ ...sessionClaimsOf(s), v: 2 }),
+    (s) => realSigner().sign({ ...sessionClaimsOf(s), v: sessionClaimsOf(s).v + 1 }),
   ],
   [
     'a validly signed token with another exp than its session',
     (s) => realSigner().sign({ ...sessionClaimsOf(s), exp: sessionClaimsOf(s).exp + 3600 }),
+  ],
+  [
+    'a validly signed token with iat an hour in the future (not yet valid)',
+    (s) => realSigner().sign({ ...sessionClaimsOf(s), iat: sessionClaimsOf(s).iat + 3600 }),
+  ],
+  [
+    'a validly signed token with another iat than its session (earlier)',
+    (s) => realSigner().sign({ ...sessionClaimsOf(s), iat: sessionClaimsOf(s).iat - 60 }),
+  ],
+  [
+    'a validly signed token that expired an hour ago',
+    (s) => {
+      const iat = sessionClaimsOf(s).iat;
+      return realSigner().sign({ ...sessionClaimsOf(s), iat: iat - 7200, exp: iat - 3600 });
+    },
+  ],
+  [
+    'a validly signed token with iat after exp',
+    (s) => realSigner().sign({ ...sessionClaimsOf(s), iat: sessionClaimsOf(s).exp + 1 }),
+  ],
+  [
+    'a validly signed payload repeating v (a bumped one first, the real one last)',
+    (s) =>
+      signRaw(
+        `${s.token.split('.')[0]}.${b64url(rawPayloadOf(s).replace(/"v":(\d+)/, '"v":99,"v":$1'))}`,
+        realSecret(),
+      ),
+  ],
+  [
+    'a validly signed payload repeating jti (another one first, the real one last)',
+    (s) =>
+      signRaw(
+        `${s.token.split('.')[0]}.${b64url(rawPayloadOf(s).replace('{', '{"jti":"AAAAAAAAAAAAAAAAAAAAAAAA",'))}`,
+        realSecret(),
+      ),
+  ],
+  [
+    'a validly signed payload repeating exp (a later one last)',
+    (s) =>
+      signRaw(
+        `${s.token.split('.')[0]}.${b64url(rawPayloadOf(s).replace('}', `,"exp":${sessionClaimsOf(s).exp + 86_400}}`))}`,
+        realSecret(),
+      ),
+  ],
+  [
+    'a validly signed token with nbf in the future',
+    (s) =>
+      hmacToken(
+        decodeSegment(s.token, 0),
+        { ...claimsOf(s), nbf: sessionClaimsOf(s).iat + 3600 },
+        realSecret(),
+      ),
+  ],
+  [
+    'a validly signed token with an extra claim',
+    (s) => hmacToken(decodeSegment(s.token, 0), { ...claimsOf(s), role: 'owner' }, realSecret()),
+  ],
+  ['a validly signed token with no iss and no aud', (s) => realSignedWithout(s, 'iss', 'aud')],
+  [
+    'a validly signed token with the audience as an array',
+    (s) => hmacToken(decodeSegment(s.token, 0), { ...claimsOf(s), aud: [AUDIENCE] }, realSecret()),
   ],
   [
     'a validly signed token with a foreign issuer',
@@ -128,13 +278,143 @@ const FORGERIES: [string, (issued: Issued) => string][] = [
   ['JWT-shaped garbage', () => 'aaaa.bbbb.cccc'],
   ['the token twice', (s) => `${s.token}${s.token}`],
   ['a 10 KB token', () => 'A'.repeat(10 * 1024)],
+  ['a 1 MB token', () => 'A'.repeat(1024 * 1024)],
+  [
+    'a validly signed token padded past 2 KB with whitespace (oversized)',
+    (s) =>
+      signRaw(`${s.token.split('.')[0]}.${b64url(`${rawPayloadOf(s)}${' '.repeat(2048)}`)}`, realSecret()),
+  ],
+  ['four segments', (s) => `${s.token}.${s.token.split('.')[2]}`],
+  [
+    'an empty payload segment, signed with the real secret',
+    (s) => signRaw(`${s.token.split('.')[0]}.`, realSecret()),
+  ],
   [
     'a 10 KB JWT-shaped token',
     (s) => `${s.token.split('.')[0]}.${'B'.repeat(10 * 1024)}.${s.token.split('.')[2]}`,
   ],
 ];
 
+/** The global session version, read with the admin key. */
+export async function sessionVersion(app: FastifyInstance): Promise<number> {
+  const response = await app.inject({ url: '/api/admin/tokens/sessions', headers: KEY });
+  return (response.json() as { currentTokenVersion: number }).currentTokenVersion;
+}
+
+/**
+ * One request for every route that takes a credential, read from the app (a route added later
+ * is included): `:jti` is the real session's, `:id` a real stored token's, so a forged token
+ * that got in would change something the test can see.
+ */
+async function credentialUrls(
+  app: FastifyInstance,
+  issued: Issued,
+): Promise<{ method: HTTPMethods; url: string }[]> {
+  const stored = await app.inject({
+    method: 'POST',
+    url: '/api/v1/session-storage',
+    headers: KEY,
+    payload: { user_id: 'usr_corpus', token: 'stored-token-0123456789', expires_at: '2026-03-27T08:00:00Z' },
+  });
+  expect(stored.statusCode).toBe(201);
+  const params = { jti: issued.jti, id: (stored.json() as { id: string }).id };
+  return (await registeredRoutes(app))
+    .filter(takesCredential)
+    .map((route) => ({ method: route.method, url: urlOf(route, params) }));
+}
+
+/** Asserts `token` is refused on every route that takes a credential, as bearer and as cookie. */
+export async function expectRefusedEverywhere(
+  app: FastifyInstance,
+  issued: Issued,
+  token: string,
+): Promise<void> {
+  const urls = await credentialUrls(app, issued);
+  expect(urls.length).toBeGreaterThan(20);
+  for (const url of urls) {
+    for (const headers of [bearer(token), sessionCookie(token)]) {
+      const response = await app.inject({ ...url, headers });
+      expect(response.statusCode, `${url.method} ${url.url} as ${Object.keys(headers)[0]}`).toBe(401);
+      if (url.method !== 'HEAD') expect(response.json()).toEqual(UNAUTHORIZED);
+    }
+  }
+}
+
+/** Ways a genuine session ends; each hands back the app to present the token to afterwards. */
+const ENDINGS: [string, (t: TestApp, ended: Issued) => Promise<FastifyInstance>][] = [
+  [
+    'revoked by DELETE /tokens/sessions/:jti',
+    async (t, ended) => {
+      const response = await t.app.inject({
+        method: 'DELETE',
+        url: `/api/admin/tokens/sessions/${ended.jti}`,
+        headers: KEY,
+      });
+      expect(response.statusCode).toBe(200);
+      return t.app;
+    },
+  ],
+  [
+    'logged out',
+    async (t, ended) => {
+      const response = await t.app.inject({
+        method: 'POST',
+        url: '/api/admin/logout',
+        headers: bearer(ended.token),
+      });
+      expect(response.json()).toMatchObject({ revoked: true });
+      return t.app;
+    },
+  ],
+  [
+    "revoked by another session's revoke-others",
+    async (t) => {
+      const other = await login(t.app);
+      const response = await t.app.inject({
+        method: 'POST',
+        url: '/api/admin/tokens/revoke-others',
+        headers: bearer(other.token),
+      });
+      expect(response.json()).toMatchObject({ revoked: 1 });
+      return t.app;
+    },
+  ],
+  [
+    'invalidated by revoke-all',
+    async (t) => {
+      expect(
+        (await t.app.inject({ method: 'POST', url: '/api/admin/tokens/revoke', headers: KEY })).statusCode,
+      ).toBe(200);
+      return t.app;
+    },
+  ],
+  [
+    'expired',
+    async (t) => {
+      t.clock.advance(24 * HOUR_MS);
+      return t.app;
+    },
+  ],
+  [
+    'signed with a retired secret (the deployment restarted with a new AUTH_SECRET: a revoked kid)',
+    async (t) =>
+      t.anotherApp({ secrets: { ...testSecrets(), sessionKeys: [{ kid: null, secret: otherSecret }] } }),
+  ],
+];
+
 export function forgedTokenTests(h: AdminApiHarness): void {
+  describe('a session that ended is 401 everywhere, as bearer and as cookie', () => {
+    it.each(ENDINGS)('a session %s', async (_name, end) => {
+      const t = await h.start();
+      const ended = await login(t.app);
+      expect(
+        (await t.app.inject({ url: '/api/admin/session', headers: bearer(ended.token) })).statusCode,
+      ).toBe(200);
+      const app = await end(t, ended);
+      await expectRefusedEverywhere(app, ended, ended.token);
+    });
+  });
+
   describe('forged, tampered and expired tokens are 401, never 5xx', () => {
     let t: TestApp;
     let issued: Issued;

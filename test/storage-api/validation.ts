@@ -45,6 +45,7 @@ export function describeValidation(makeStore?: StoreFactory): void {
       ['token of 16,385 characters', { ...VALID, token: 'x'.repeat(16_385) }, 'body.token'],
       ['token an object', { ...VALID, token: { jwt: TOKEN } }, 'body.token'],
       ['token null', { ...VALID, token: null }, 'body.token'],
+      ['token with a lone surrogate (half an emoji)', { ...VALID, token: 'eyJhbGci\ud83d' }, 'body.token'],
       ['expires_at without a zone', { ...VALID, expires_at: '2026-03-26T11:00:00' }, 'body.expires_at'],
       ['expires_at a date only', { ...VALID, expires_at: '2026-03-26' }, 'body.expires_at'],
       ['expires_at on 30 February', { ...VALID, expires_at: '2026-02-30T11:00:00Z' }, 'body.expires_at'],
@@ -62,6 +63,14 @@ export function describeValidation(makeStore?: StoreFactory): void {
       const client = storageClient(app().app);
       await expectRefused(await client.create(payload), field);
       expect((await client.list()).json().pagination.total).toBe(0);
+    });
+
+    it('takes a token with whole astral characters (surrogate pairs) and reads it back as sent', async () => {
+      const token = `${TOKEN}.\u{1F511}\u{10FFFF}`;
+      const client = storageClient(app().app);
+      const created = await client.create({ ...VALID, token });
+      expect(created.statusCode, created.body).toBe(201);
+      expect((await client.get(created.json().id)).json().token).toBe(token);
     });
 
     it('names every bad field at once', async () => {
@@ -136,6 +145,7 @@ export function describeValidation(makeStore?: StoreFactory): void {
       ['an unknown field', { token: 'x', saved_at: at(0) }, 'body.saved_at'],
       ['token empty', { token: '' }, 'body.token'],
       ['token too long', { token: 'x'.repeat(16_385) }, 'body.token'],
+      ['token with a lone surrogate', { token: '\udc00eyJhbGci' }, 'body.token'],
       ['expires_at without a zone', { expires_at: '2026-03-26T11:00:00' }, 'body.expires_at'],
       ['expires_at with +0100', { expires_at: '2026-03-26T11:00:00+0100' }, 'body.expires_at'],
       ['expires_at null', { expires_at: null }, 'body.expires_at'],
