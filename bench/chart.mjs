@@ -7,8 +7,8 @@ export function renderChart(rows) {
   const shown = rows.filter((row) => row.case !== ANCHOR_CASE);
   const barHeight = 16;
   const gap = 6;
-  const left = 260;
-  const width = 720;
+  const left = 290;
+  const width = 760;
   const scaleWidth = width - left - 60;
   const maxRatio = Math.max(1.1, ...shown.map((row) => row.vsBare));
   const x = (/** @type {number} */ ratio) => left + (ratio / maxRatio) * scaleWidth;
@@ -21,7 +21,7 @@ export function renderChart(rows) {
     `<rect width="100%" height="100%" fill="white"/>`,
     `<text x="${left}" y="14">throughput as a ratio to bare node:http answering /healthz (tick: target)</text>`,
     `<line x1="${x(1)}" y1="20" x2="${x(1)}" y2="${height - 4}" stroke="#999" stroke-dasharray="3,3"/>`,
-    `<text x="${x(1) + 3}" y="30" fill="#666">1.0 = bare node:http</text>`,
+    `<text x="${x(1) - 3}" y="30" fill="#666" text-anchor="end">1.0 = bare node:http</text>`,
   ];
   shown.forEach((row, index) => {
     const y = 36 + index * (barHeight + gap);

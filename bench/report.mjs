@@ -34,11 +34,12 @@ export function formatReport(results) {
       `postgres session check, bearer: Tessera ${comparison.tessera} x bare node:http, db-per-check ${comparison.dbPerCheck} x bare; Tessera answers ${comparison.ratio} x as many checks per second`,
     );
   }
-  lines.push(
-    '',
-    '| propagation (2 instances) | revoke one p50 / p99 ms | revoke all p50 / p99 ms | target p99 |',
-    '| --- | --- | --- | --- |',
-  );
+  if (results.propagation.length > 0)
+    lines.push(
+      '',
+      '| propagation (2 instances) | revoke one p50 / p99 ms | revoke all p50 / p99 ms | target p99 |',
+      '| --- | --- | --- | --- |',
+    );
   for (const p of results.propagation) {
     const worst = Math.max(p.revokeOne.p99, p.revokeAll.p99);
     lines.push(
