@@ -135,7 +135,7 @@ export const LOAD_TOOL =
 /**
  * Loads `url` from a separate process (wrk, else autocannon), 16 connections by default.
  * @param {{ url: string, seconds: number, connections?: number, method?: string | undefined, headers?: Record<string,string> | undefined, body?: string | undefined }} load
- * @returns {Promise<{ rps: number, p50: number, p99: number, non2xx: number, errors: number }>}
+ * @returns {Promise<{ rps: number, requests: number, p50: number, p99: number, non2xx: number, errors: number }>}
  */
 export async function loadTest(load) {
   const connections = String(load.connections ?? 16);
@@ -157,11 +157,28 @@ export async function loadTest(load) {
   const result = JSON.parse(stdout);
   return {
     rps: Math.round(result.requests.average),
+    requests: result.requests.total,
     p50: result.latency.p50,
     p99: result.latency.p99,
     non2xx: result.non2xx,
     errors: result.errors + result.timeouts,
   };
+}
+
+/** /proc counts CPU time in USER_HZ ticks, 100 a second on every Linux. */
+const CLOCK_TICKS = 100;
+
+/**
+ * CPU time a process has used so far (user + system), in seconds, from /proc. Its growth over a
+ * measurement, per request, is the server's own cost of a request: unlike throughput it barely
+ * moves when other processes take the cores. Resolution: one clock tick (10 ms).
+ * @param {number} pid
+ */
+export function cpuSeconds(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may hold spaces), 1-based from field 3: utime is 14, stime 15.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
 }
 
 /** @param {number[]} values @param {number} p */

@@ -18,13 +18,14 @@ export function formatReport(results) {
   const lines = [
     `machine: ${machineLine(results.machine)}; ${results.seconds} s per measurement`,
     '',
-    '| backend | case | req/s | p50 ms | p99 ms | x bare node:http | x /healthz | target (x bare) |',
-    '| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |',
+    // CPU per request is the answering process's own (not wrk's, nor the database's).
+    '| backend | case | req/s | p50 ms | p99 ms | x bare node:http | x /healthz | target (x bare) | CPU us/req | x bare by CPU |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |',
   ];
   for (const row of results.routes) {
     const target = row.target === null ? '' : `>= ${row.target} ${mark(row.vsBare >= row.target)}`;
     lines.push(
-      `| ${row.backend} | ${row.case} | ${row.rps} | ${row.p50} | ${row.p99} | ${row.vsBare} | ${row.vsHealthz} | ${target} |`,
+      `| ${row.backend} | ${row.case} | ${row.rps} | ${row.p50} | ${row.p99} | ${row.vsBare} | ${row.vsHealthz} | ${target} | ${row.cpuUs} | ${row.cpuVsBare} |`,
     );
   }
   const comparison = dbPerCheckComparison(results.routes);

@@ -3,7 +3,16 @@
 // anchor and to Tessera's own /healthz, measured in the same run; on Postgres also the
 // db-per-check design (bench/db-per-check.mjs) beside Tessera's session check.
 import { backendEnv, dropPostgresSchema } from './backends.mjs';
-import { ADMIN_KEY, BENCH_SECRETS, call, loadTest, login, spawnServer, startServer } from './lib.mjs';
+import {
+  ADMIN_KEY,
+  BENCH_SECRETS,
+  call,
+  cpuSeconds,
+  loadTest,
+  login,
+  spawnServer,
+  startServer,
+} from './lib.mjs';
 
 const STORAGE = '/api/v1/session-storage';
 export const ANCHOR_CASE = 'bare node:http /healthz (anchor)';
@@ -11,12 +20,14 @@ export const HEALTHZ_CASE = 'GET /healthz';
 export const DB_PER_CHECK_CASE = 'db-per-check session check, bearer';
 
 /**
+ * @typedef {{ vsBare: number, vsHealthz: number, cpuVsBare: number }} Ratios
  * @typedef {{ backend: string, case: string, rps: number, p50: number, p99: number,
- *   vsBare: number, vsHealthz: number, target: number | null, non2xx: number, errors: number,
- *   pairs: Array<{ vsBare: number, vsHealthz: number }> }} Row
+ *   vsBare: number, vsHealthz: number, cpuUs: number, cpuVsBare: number, target: number | null,
+ *   non2xx: number, errors: number, pairs: Ratios[] }} Row
  * @typedef {{ name: string, url: string, headers?: Record<string, string>, method?: string,
- *   body?: string, target: number | null }} Case
- * @typedef {{ rps: number, p50: number, p99: number, non2xx: number, errors: number }} Sample
+ *   body?: string, target: number | null, pid?: number }} Case
+ * @typedef {{ rps: number, p50: number, p99: number, non2xx: number, errors: number,
+ *   cpuUs: number }} Sample
  */
 
 const round2 = (/** @type {number} */ value) => Math.round(value * 100) / 100;
@@ -36,7 +47,8 @@ function targets(/** @type {string} */ backend) {
 
 /**
  * @param {string} backend
- * @param {{ bareUrl: string, seconds: number, smoke: boolean, log: (line: string) => void }} run
+ * @param {{ bare: { url: string, pid: number }, seconds: number, smoke: boolean,
+ *   log: (line: string) => void }} run
  * @returns {Promise<Row[]>}
  */
 export async function measureRoutes(backend, run) {
@@ -126,11 +138,12 @@ export async function measureRoutes(backend, run) {
         url: `${dbPerCheck.url}/api/admin/session`,
         headers: { authorization: `Bearer ${issued.json.token}` },
         target: null,
+        pid: dbPerCheck.pid,
       });
     }
     return await measureCases(backend, cases, {
       ...run,
-      healthzUrl: at('/healthz'),
+      tessera: { url: server.url, pid: server.pid },
       healthzTarget: target.healthz,
     });
   } finally {
@@ -146,23 +159,37 @@ export async function measureRoutes(backend, run) {
  * Each case is measured in rounds of three back to back: the bare anchor, Tessera's /healthz
  * and the case, in that order and then reversed, so a linear drift of the machine (throughput
  * on this shared 2-core machine drifts by a quarter over a minute) cancels out of the ratios;
- * a case's ratio is the mean of its rounds' ratios. The smoke run measures the two references
- * once per backend instead: it only checks that everything answers.
+ * a case's ratio is the mean of its rounds' ratios. Beside throughput, the CPU time the
+ * answering process spent per request (its own only: not the load generator's, nor the
+ * database's) gives a second ratio to bare, which other processes on the machine barely move.
+ * The smoke run measures the two references once per backend instead: it only checks that
+ * everything answers.
  * @param {string} backend
- * @param {Case[]} cases
- * @param {{ bareUrl: string, healthzUrl: string, healthzTarget: number, seconds: number, smoke: boolean,
- *   log: (line: string) => void }} run
+ * @param {Case[]} cases Tessera's unless they name another `pid`
+ * @param {{ bare: { url: string, pid: number }, tessera: { url: string, pid: number },
+ *   healthzTarget: number, seconds: number, smoke: boolean, log: (line: string) => void }} run
  * @returns {Promise<Row[]>}
  */
 async function measureCases(backend, cases, run) {
   const { seconds, smoke, log } = run;
   const rounds = smoke ? 1 : 2;
   /** @type {Case} */
-  const anchor = { name: ANCHOR_CASE, url: `${run.bareUrl}/healthz`, target: null };
+  const anchor = { name: ANCHOR_CASE, url: `${run.bare.url}/healthz`, target: null, pid: run.bare.pid };
   /** @type {Case} */
-  const healthz = { name: HEALTHZ_CASE, url: run.healthzUrl, target: run.healthzTarget };
-  const measure = (/** @type {Case} */ c, /** @type {number} */ secs) =>
-    loadTest({ url: c.url, seconds: secs, method: c.method, headers: c.headers, body: c.body });
+  const healthz = { name: HEALTHZ_CASE, url: `${run.tessera.url}/healthz`, target: run.healthzTarget };
+  /** @returns {Promise<Sample>} */
+  const measure = async (/** @type {Case} */ c, /** @type {number} */ secs) => {
+    const pid = c.pid ?? run.tessera.pid;
+    const cpuBefore = cpuSeconds(pid);
+    const load = await loadTest({
+      url: c.url,
+      seconds: secs,
+      method: c.method,
+      headers: c.headers,
+      body: c.body,
+    });
+    return { ...load, cpuUs: ((cpuSeconds(pid) - cpuBefore) * 1e6) / Math.max(1, load.requests) };
+  };
   // Warm the JIT on each route first, so the figure is the route's and not the compiler's.
   const warm = (/** @type {Case} */ c) => (smoke ? Promise.resolve() : measure(c, 1).then(() => undefined));
   await warm(anchor);
@@ -171,7 +198,7 @@ async function measureCases(backend, cases, run) {
   const anchors = [];
   /** @type {Sample[]} */
   const healthzs = [];
-  /** @type {Array<{ vsBare: number, vsHealthz: number }>} */
+  /** @type {Ratios[]} */
   const healthzPairs = [];
   const once = smoke
     ? { anchor: await measure(anchor, seconds), healthz: await measure(healthz, seconds) }
@@ -179,7 +206,7 @@ async function measureCases(backend, cases, run) {
   if (once !== null) {
     anchors.push(once.anchor);
     healthzs.push(once.healthz);
-    healthzPairs.push({ vsBare: once.healthz.rps / once.anchor.rps, vsHealthz: 1 });
+    healthzPairs.push(ratios(once.healthz, once));
   }
   /** @type {Row[]} */
   const rows = [];
@@ -201,17 +228,17 @@ async function measureCases(backend, cases, run) {
         : { anchor: last, healthz: middle, result: first };
       anchors.push(trio.anchor);
       healthzs.push(trio.healthz);
-      healthzPairs.push({ vsBare: trio.healthz.rps / trio.anchor.rps, vsHealthz: 1 });
+      healthzPairs.push(ratios(trio.healthz, trio));
       trios.push(trio);
     }
     const row = toRow(
       backend,
       c,
       trios.map((t) => t.result),
-      trios.map((t) => ({ vsBare: t.result.rps / t.anchor.rps, vsHealthz: t.result.rps / t.healthz.rps })),
+      trios.map((t) => ratios(t.result, t)),
     );
     log(
-      `  ${backend.padEnd(8)} ${c.name.padEnd(36)} ${String(row.rps).padStart(7)} req/s  p50 ${row.p50} ms  p99 ${row.p99} ms  x${row.vsBare} bare  x${row.vsHealthz} /healthz`,
+      `  ${backend.padEnd(8)} ${c.name.padEnd(36)} ${String(row.rps).padStart(7)} req/s  p50 ${row.p50} ms  p99 ${row.p99} ms  x${row.vsBare} bare  x${row.vsHealthz} /healthz  ${row.cpuUs} us CPU/req (x${row.cpuVsBare} bare)`,
     );
     rows.push(row);
   }
@@ -219,7 +246,7 @@ async function measureCases(backend, cases, run) {
     backend,
     anchor,
     anchors,
-    anchors.map((a, i) => ({ vsBare: 1, vsHealthz: a.rps / /** @type {Sample} */ (healthzs[i]).rps })),
+    anchors.map((a, i) => ratios(a, { anchor: a, healthz: /** @type {Sample} */ (healthzs[i]) })),
   );
   const healthzRow = toRow(backend, healthz, healthzs, healthzPairs);
   const anchorRps = anchors.map((a) => a.rps);
@@ -230,8 +257,20 @@ async function measureCases(backend, cases, run) {
 }
 
 /**
- * @param {string} backend @param {Case} c @param {Sample[]} samples
- * @param {Array<{ vsBare: number, vsHealthz: number }>} pairs
+ * A sample's ratios to the references measured next to it.
+ * @param {Sample} sample @param {{ anchor: Sample, healthz: Sample }} next
+ * @returns {Ratios}
+ */
+function ratios(sample, next) {
+  return {
+    vsBare: sample.rps / next.anchor.rps,
+    vsHealthz: sample.rps / next.healthz.rps,
+    cpuVsBare: next.anchor.cpuUs / sample.cpuUs,
+  };
+}
+
+/**
+ * @param {string} backend @param {Case} c @param {Sample[]} samples @param {Ratios[]} pairs
  * @returns {Row}
  */
 function toRow(backend, c, samples, pairs) {
@@ -243,9 +282,15 @@ function toRow(backend, c, samples, pairs) {
     p99: Math.max(...samples.map((s) => s.p99)),
     vsBare: round2(mean(pairs.map((p) => p.vsBare))),
     vsHealthz: round2(mean(pairs.map((p) => p.vsHealthz))),
+    cpuUs: Math.round(mean(samples.map((s) => s.cpuUs)) * 10) / 10,
+    cpuVsBare: round2(mean(pairs.map((p) => p.cpuVsBare))),
     target: c.target,
     non2xx: samples.reduce((sum, s) => sum + s.non2xx, 0),
     errors: samples.reduce((sum, s) => sum + s.errors, 0),
-    pairs: pairs.map((p) => ({ vsBare: round2(p.vsBare), vsHealthz: round2(p.vsHealthz) })),
+    pairs: pairs.map((p) => ({
+      vsBare: round2(p.vsBare),
+      vsHealthz: round2(p.vsHealthz),
+      cpuVsBare: round2(p.cpuVsBare),
+    })),
   };
 }

@@ -69,7 +69,7 @@ async function main() {
     const bare = await startBareHttp();
     try {
       for (const backend of backends)
-        routes.push(...(await measureRoutes(backend, { bareUrl: bare.url, seconds, smoke, log })));
+        routes.push(...(await measureRoutes(backend, { bare, seconds, smoke, log })));
     } finally {
       await bare.stop();
     }

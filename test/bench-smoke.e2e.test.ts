@@ -19,6 +19,7 @@ interface BenchResults {
     rps: number;
     vsBare: number;
     vsHealthz: number;
+    cpuUs: number;
     non2xx: number;
     errors: number;
   }[];
@@ -70,6 +71,7 @@ await describeWithService(
           expect(row.rps, `${backend} ${row.case}`).toBeGreaterThan(0);
           expect(row.vsBare, `${backend} ${row.case}`).toBeGreaterThan(0);
           expect(row.vsHealthz, `${backend} ${row.case}`).toBeGreaterThan(0);
+          expect(row.cpuUs, `${backend} ${row.case}`).toBeGreaterThan(0);
           expect(row.errors, `${backend} ${row.case}`).toBe(0);
           if (!row.case.includes('POST')) expect(row.non2xx, `${backend} ${row.case}`).toBe(0);
         }
