@@ -137,6 +137,11 @@ function summarise(profile, top) {
       .slice(0, top)
       .map(([group, us]) => `  ${pct(us)}  ${group}`),
   ];
+  // The socket write's samples also hold the time the thread waited for a core (the profiler
+  // samples wall time): on a busy machine it swamps everything else, so also show the rest alone.
+  const writev = groups.get('native writev') ?? 0;
+  const pctRest = (/** @type {number} */ us) => `${((us / (busy - writev)) * 100).toFixed(1).padStart(5)}%`;
+  const rest = [...groups].filter(([group]) => group !== 'native writev').sort((a, b) => b[1] - a[1]);
   return [
     `busy ${(busy / 1e6).toFixed(2)} s of CPU during the load (idle excluded); top self time:`,
     ...[...functions.values()]
@@ -145,6 +150,8 @@ function summarise(profile, top) {
       .map((f) => `  ${pct(f.us)}  ${f.fn.padEnd(34)} ${f.where}`),
     ...table('self time by package:', groups),
     ...table('self time charged to the nearest package or src/ caller (native calls included):', charged),
+    'self time by package without the socket write (native writev):',
+    ...rest.slice(0, top).map(([group, us]) => `  ${pctRest(us)}  ${group}`),
   ].join('\n');
 }
 
