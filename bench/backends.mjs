@@ -5,8 +5,8 @@
 import { Redis } from 'ioredis';
 import pg from 'pg';
 
-const DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+export const DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 /**
  * @param {string} backend
@@ -19,12 +19,7 @@ export async function backendEnv(backend, purpose) {
   if (backend === 'postgres') {
     return {
       env: { DATABASE_URL, DATABASE_SCHEMA: name },
-      async cleanup() {
-        const client = new pg.Client({ connectionString: DATABASE_URL });
-        await client.connect();
-        await client.query(`DROP SCHEMA IF EXISTS "${name}" CASCADE`);
-        await client.end();
-      },
+      cleanup: () => dropPostgresSchema(name),
     };
   }
   if (backend === 'redis') {
@@ -36,7 +31,7 @@ export async function backendEnv(backend, purpose) {
         let cursor = '0';
         do {
           const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-          if (keys.length > 0) await redis.del(...keys);
+          if (keys.length > 0) await redis.unlink(...keys);
           cursor = next;
         } while (cursor !== '0');
         redis.disconnect();
@@ -44,4 +39,12 @@ export async function backendEnv(backend, purpose) {
     };
   }
   throw new Error(`unknown backend ${backend}`);
+}
+
+/** @param {string} name a bench schema */
+export async function dropPostgresSchema(name) {
+  const client = new pg.Client({ connectionString: DATABASE_URL });
+  await client.connect();
+  await client.query(`DROP SCHEMA IF EXISTS "${name}" CASCADE`);
+  await client.end();
 }

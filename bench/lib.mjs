@@ -29,24 +29,25 @@ export function freePort() {
 }
 
 /**
- * Starts `node dist/tessera.mjs` (what `npm start` runs) with `env` and resolves once /readyz answers 200 (store reached).
- * @param {Record<string, string>} env
- * @returns {Promise<{ url: string, pid: number, startMs: number, readyMs: number, stop(): Promise<void>, rssMb(): number }>}
+ * @typedef {{ url: string, pid: number, startMs: number, readyMs: number, stop(): Promise<void>, rssMb(): number }} BenchServer
  */
-export async function startServer(env) {
+
+/**
+ * Spawns `node <script>` on a free loopback port (`PORT`) and resolves once every path in
+ * `ready` answers 2xx, in order. `startMs` is the time to the first path's first answer.
+ * @param {{ script: string, env: Record<string, string>, ready: string[], nodeArgs?: string[],
+ *   onStop?: () => void }} spec
+ * @returns {Promise<BenchServer>}
+ */
+export async function spawnServer(spec) {
   const port = await freePort();
-  const dataDir = env.TESSERA_DATA_DIR ?? mkdtempSync(join(tmpdir(), 'tessera-bench-'));
   const began = performance.now();
-  const child = spawn(process.execPath, ['dist/tessera.mjs'], {
-    env: {
-      ...process.env,
-      LOG_LEVEL: 'warn',
-      ADMIN_KEY,
-      ...BENCH_SECRETS,
-      ...env,
-      PORT: String(port),
-      TESSERA_DATA_DIR: dataDir,
-    },
+  // An inherited LOG_LEVEL would quietly change what is measured: servers run as shipped.
+  const { LOG_LEVEL: _inherited, ...inherited } = process.env;
+  const child = spawn(process.execPath, [...(spec.nodeArgs ?? []), spec.script], {
+    env: { ...inherited, ...spec.env, PORT: String(port) },
+    // stdout (where the request log goes) is /dev/null: each line is still formatted and
+    // written by the server, but no reader competes with it for the two cores.
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
@@ -56,16 +57,20 @@ export async function startServer(env) {
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 30_000;
   /** @type {number | null} */
-  let listeningMs = null;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`server exited (${child.exitCode}): ${stderr}`);
+  let startMs = null;
+  let next = 0;
+  while (next < spec.ready.length) {
+    if (child.exitCode !== null) throw new Error(`${spec.script} exited (${child.exitCode}): ${stderr}`);
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
-      throw new Error(`server did not answer within 30 s: ${stderr}`);
+      throw new Error(`${spec.script} did not answer within 30 s: ${stderr}`);
     }
     try {
-      if (listeningMs === null && (await fetch(`${url}/healthz`)).ok) listeningMs = performance.now() - began;
-      if (listeningMs !== null && (await fetch(`${url}/readyz`)).ok) break;
+      if ((await fetch(`${url}${spec.ready[next]}`)).ok) {
+        startMs ??= performance.now() - began;
+        next++;
+        continue;
+      }
     } catch {}
     await new Promise((resolve) => setTimeout(resolve, 2));
   }
@@ -73,7 +78,7 @@ export async function startServer(env) {
   return {
     url,
     pid: /** @type {number} */ (child.pid),
-    startMs: /** @type {number} */ (listeningMs),
+    startMs: /** @type {number} */ (startMs),
     readyMs,
     rssMb() {
       const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
@@ -88,9 +93,38 @@ export async function startServer(env) {
         await exited;
         clearTimeout(timer);
       }
-      if (env.TESSERA_DATA_DIR === undefined) rmSync(dataDir, { recursive: true, force: true });
+      spec.onStop?.();
     },
   };
+}
+
+/**
+ * Starts `node dist/tessera.mjs` (what `npm start` runs) in its default configuration (no
+ * LOG_LEVEL: request logging as shipped) with the bench's secrets and `env`, and resolves once
+ * /readyz answers 200 (store reached). `startMs` is spawn to the first /healthz answer.
+ * @param {Record<string, string>} env
+ * @param {string[]} [nodeArgs] options for node itself (`--cpu-prof`)
+ * @returns {Promise<BenchServer>}
+ */
+export function startServer(env, nodeArgs = []) {
+  const dataDir = env.TESSERA_DATA_DIR ?? mkdtempSync(join(tmpdir(), 'tessera-bench-'));
+  return spawnServer({
+    script: 'dist/tessera.mjs',
+    nodeArgs,
+    env: { ADMIN_KEY, ...BENCH_SECRETS, ...env, TESSERA_DATA_DIR: dataDir },
+    ready: ['/healthz', '/readyz'],
+    onStop() {
+      if (env.TESSERA_DATA_DIR === undefined) rmSync(dataDir, { recursive: true, force: true });
+    },
+  });
+}
+
+/**
+ * The anchor: a bare `node:http` server answering /healthz's JSON (bench/bare-http.mjs).
+ * @param {string[]} [nodeArgs] options for node itself (`--cpu-prof`)
+ */
+export function startBareHttp(nodeArgs = []) {
+  return spawnServer({ script: 'bench/bare-http.mjs', env: {}, ready: ['/healthz'], nodeArgs });
 }
 
 /** wrk (C, from Debian's packages) when installed: it needs far less CPU than autocannon, so on
@@ -101,7 +135,7 @@ export const LOAD_TOOL =
 /**
  * Loads `url` from a separate process (wrk, else autocannon), 16 connections by default.
  * @param {{ url: string, seconds: number, connections?: number, method?: string | undefined, headers?: Record<string,string> | undefined, body?: string | undefined }} load
- * @returns {Promise<{ rps: number, p50: number, p99: number, non2xx: number, errors: number }>}
+ * @returns {Promise<{ rps: number, requests: number, p50: number, p99: number, non2xx: number, errors: number }>}
  */
 export async function loadTest(load) {
   const connections = String(load.connections ?? 16);
@@ -123,11 +157,28 @@ export async function loadTest(load) {
   const result = JSON.parse(stdout);
   return {
     rps: Math.round(result.requests.average),
+    requests: result.requests.total,
     p50: result.latency.p50,
     p99: result.latency.p99,
     non2xx: result.non2xx,
     errors: result.errors + result.timeouts,
   };
+}
+
+/** /proc counts CPU time in USER_HZ ticks, 100 a second on every Linux. */
+const CLOCK_TICKS = 100;
+
+/**
+ * CPU time a process has used so far (user + system), in seconds, from /proc. Its growth over a
+ * measurement, per request, is the server's own cost of a request: unlike throughput it barely
+ * moves when other processes take the cores. Resolution: one clock tick (10 ms).
+ * @param {number} pid
+ */
+export function cpuSeconds(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may hold spaces), 1-based from field 3: utime is 14, stime 15.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
 }
 
 /** @param {number[]} values @param {number} p */

@@ -12,13 +12,24 @@ const run = promisify(execFile);
 
 interface BenchResults {
   smoke: boolean;
-  routes: { backend: string; case: string; rps: number; ratio: number; non2xx: number; errors: number }[];
+  machine: { cpu: string; cores: number; node: string; postgres: string; redis: string; wrk: string };
+  routes: {
+    backend: string;
+    case: string;
+    rps: number;
+    vsBare: number;
+    vsHealthz: number;
+    cpuUs: number;
+    non2xx: number;
+    errors: number;
+  }[];
   propagation: {
     backend: string;
     revokeOne: { trials: number; p99: number };
     revokeAll: { trials: number };
   }[];
-  scale: { rows: number; p99: number; rssMb: number };
+  scale: { backend: string; rows: number; rssMb: number; queries: { name: string; p99: number }[] }[];
+  memory: { sessions: number; tokenLength: number; per100kMb: number };
   coldStart: { p50: number; trials: number };
 }
 
@@ -32,9 +43,13 @@ interface SoakResults {
   samples: { atS: number; rssMb: number }[];
 }
 
+const ANCHOR = 'bare node:http /healthz (anchor)';
+const DB_PER_CHECK = 'db-per-check session check, bearer';
+
 /**
  * A tiny run of `npm run bench` (about a second per case) so the script cannot rot: every
- * case must answer under load on every backend. Figures are not judged here, only shapes.
+ * case, the bare node:http anchor and the db-per-check server must answer under load on
+ * every backend. Figures are not judged here, only shapes.
  */
 await describeWithService(
   'PostgreSQL and Redis',
@@ -56,16 +71,34 @@ await describeWithService(
     }, 300_000);
     afterAll(() => rmSync(out, { recursive: true, force: true }));
 
-    it('measures every route case on every backend, each answering without errors', () => {
+    it('measures every route case on every backend beside the bare node:http anchor, each answering without errors', () => {
       for (const backend of ['sqlite', 'postgres', 'redis']) {
         const rows = results.routes.filter((row) => row.backend === backend);
-        expect(rows.map((row) => row.case)).toContain('session check, bearer');
-        expect(rows).toHaveLength(9);
+        const cases = rows.map((row) => row.case);
+        expect(cases).toEqual(expect.arrayContaining([ANCHOR, 'GET /healthz', 'session check, bearer']));
+        expect(rows).toHaveLength(backend === 'postgres' ? 11 : 10);
         for (const row of rows) {
           expect(row.rps, `${backend} ${row.case}`).toBeGreaterThan(0);
+          expect(row.vsBare, `${backend} ${row.case}`).toBeGreaterThan(0);
+          expect(row.vsHealthz, `${backend} ${row.case}`).toBeGreaterThan(0);
+          expect(row.cpuUs, `${backend} ${row.case}`).toBeGreaterThan(0);
           expect(row.errors, `${backend} ${row.case}`).toBe(0);
+          if (!row.case.includes('POST')) expect(row.non2xx, `${backend} ${row.case}`).toBe(0);
         }
       }
+    });
+
+    it('measures the db-per-check design beside the session check on Postgres only', () => {
+      expect(results.routes.filter((row) => row.case === DB_PER_CHECK).map((row) => row.backend)).toEqual([
+        'postgres',
+      ]);
+    });
+
+    it('records the machine and the versions it ran', () => {
+      expect(results.machine.cores).toBeGreaterThan(0);
+      expect(results.machine.node).toBe(process.version);
+      for (const version of [results.machine.postgres, results.machine.redis, results.machine.wrk])
+        expect(version).not.toBe('');
     });
 
     it('measures revocation propagation between two instances on Postgres and on Redis', () => {
@@ -88,11 +121,23 @@ await describeWithService(
       expect(typeof soak.flat).toBe('boolean');
     }, 90_000);
 
-    it('measures listing at scale, cold start, and draws the chart', () => {
-      expect(results.scale.rows).toBe(2000);
-      expect(results.scale.rssMb).toBeGreaterThan(0);
+    it('measures listing at scale on every backend, memory per session, cold start, and draws the chart', () => {
+      expect(results.scale.map((s) => s.backend)).toEqual(['sqlite', 'postgres', 'redis']);
+      for (const s of results.scale) {
+        expect(s.rows).toBe(2000);
+        expect(s.rssMb).toBeGreaterThan(0);
+        expect(s.queries.map((q) => q.name)).toEqual([
+          'first page',
+          'page 40',
+          '?user_id=',
+          '?valid=true',
+          '?valid=false',
+        ]);
+      }
+      expect(results.memory.sessions).toBe(500);
+      expect(results.memory.tokenLength).toBeGreaterThan(200);
       expect(results.coldStart.trials).toBe(2);
-      expect(readFileSync(join(out, 'latest.svg'), 'utf8')).toContain('<svg');
+      expect(readFileSync(join(out, 'latest.svg'), 'utf8')).toContain('bare node:http');
     });
   },
 );
