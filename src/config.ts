@@ -194,50 +194,60 @@ function parseBackend(
 }
 
 /**
- * Reads a `kid:base64key,...` key ring; each bad entry adds one line to `problems`, naming
- * `source` (the variable, or the generated file it was read from).
+ * Reads a ring `kid:value,...`: each entry's kid (letters, digits, _ or -, each once) and its
+ * value, which `read` turns into bytes and judges (a problem, or null). Each bad entry adds
+ * one line to `problems`, naming `source` (the variable, or the generated file it came from).
  */
-export function parseKeyRing(raw: string, problems: string[], source: string): EncryptionKey[] {
-  const ring: EncryptionKey[] = [];
+function parseRing(
+  raw: string,
+  problems: string[],
+  source: string,
+  shape: string,
+  read: (text: string) => Buffer,
+  judge: (kid: string, value: Buffer) => string | null,
+): { kid: string; value: Buffer }[] {
+  const ring: { kid: string; value: Buffer }[] = [];
   for (const [index, entry] of raw.split(',').entries()) {
     const colon = entry.indexOf(':');
     const kid = entry.slice(0, colon).trim();
-    const key = Buffer.from(entry.slice(colon + 1).trim(), 'base64');
-    if (colon < 1 || !KID.test(kid)) {
-      problems.push(
-        `${source} entry ${index + 1} must look like kid:base64key (kid: letters, digits, _ or -)`,
-      );
-    } else if (key.length !== 32) {
-      problems.push(`${source} key "${kid}" must be 32 bytes of base64, got ${key.length} bytes`);
-    } else if (ring.some((k) => k.kid === kid)) {
-      problems.push(`${source} lists key id "${kid}" twice`);
-    } else {
-      ring.push({ kid, key });
-    }
+    const value = read(entry.slice(colon + 1).trim());
+    const problem =
+      colon < 1 || !KID.test(kid)
+        ? `${source} entry ${index + 1} must look like ${shape} (kid: letters, digits, _ or -)`
+        : (judge(kid, value) ??
+          (ring.some((key) => key.kid === kid) ? `${source} lists key id "${kid}" twice` : null));
+    if (problem === null) ring.push({ kid, value });
+    else problems.push(problem);
   }
   return ring;
 }
 
-/** Reads `AUTH_SECRETS`: `kid:secret,...`, each secret at least 32 bytes, each kid once. */
+/** Reads a `kid:base64key,...` token key ring (`TOKEN_ENCRYPTION_KEYS`, or the generated file). */
+export function parseKeyRing(raw: string, problems: string[], source: string): EncryptionKey[] {
+  return parseRing(
+    raw,
+    problems,
+    source,
+    'kid:base64key',
+    (text) => Buffer.from(text, 'base64'),
+    (kid, key) =>
+      key.length === 32 ? null : `${source} key "${kid}" must be 32 bytes of base64, got ${key.length} bytes`,
+  ).map(({ kid, value }) => ({ kid, key: value }));
+}
+
+/** Reads `AUTH_SECRETS`: `kid:secret,...`, each secret at least 32 bytes. */
 function parseSessionKeys(raw: string, problems: string[]): SessionKey[] {
-  const ring: SessionKey[] = [];
-  for (const [index, entry] of raw.split(',').entries()) {
-    const colon = entry.indexOf(':');
-    const kid = entry.slice(0, colon).trim();
-    const secret = Buffer.from(entry.slice(colon + 1).trim(), 'utf8');
-    if (colon < 1 || !KID.test(kid)) {
-      problems.push(
-        `AUTH_SECRETS entry ${index + 1} must look like kid:secret (kid: letters, digits, _ or -)`,
-      );
-    } else if (secret.length < 32) {
-      problems.push(`AUTH_SECRETS secret "${kid}" must be at least 32 bytes, got ${secret.length}`);
-    } else if (ring.some((key) => key.kid === kid)) {
-      problems.push(`AUTH_SECRETS lists key id "${kid}" twice`);
-    } else {
-      ring.push({ kid, secret });
-    }
-  }
-  return ring;
+  return parseRing(
+    raw,
+    problems,
+    'AUTH_SECRETS',
+    'kid:secret',
+    (text) => Buffer.from(text, 'utf8'),
+    (kid, secret) =>
+      secret.length >= 32
+        ? null
+        : `AUTH_SECRETS secret "${kid}" must be at least 32 bytes, got ${secret.length}`,
+  ).map(({ kid, value }) => ({ kid, secret: value }));
 }
 
 /** `true`/`false`, a hop count, or a comma-separated list of proxy addresses or CIDR ranges. */
