@@ -7,6 +7,7 @@ import type {
   NewApiKey,
   ThrottleRecord,
 } from '../types.js';
+import { orNull } from './rows.js';
 
 type Query = <R extends QueryResultRow>(text: string, values?: unknown[]) => Promise<QueryResult<R>>;
 
@@ -37,8 +38,6 @@ interface ThrottleRow {
   locked_until_ms: string;
   lockouts: number;
 }
-
-const orNull = (value: string | null): number | null => (value === null ? null : Number(value));
 
 const toApiKey = (row: ApiKeyRow): ApiKeyRecord => ({
   id: row.id,

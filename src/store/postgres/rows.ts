@@ -16,7 +16,8 @@ export interface SessionRow {
   last_seen_at_ms: string | null;
 }
 
-const orNull = (value: string | null): number | null => (value === null ? null : Number(value));
+/** A nullable bigint column as a number, or null. */
+export const orNull = (value: string | null): number | null => (value === null ? null : Number(value));
 
 export const toSession = (row: SessionRow): SessionRecord => ({
   jti: row.jti,

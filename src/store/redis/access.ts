@@ -7,16 +7,13 @@ import type {
   ThrottleRecord,
 } from '../types.js';
 import * as scripts from './access-scripts.js';
-import { pairsToMap } from './codec.js';
+import { optionalNumber, pairsToMap } from './codec.js';
 import type { RedisClient } from './connection.js';
 import type { RedisKeys } from './keys.js';
 import { type LuaScript, runScript } from './scripts.js';
 
 /** Audit entries and throttles deleted per script call by a purge, so no call blocks Redis for long. */
 const BATCH = 500;
-
-const optionalNumber = (value: string | undefined): number | null =>
-  value === undefined ? null : Number(value);
 
 function toApiKey(fields: Map<string, string>): ApiKeyRecord {
   return {

@@ -20,7 +20,8 @@ const need = <V>(fields: Map<string, V>, name: string): V => {
   return value;
 };
 
-const optionalNumber = (value: Field | undefined): number | null =>
+/** An optional numeric hash field as a number; an absent field is null. */
+export const optionalNumber = (value: Field | undefined): number | null =>
   value === undefined ? null : Number(String(value));
 
 export function sessionFields(session: NewSession): string[] {
