@@ -45,6 +45,8 @@ export interface AppDeps {
   clock: Clock;
   random: RandomSource;
   logger?: FastifyBaseLogger;
+  /** The built admin console (`dist/console`), served at `/`; unset, `/` says it is not built. */
+  consoleDir?: string | null;
 }
 
 export const BODY_LIMIT = 64 * 1024;
@@ -218,5 +220,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(sessionStorageRoutes, { vault, auth, audit });
   await app.register(accessRoutes, { apiKeys, vault, adminKey, auth, audit });
   await app.register(auditRoutes, { audit, auth });
+  await app.register(consoleRoutes, { dir: deps.consoleDir ?? null });
   return app;
 }

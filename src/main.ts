@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { resolveAdminKey } from './admin/admin-key.js';
 import { buildApp } from './app.js';
@@ -44,6 +45,8 @@ async function main(): Promise<void> {
     clock: systemClock,
     random: systemRandom,
     logger,
+    // The console is built beside this file: dist/console next to dist/main.js and dist/tessera.mjs.
+    consoleDir: fileURLToPath(new URL('./console/', import.meta.url)),
   });
   let stopSweeper = () => {};
 
