@@ -21,6 +21,7 @@ import type { Clock, RandomSource } from './clock.js';
 import { toRfc3339 } from './clock.js';
 import type { Config } from './config.js';
 import { createAuth } from './http/auth.js';
+import { consoleRoutes } from './http/console.js';
 import { clientErrorHandler, frameworkErrors, registerErrorHandling } from './http/errors.js';
 import { registerRequestLog } from './http/request-log.js';
 import { registerValidation } from './http/validation.js';
