@@ -1,7 +1,8 @@
 // `npm start` (and `npm test`, `npm run bench`) run this first: it builds dist/ (compile, then
-// bundle) only when dist/ is missing or older than the sources.
+// bundle) only when dist/ is missing or older than the sources, and the admin console
+// (dist/console) only when it is missing or older than console/ and the client it uses.
 import { execFileSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** The latest mtime (ms) of any file under `dir`. @param {string} dir @returns {number} */
@@ -20,4 +21,22 @@ if (built < Math.max(newest('src'), statSync('package.json').mtimeMs, statSync('
     stdio: 'inherit',
   });
   execFileSync(process.execPath, ['scripts/bundle.mjs'], { stdio: 'inherit' });
+}
+
+let consoleBuilt = 0;
+try {
+  consoleBuilt = statSync('dist/console/index.html').mtimeMs;
+} catch {}
+if (consoleBuilt < Math.max(newest('console'), newest('src/client'), statSync('package.json').mtimeMs)) {
+  if (existsSync('node_modules/vite/bin/vite.js')) {
+    execFileSync(
+      process.execPath,
+      ['node_modules/vite/bin/vite.js', 'build', '--config', 'console/vite.config.ts'],
+      {
+        stdio: 'inherit',
+      },
+    );
+  } else {
+    console.warn('The admin console is not built (vite, a devDependency, is not installed): `/` says so.');
+  }
 }

@@ -56,6 +56,8 @@ export interface TestAppOptions {
   adminKeyFromEnvironment?: boolean;
   /** Over the test config: 24 h sessions, not production, no proxy trusted, 30 days' retention. */
   config?: Partial<AppDeps['config']>;
+  /** The built admin console to serve at `/`. Default: none (`/` says it is not built). */
+  consoleDir?: string;
 }
 
 /** An in-process app on a real, migrated store with a frozen clock, and the admin key ADMIN_KEY. */
@@ -87,6 +89,7 @@ async function createTestApp(options: TestAppOptions): Promise<TestApp> {
     clock,
     random: systemRandom,
     ...(options.logger === undefined ? {} : { logger: options.logger }),
+    ...(options.consoleDir === undefined ? {} : { consoleDir: options.consoleDir }),
   };
   const app = await buildApp(deps);
   const others: FastifyInstance[] = [];
