@@ -31,6 +31,10 @@ export function StorageView() {
   const query = { page, limit: LIMIT, ...(user === '' ? {} : { user_id: user }) };
   const { data, reload } = useLoad(() => api.listStoredTokens(query), JSON.stringify(query));
   const tokens = data?.data ?? [];
+  // Deleting the last row of the last page moves back a page instead of showing an empty one.
+  useEffect(() => {
+    if (data !== null && data.data.length === 0 && page > 1) setPage(page - 1);
+  }, [data, page]);
 
   const reveal = async (token: StoredTokenSummary) => {
     try {
