@@ -362,6 +362,55 @@ await describeWithService(
       expectClean(opened, [401]);
     }, 60_000);
 
+    it("keyboard only, at a phone's width, in dark mode: sign in with Enter, a dialog opens and closes by keyboard and gives focus back", async () => {
+      const opened = await open(server, { viewport: { width: 390, height: 844 }, colorScheme: 'dark' });
+      const { page } = opened;
+      await page.getByLabel('Admin key').waitFor(UI_WAIT);
+      await page.keyboard.press('Tab');
+      await page.keyboard.type(ADMIN_KEY);
+      await page.keyboard.press('Enter');
+      await page.locator('tr.current').waitFor(UI_WAIT);
+      const focused = async () =>
+        (await page.evaluate(
+          "document.activeElement?.closest('tr.current') !== null && document.activeElement?.textContent === 'Revoke'",
+        )) === true;
+      await waitUntil(
+        "Tab to reach the current row's Revoke button",
+        async () => {
+          await page.keyboard.press('Tab');
+          return focused();
+        },
+        { timeoutMs: 15_000, intervalMs: 0 },
+      );
+      // Focus is visible: the outline the stylesheet gives :focus-visible.
+      await expect(page.evaluate('getComputedStyle(document.activeElement).outlineStyle')).resolves.toBe(
+        'solid',
+      );
+      await page.keyboard.press('Enter');
+      const dialog = page.getByRole('dialog', { name: /^Revoke session/ });
+      await dialog.waitFor(UI_WAIT);
+      await expect(page.evaluate("document.activeElement?.closest('dialog') !== null")).resolves.toBe(true);
+      await page.keyboard.press('Escape');
+      await dialog.waitFor({ state: 'detached', ...UI_WAIT });
+      await waitUntil('focus back on the Revoke button', focused, POLL);
+      expect(await sessionStatus(await currentJti(page))).toBe('active');
+      // (Browser-side code as strings: the test's TypeScript has no DOM library.)
+      // Nothing scrolls sideways but the table, inside its own region; the colours are the dark ones.
+      await expect(page.evaluate('document.documentElement.scrollWidth <= window.innerWidth')).resolves.toBe(
+        true,
+      );
+      await expect(
+        page.evaluate(
+          "(region => region.scrollWidth > region.clientWidth)(document.querySelector('.table-region'))",
+        ),
+      ).resolves.toBe(true);
+      await expect(page.evaluate('getComputedStyle(document.body).backgroundColor')).resolves.toBe(
+        'rgb(15, 19, 24)',
+      );
+      await page.screenshot({ path: join(SCREENSHOTS, 'console-phone-dark.png') });
+      expectClean(opened, [401]);
+    }, 60_000);
+
     it('revoke all: every session is revoked and the page is signed out with a message', async () => {
       const other = await otherSession('curl/8.5.0');
       const opened = await open();

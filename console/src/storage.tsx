@@ -3,7 +3,7 @@ import type { StoredToken, StoredTokenSummary } from '../../src/client/index.js'
 import { api, formatDuration } from './api.js';
 import { shortId } from './format.js';
 import { useFrame, useLoad, useNow } from './hooks.js';
-import { ConfirmDialog, CopyButton, Pager, TableRegion, When } from './widgets.js';
+import { ConfirmDialog, CopyButton, Pager, TableRegion, useModal, When } from './widgets.js';
 
 const LIMIT = 20;
 
@@ -182,11 +182,7 @@ function RevealDialog({ token, onClose }: { token: StoredToken; onClose(): void 
   const ref = useRef<HTMLDialogElement>(null);
   const titleId = useId();
   const valueId = useId();
-  useEffect(() => {
-    const dialog = ref.current;
-    dialog?.showModal();
-    return () => dialog?.close();
-  }, []);
+  useModal(ref);
   return (
     <dialog
       ref={ref}

@@ -1,8 +1,27 @@
-import type { ComponentChildren } from 'preact';
+import type { ComponentChildren, RefObject } from 'preact';
 import { useEffect, useId, useRef, useState } from 'preact/hooks';
 import { describeError, isSignedOut } from './api.js';
 import { absoluteTime, relativeTime } from './format.js';
 import { useFrame } from './hooks.js';
+
+/**
+ * Opens `ref`'s dialog as a modal while the component is mounted, and gives focus back to the
+ * element that had it (the button that opened the dialog), or to the page's main region when
+ * that element is gone (the revoked row).
+ */
+export function useModal(ref: RefObject<HTMLDialogElement | null>): void {
+  useEffect(() => {
+    const opener = document.activeElement;
+    const dialog = ref.current;
+    dialog?.showModal();
+    return () => {
+      dialog?.close();
+      const target =
+        opener instanceof HTMLElement && opener.isConnected ? opener : document.getElementById('main');
+      target?.focus();
+    };
+  }, [ref]);
+}
 
 export interface ConfirmDialogProps {
   title: string;
@@ -26,11 +45,7 @@ export function ConfirmDialog(props: ConfirmDialogProps) {
   const [reason, setReason] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
-  useEffect(() => {
-    const dialog = ref.current;
-    dialog?.showModal();
-    return () => dialog?.close();
-  }, []);
+  useModal(ref);
   const submit = async (event: Event) => {
     event.preventDefault();
     setBusy(true);
