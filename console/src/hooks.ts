@@ -56,13 +56,15 @@ export interface Loaded<T> {
 
 /**
  * Loads with `load` now and whenever `key` changes; `reload` loads again (after a change, on
- * a poll). An answer that arrives after a newer request started is dropped.
+ * a poll). An answer that arrives after a newer request started is dropped. A failure shows
+ * the frame's alert until a later load succeeds.
  */
 export function useLoad<T>(load: () => Promise<T>, key: string): Loaded<T> {
   const frame = useFrame();
   const [data, setData] = useState<T | null>(null);
   const [loading, setLoading] = useState(true);
   const latest = useRef(0);
+  const failed = useRef(false);
   const loader = useRef(load);
   loader.current = load;
   const reload = useCallback(async () => {
@@ -71,7 +73,11 @@ export function useLoad<T>(load: () => Promise<T>, key: string): Loaded<T> {
     try {
       const value = await loader.current();
       if (ticket === latest.current) setData(value);
+      // A poll that works again after a failure (a store back up) takes the alert away.
+      if (failed.current) frame.announce('Tessera answers again: the view is up to date.');
+      failed.current = false;
     } catch (error) {
+      failed.current = true;
       if (ticket === latest.current) frame.fail(error);
     } finally {
       if (ticket === latest.current) setLoading(false);
