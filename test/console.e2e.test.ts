@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
 import type { Browser, BrowserContext, BrowserContextOptions, Page } from 'playwright-core';
 import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -44,11 +45,13 @@ await describeWithService(
   () => {
     let browser: Browser;
     let server: Server;
+    let dataDir: string;
     const contexts: BrowserContext[] = [];
 
     beforeAll(async () => {
       mkdirSync(SCREENSHOTS, { recursive: true });
-      server = await start(newDataDir(), { ADMIN_KEY });
+      dataDir = newDataDir();
+      server = await start(dataDir, { ADMIN_KEY });
       browser = await chromium.launch({
         executablePath: CHROMIUM,
         args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
@@ -360,6 +363,40 @@ await describeWithService(
       await page.getByLabel('Action').selectOption('');
       await page.getByText(/^Page 1 of \d+ \(\d+ entries\)$/).waitFor(UI_WAIT);
       expectClean(opened, [401]);
+    }, 60_000);
+
+    it('a store that cannot be written says so in the dialog, and the same action works once it can', async () => {
+      const other = await otherSession('curl/8.5.0');
+      const opened = await open();
+      const { page } = opened;
+      await signIn(page);
+      // Another process holding SQLite's write lock (the CLI, a second server): writes wait
+      // a bounded time, then the server answers 503 STORE_UNAVAILABLE.
+      const locker = new Database(join(dataDir, 'tessera.db'));
+      locker.pragma('busy_timeout = 0');
+      try {
+        await row(page, 'data-jti', other)
+          .getByRole('button', { name: /^Revoke session/ })
+          .click();
+        const dialog = page.getByRole('dialog');
+        await dialog.waitFor(UI_WAIT);
+        locker.exec('BEGIN IMMEDIATE');
+        await dialog.getByRole('button', { name: 'Revoke', exact: true }).click();
+        await dialog
+          .getByText(
+            'Tessera cannot reach its store (database) right now. Nothing was changed; try again in a moment.',
+          )
+          .waitFor(UI_WAIT);
+        expect(await sessionStatus(other)).toBe('active');
+        locker.exec('ROLLBACK');
+        await dialog.getByRole('button', { name: 'Revoke', exact: true }).click();
+        await dialog.waitFor({ state: 'detached', ...UI_WAIT });
+        expect(await sessionStatus(other)).toBe('revoked');
+      } finally {
+        if (locker.inTransaction) locker.exec('ROLLBACK');
+        locker.close();
+      }
+      expectClean(opened, [401, 503]);
     }, 60_000);
 
     it("keyboard only, at a phone's width, in dark mode: sign in with Enter, a dialog opens and closes by keyboard and gives focus back", async () => {
