@@ -1,6 +1,10 @@
 // `npm start` (and `npm test`, `npm run bench`) run this first: it builds dist/ (compile, then
 // bundle) only when dist/ is missing or older than the sources, and the admin console
 // (dist/console) only when it is missing or older than console/ and the client it uses.
+//
+// A production install has no compiler: it builds, then drops the dev dependencies
+// (`npm ci && npm run build && npm prune --omit=dev`). There the existing dist/ is run as it
+// is, and a missing one is one clear line and exit 1, never a compiler's stack trace.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,14 +16,25 @@ const newest = (dir) =>
     return Math.max(latest, entry.isDirectory() ? newest(path) : statSync(path).mtimeMs);
   }, 0);
 
+const TSC = 'node_modules/typescript/bin/tsc';
+const ESBUILD = 'node_modules/esbuild/package.json';
+const hasCompiler = existsSync(TSC) && existsSync(ESBUILD);
+
+if (!hasCompiler) {
+  if (existsSync('dist/tessera.mjs')) process.exit(0);
+  process.stderr.write(
+    'tessera: dist/tessera.mjs is missing and the compiler (a dev dependency) is not installed: ' +
+      'build before dropping dev dependencies: npm ci && npm run build && npm prune --omit=dev\n',
+  );
+  process.exit(1);
+}
+
 let built = 0;
 try {
   built = Math.min(statSync('dist/main.js').mtimeMs, statSync('dist/tessera.mjs').mtimeMs);
 } catch {}
 if (built < Math.max(newest('src'), statSync('package.json').mtimeMs, statSync('tsconfig.json').mtimeMs)) {
-  execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], {
-    stdio: 'inherit',
-  });
+  execFileSync(process.execPath, [TSC, '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
   execFileSync(process.execPath, ['scripts/bundle.mjs'], { stdio: 'inherit' });
 }
 

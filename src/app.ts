@@ -187,6 +187,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addHook('onClose', async () => {
     closed = true;
     for (const follower of followers) await follower.stop();
+    // Entries still being written reach the store before it is closed.
+    await audit.flush();
   });
 
   app.get(
