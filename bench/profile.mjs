@@ -185,7 +185,12 @@ async function main() {
         const headers = await headersFor(server.url);
         await new Promise((resolve) => setTimeout(resolve, PAUSE_MS)); // marks where start-up ends
         const body = BODIES[name];
-        result = await loadTest({ url, seconds, headers, ...(body === undefined ? {} : { method: 'POST', body }) });
+        result = await loadTest({
+          url,
+          seconds,
+          headers,
+          ...(body === undefined ? {} : { method: 'POST', body }),
+        });
       } finally {
         await server.stop(); // the profile is written as the process exits
       }
