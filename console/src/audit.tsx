@@ -90,7 +90,13 @@ export function AuditView() {
         </table>
       </TableRegion>
       {data !== null && (
-        <Pager page={page} limit={LIMIT} total={data.pagination.total} what="entries" onPage={setPage} />
+        <Pager
+          page={data.pagination.page}
+          limit={LIMIT}
+          total={data.pagination.total}
+          what="entries"
+          onPage={setPage}
+        />
       )}
     </section>
   );

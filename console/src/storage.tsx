@@ -143,7 +143,7 @@ export function StorageView() {
       </TableRegion>
       {data !== null && (
         <Pager
-          page={page}
+          page={data.pagination.page}
           limit={LIMIT}
           total={data.pagination.total}
           what="tokens"

@@ -127,7 +127,7 @@ export interface PagerProps {
   onPage(page: number): void;
 }
 
-/** "Page 2 of 7 (130 tokens)" with Previous and Next. */
+/** "Page 2 of 7 (130 tokens)" with Previous and Next, for the page on screen (the one loaded). */
 export function Pager({ page, limit, total, what, onPage }: PagerProps) {
   const pages = Math.max(1, Math.ceil(total / limit));
   return (
