@@ -53,7 +53,11 @@ export function SessionsView() {
               ))}
             </select>
           </label>
-          <button type="button" onClick={() => setPending({ kind: 'others' })} disabled={others === 0}>
+          <button
+            type="button"
+            onClick={() => setPending({ kind: 'others' })}
+            disabled={filter === 'active' && others === 0}
+          >
             Revoke others
           </button>
           <button type="button" class="danger" onClick={() => setPending({ kind: 'all' })}>
