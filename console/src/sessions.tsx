@@ -56,7 +56,7 @@ export function SessionsView() {
           <button
             type="button"
             onClick={() => setPending({ kind: 'others' })}
-            disabled={filter === 'active' && others === 0}
+            disabled={(filter === 'active' || filter === 'all') && others === 0}
           >
             Revoke others
           </button>
