@@ -143,14 +143,31 @@ async function createTestApp(options: TestAppOptions): Promise<TestApp> {
 }
 
 /**
+ * The bound DESIGN.md sets on a write reaching every other instance (p99). The writing
+ * instance sees its own write before answering; the others learn of it through the change feed.
+ */
+const PROPAGATION_MS = 50;
+
+/**
  * One app to the caller, served by every instance in turn: request i goes to instance i mod n,
- * as a round-robin load balancer would send it. Closing it closes every instance.
+ * as a round-robin load balancer would send it. A write's answer is handed over once the
+ * propagation bound has passed, so the next request, on another instance, is judged as a client
+ * arriving that much later would be, not at a timing the design does not promise. Closing it
+ * closes every instance.
  */
 function roundRobin(instances: FastifyInstance[]): FastifyInstance {
   let next = 0;
-  const inject = (...args: Parameters<FastifyInstance['inject']>) => {
+  const inject = async (...args: unknown[]) => {
     const instance = instances[next++ % instances.length] as FastifyInstance;
-    return (instance.inject as (...a: typeof args) => ReturnType<FastifyInstance['inject']>)(...args);
+    const response = await (instance.inject as (...a: unknown[]) => ReturnType<FastifyInstance['inject']>)(
+      ...args,
+    );
+    const options = args[0] as { method?: unknown } | string | undefined;
+    const method = typeof options === 'object' ? (options.method ?? 'GET') : 'GET';
+    if (!['GET', 'HEAD', 'OPTIONS'].includes(String(method).toUpperCase())) {
+      await new Promise((resolve) => setTimeout(resolve, PROPAGATION_MS));
+    }
+    return response;
   };
   const close = async () => {
     for (const instance of instances) await instance.close();
