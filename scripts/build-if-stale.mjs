@@ -13,7 +13,9 @@ const newest = (dir) =>
 
 let built = 0;
 try {
-  built = Math.min(statSync('dist/main.js').mtimeMs, statSync('dist/tessera.mjs').mtimeMs);
+  built = Math.min(
+    ...['dist/main.js', 'dist/tessera.mjs', 'dist/server.mjs'].map((file) => statSync(file).mtimeMs),
+  );
 } catch {}
 if (built < Math.max(newest('src'), statSync('package.json').mtimeMs, statSync('tsconfig.json').mtimeMs)) {
   execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], {
