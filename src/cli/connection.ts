@@ -1,5 +1,6 @@
 import type { TesseraClient } from '../client/index.js';
 import { createClient, TesseraApiError } from '../client/index.js';
+import { nodeFetch } from './node-fetch.js';
 
 /*
  * How a remote command reaches the server: the URL and one credential, from the command line
@@ -65,7 +66,7 @@ export function connect(
   const credential = adminKey !== undefined ? { adminKey } : apiKey !== undefined ? { apiKey } : {};
   return {
     url,
-    client: createClient({ url, ...credential }),
+    client: createClient({ url, ...credential, fetch: nodeFetch }),
     authenticated: 'adminKey' in credential || 'apiKey' in credential,
   };
 }

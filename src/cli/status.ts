@@ -1,5 +1,6 @@
 import type { Connection } from './connection.js';
 import { CliError, TesseraApiError } from './connection.js';
+import { nodeFetch } from './node-fetch.js';
 import type { Output } from './output.js';
 import { fields, orDash } from './output.js';
 
@@ -27,7 +28,7 @@ const TIMEOUT_MS = 5000;
 
 async function publicJson(url: string): Promise<{ status: number; body: Record<string, unknown> } | null> {
   try {
-    const response = await fetch(url, { signal: AbortSignal.timeout(TIMEOUT_MS) });
+    const response = await nodeFetch(url, { signal: AbortSignal.timeout(TIMEOUT_MS) });
     const body = (await response.json().catch(() => ({}))) as Record<string, unknown>;
     return { status: response.status, body };
   } catch {
