@@ -21,12 +21,15 @@ export const nodeFetch: typeof globalThis.fetch = async (input, init = {}) => {
   if (request === null) throw new TypeError(`fetch failed: unsupported protocol ${url.protocol}`);
   const signal = init.signal ?? undefined;
   signal?.throwIfAborted();
+  const body = typeof init.body === 'string' ? init.body : undefined;
+  const headers: Record<string, string> = Object.fromEntries(new Headers(init.headers).entries());
+  // A length, as fetch sends it: without one the body goes chunked, which a server may refuse.
+  if (body !== undefined) headers['content-length'] = String(Buffer.byteLength(body));
   const options: RequestOptions = {
     method: init.method ?? 'GET',
-    headers: Object.fromEntries(new Headers(init.headers).entries()),
+    headers,
     ...(signal === undefined ? {} : { signal }),
   };
-  const body = typeof init.body === 'string' ? init.body : undefined;
   const response = await new Promise<IncomingMessage>((resolve, reject) => {
     const outgoing = request(url, options, resolve);
     outgoing.on('error', (error) => {
@@ -36,10 +39,10 @@ export const nodeFetch: typeof globalThis.fetch = async (input, init = {}) => {
   });
   const chunks: Buffer[] = [];
   for await (const chunk of response) chunks.push(chunk as Buffer);
-  const headers = new Headers();
+  const answered = new Headers();
   for (const [name, value] of Object.entries(response.headers)) {
     for (const one of Array.isArray(value) ? value : value === undefined ? [] : [value])
-      headers.append(name, one);
+      answered.append(name, one);
   }
   const status = response.statusCode ?? 0;
   // A Response cannot carry a body with these statuses.
@@ -47,6 +50,6 @@ export const nodeFetch: typeof globalThis.fetch = async (input, init = {}) => {
   return new Response(empty ? null : Buffer.concat(chunks), {
     status,
     statusText: response.statusMessage ?? '',
-    headers,
+    headers: answered,
   });
 };
