@@ -227,6 +227,10 @@ describe('remote commands against a running server', SLOW, () => {
     const revoked = await tessera(['sessions', 'revoke', a.jti, '--reason', 'laptop stolen'], env);
     expect(revoked).toEqual({ code: 0, stdout: `revoked session ${a.jti}\n`, stderr: '' });
     expect(await json(['sessions', 'revoke', b.jti], env)).toEqual({ success: true, jti: b.jti });
+    // A jti is base64url: one that starts with "-" is the argument, not an unknown option.
+    const dashed = await tessera(['sessions', 'revoke', '-AAAAAAAAAAAAAAAAAAAAAAA', '--reason', 'x'], env);
+    expect(dashed.code).toBe(1);
+    expect(failureLine(dashed)).toBe('tessera: Session not found or invalid jti (404 SESSION_NOT_FOUND)');
     const again = await tessera(['sessions', 'revoke', a.jti], env);
     expect(again.code).toBe(1);
     expect(failureLine(again)).toBe('tessera: Session not found or invalid jti (404 SESSION_NOT_FOUND)');

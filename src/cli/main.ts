@@ -42,6 +42,7 @@ try {
   } else if (error instanceof CliError) {
     fail(error.message, error.exitCode);
   } else if (error instanceof Error && error.name === 'LocalFailure') {
+    // Thrown in the other bundle (dist/server.mjs), whose classes are not this one's: known by name.
     fail(error.message.split('\n').join('\ntessera: '), 1);
   } else {
     fail(error instanceof Error ? error.message : String(error), 1);

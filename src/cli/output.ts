@@ -1,4 +1,4 @@
-import { stripVTControlCharacters, styleText } from 'node:util';
+import { inspect, stripVTControlCharacters } from 'node:util';
 
 /*
  * What the CLI prints: tables and key-value lists for people, JSON for scripts (`--json`),
@@ -6,7 +6,16 @@ import { stripVTControlCharacters, styleText } from 'node:util';
  * (https://no-color.org): a pipe or a log file gets plain text.
  */
 
-type Style = Parameters<typeof styleText>[0];
+type Style = 'bold' | 'dim' | 'green' | 'red' | 'yellow';
+
+/**
+ * ANSI codes from node's own table. Not util.styleText: later Node 20 releases make it check
+ * stdout themselves, and the CLI decides once, in colourWanted.
+ */
+function styled(style: Style, text: string): string {
+  const [open, close] = inspect.colors[style] ?? [0, 0];
+  return `\u001b[${open}m${text}\u001b[${close}m`;
+}
 
 export interface Output {
   json: boolean;
@@ -36,7 +45,7 @@ export function createOutput(
               .join(''),
       );
     },
-    paint: (style, text) => (colour ? styleText(style, text) : text),
+    paint: (style, text) => (colour ? styled(style, text) : text),
   };
 }
 

@@ -76,12 +76,15 @@ export function buildProgram(context: ProgramContext): Command {
 
   /** The action of a remote command: connect, then `run` with the connection and the output. */
   const remote =
-    <A extends unknown[]>(run: (connection: Connection, out: Output, ...args: A) => Promise<void>) =>
+    <A extends unknown[]>(
+      run: (connection: Connection, out: Output, ...args: A) => Promise<void>,
+      { credential = true }: { credential?: boolean } = {},
+    ) =>
     async (...args: unknown[]) => {
       const command = args[args.length - 1] as Command;
       const options = command.optsWithGlobals<GlobalOptions>();
       const out = createOutput(options.json === true, colourWanted(process.stdout, context.env));
-      const connection = connect(options, context.env);
+      const connection = connect(options, context.env, { required: credential });
       try {
         await run(connection, out, ...(args.slice(0, -1) as A));
       } catch (error) {
@@ -110,6 +113,8 @@ export function buildProgram(context: ProgramContext): Command {
   sessions
     .command('revoke <jti>')
     .description('revoke one session')
+    // A jti is base64url, so it may start with "-": taken as the argument, not an unknown option.
+    .allowUnknownOption()
     .option('--reason <text>', 'kept in the audit trail')
     .action(
       remote((c, out, jti: string, o: { reason?: string }) => admin.revokeSession(c, out, jti, o.reason)),
@@ -218,17 +223,7 @@ export function buildProgram(context: ProgramContext): Command {
   program
     .command('status')
     .description('is the server reachable and ready; its version, backend and counts')
-    .action(async (_options: unknown, command: Command) => {
-      const options = command.optsWithGlobals<GlobalOptions>();
-      const out = createOutput(options.json === true, colourWanted(process.stdout, context.env));
-      const connection = connect(options, context.env, { required: false });
-      try {
-        await status(connection, out);
-      } catch (error) {
-        if (error instanceof TesseraApiError) throw new CliError(describeApiError(error, connection.url));
-        throw error;
-      }
-    });
+    .action(remote((c, out) => status(c, out), { credential: false }));
 
   program
     .command('migrate')
