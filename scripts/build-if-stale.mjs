@@ -21,17 +21,21 @@ const ESBUILD = 'node_modules/esbuild/package.json';
 const hasCompiler = existsSync(TSC) && existsSync(ESBUILD);
 
 if (!hasCompiler) {
-  if (existsSync('dist/tessera.mjs')) process.exit(0);
+  const missing = ['dist/tessera.mjs', 'dist/server.mjs'].filter((file) => !existsSync(file));
+  if (missing.length === 0) process.exit(0);
   process.stderr.write(
-    'tessera: dist/tessera.mjs is missing and the compiler (a dev dependency) is not installed: ' +
-      'build before dropping dev dependencies: npm ci && npm run build && npm prune --omit=dev\n',
+    `tessera: ${missing.join(' and ')} ${missing.length === 1 ? 'is' : 'are'} missing and the compiler ` +
+      '(a dev dependency) is not installed: build before dropping dev dependencies: ' +
+      'npm ci && npm run build && npm prune --omit=dev\n',
   );
   process.exit(1);
 }
 
 let built = 0;
 try {
-  built = Math.min(statSync('dist/main.js').mtimeMs, statSync('dist/tessera.mjs').mtimeMs);
+  built = Math.min(
+    ...['dist/main.js', 'dist/tessera.mjs', 'dist/server.mjs'].map((file) => statSync(file).mtimeMs),
+  );
 } catch {}
 if (built < Math.max(newest('src'), statSync('package.json').mtimeMs, statSync('tsconfig.json').mtimeMs)) {
   execFileSync(process.execPath, [TSC, '-p', 'tsconfig.build.json'], { stdio: 'inherit' });

@@ -17,9 +17,11 @@ function install(withDist: boolean): string {
   for (const file of ['package.json', 'tsconfig.json', 'src/main.ts']) writeFileSync(join(dir, file), '{}\n');
   if (withDist) {
     mkdirSync(join(dir, 'dist'));
-    writeFileSync(join(dir, 'dist/tessera.mjs'), '\n');
-    // Older than the sources: a compiler, were there one, would rebuild.
-    utimesSync(join(dir, 'dist/tessera.mjs'), new Date(0), new Date(0));
+    for (const file of ['dist/tessera.mjs', 'dist/server.mjs']) {
+      writeFileSync(join(dir, file), '\n');
+      // Older than the sources: a compiler, were there one, would rebuild.
+      utimesSync(join(dir, file), new Date(0), new Date(0));
+    }
   }
   return dir;
 }
@@ -45,8 +47,8 @@ describe('build-if-stale without a compiler (after npm prune --omit=dev)', () =>
     expect(result.status).toBe(1);
     expect(result.stdout).toBe('');
     expect(result.stderr).toBe(
-      'tessera: dist/tessera.mjs is missing and the compiler (a dev dependency) is not installed: ' +
-        'build before dropping dev dependencies: npm ci && npm run build && npm prune --omit=dev\n',
+      'tessera: dist/tessera.mjs and dist/server.mjs are missing and the compiler (a dev dependency) is ' +
+        'not installed: build before dropping dev dependencies: npm ci && npm run build && npm prune --omit=dev\n',
     );
   });
 });

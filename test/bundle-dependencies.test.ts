@@ -16,15 +16,16 @@ const packageOf = (specifier: string) =>
     .slice(0, specifier.startsWith('@') ? 2 : 1)
     .join('/');
 
-describe('the bundle (dist/tessera.mjs) after `npm prune --omit=dev`', () => {
-  it('loads at run time only Node built-ins and production dependencies', async () => {
-    const result = await build({
-      ...bundleOptions('unused'),
-      write: false,
-      metafile: true,
-      logLevel: 'silent',
-    });
-    const imports = Object.values(result.metafile.outputs).flatMap((output) => output.imports);
+describe('the bundles (dist/tessera.mjs, dist/server.mjs) after `npm prune --omit=dev`', () => {
+  it('load at run time only Node built-ins and production dependencies', async () => {
+    const results = await Promise.all(
+      bundleOptions('unused').map((options) =>
+        build({ ...options, write: false, metafile: true, logLevel: 'silent' }),
+      ),
+    );
+    const imports = results.flatMap((result) =>
+      Object.values(result.metafile.outputs).flatMap((output) => output.imports),
+    );
     const external = [...new Set(imports.filter((entry) => entry.external).map((entry) => entry.path))];
     const packages = [
       ...new Set(

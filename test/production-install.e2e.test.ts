@@ -185,8 +185,8 @@ describe('production install: npm ci && npm run build && npm prune --omit=dev &&
           .split('\n')
           .filter((line) => line.startsWith('tessera:'));
         expect(ours).toEqual([
-          'tessera: dist/tessera.mjs is missing and the compiler (a dev dependency) is not installed: ' +
-            'build before dropping dev dependencies: npm ci && npm run build && npm prune --omit=dev',
+          'tessera: dist/tessera.mjs and dist/server.mjs are missing and the compiler (a dev dependency) is ' +
+            'not installed: build before dropping dev dependencies: npm ci && npm run build && npm prune --omit=dev',
         ]);
         expect(run.stderr()).not.toMatch(/\n\s+at /);
         expect(run.stderr()).not.toContain('Cannot find module');

@@ -97,10 +97,13 @@ export function useBuiltServer(options: { bundleOnly?: boolean; console?: boolea
     ...extra,
   });
 
-  /** Starts `node dist/tessera.mjs` with `env` (and nothing else from the runner's environment). */
-  function run(env: Record<string, string>): BuiltProcess {
-    const child = spawn(process.execPath, [main], {
-      cwd: build,
+  /**
+   * Starts `node dist/tessera.mjs` with `env` (and nothing else from the runner's environment);
+   * `args` are the command line (none: the server), `cwd` the directory it runs in.
+   */
+  function run(env: Record<string, string>, options: { args?: string[]; cwd?: string } = {}): BuiltProcess {
+    const child = spawn(process.execPath, [main, ...(options.args ?? [])], {
+      cwd: options.cwd ?? build,
       env: cleanEnv(env),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
