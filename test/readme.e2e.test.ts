@@ -136,7 +136,7 @@ describe('README.md: the sh blocks, run in order against the built server', () =
     try {
       const key = await waitUntil(
         'the admin key banner',
-        () => BANNER.exec(server.stdout())?.[1] ?? null,
+        () => BANNER.exec(server.stderr())?.[1] ?? null,
         POLL,
       );
       const home = mkdtempSync(join(tmpdir(), 'tessera-readme-'));
