@@ -121,7 +121,7 @@ export interface ThrottleRecord {
  * address locked out after failed key attempts.
  */
 export type FeedEvent =
-  | { type: 'created'; jti: string }
+  | { type: 'created'; jti: string; iat: number; exp: number; v: number }
   | { type: 'revoked'; jtis: string[] }
   | { type: 'version'; version: number }
   | { type: 'api_key_revoked'; id: string }

@@ -196,8 +196,9 @@ export class PostgresStore implements Store {
         this.query(
           `WITH created AS (
              INSERT INTO ${this.s}.admin_sessions (jti, iat, exp, v, created_at_ms, ip, user_agent)
-             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING jti)
-           SELECT pg_notify($8, ${envelope('$9', "json_build_object('type', 'created', 'jti', jti)")}) FROM created`,
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING jti, iat, exp, v)
+           SELECT pg_notify($8, ${envelope('$9', "json_build_object('type', 'created', 'jti', jti, 'iat', iat, 'exp', exp, 'v', v)")})
+             FROM created`,
           [
             session.jti,
             session.iat,
@@ -210,7 +211,12 @@ export class PostgresStore implements Store {
             id,
           ],
         ),
-      (_reply, id) => [{ id, event: { type: 'created', jti: session.jti } }],
+      (_reply, id) => [
+        {
+          id,
+          event: { type: 'created', jti: session.jti, iat: session.iat, exp: session.exp, v: session.v },
+        },
+      ],
     );
   }
 

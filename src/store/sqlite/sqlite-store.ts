@@ -226,7 +226,8 @@ export class SqliteStore implements Store {
         `INSERT INTO admin_sessions (jti, iat, exp, v, created_at_ms, ip, user_agent)
            VALUES (@jti, @iat, @exp, @v, @createdAtMs, @ip, @userAgent)`,
       ).run(session);
-      return { result: undefined, events: [{ type: 'created', jti: session.jti }] };
+      const { jti, iat, exp, v } = session;
+      return { result: undefined, events: [{ type: 'created', jti, iat, exp, v }] };
     });
   }
 
