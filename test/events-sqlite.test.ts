@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest';
+import type { Store } from '../src/store/types.js';
+import { baseUrl, describeEventStream, listening } from './events/suite.js';
+import { ADMIN_KEY, login, useTestApps } from './support/app.js';
+import { SseClient } from './support/sse.js';
+import { waitUntil } from './support/wait.js';
+
+const KEY = { 'x-admin-key': ADMIN_KEY };
+
+describeEventStream('SQLite', async (startApp, options = {}) => {
+  const a = await startApp(options);
+  await listening(a.app);
+  const b = await listening(await a.anotherApp());
+  return { a, b };
+});
+
+describe('event stream: between the snapshot and the live events', () => {
+  const startApp = useTestApps();
+
+  it('a revocation made while the snapshot is read is streamed after it, not lost', async () => {
+    let release = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let reading = false;
+    // The snapshot's read completes, then waits at the gate: what happens meanwhile is not in it.
+    const gated = (store: Store): Store =>
+      new Proxy(store, {
+        get(target, property) {
+          if (property === 'listSessions')
+            return async () => {
+              const sessions = await target.listSessions();
+              reading = true;
+              await gate;
+              return sessions;
+            };
+          const value: unknown = Reflect.get(target, property, target);
+          return typeof value === 'function' ? value.bind(target) : value;
+        },
+      });
+    const t = await startApp({ wrapStore: gated });
+    await listening(t.app);
+    const session = await login(t.app);
+    const connecting = SseClient.open(`${baseUrl(t.app)}/api/admin/events`, KEY);
+    await waitUntil('the snapshot read', () => reading);
+    const revoked = await t.app.inject({
+      method: 'DELETE',
+      url: `/api/admin/tokens/sessions/${session.jti}`,
+      headers: KEY,
+    });
+    expect(revoked.statusCode).toBe(200);
+    release();
+    const client = await connecting;
+    try {
+      await client.waitFor('session.revoked');
+      expect(client.events.map((event) => [event.event, event.data])).toEqual([
+        ['snapshot', { version: 1, revoked: [] }],
+        ['session.revoked', { jti: session.jti }],
+      ]);
+    } finally {
+      client.close();
+    }
+  });
+
+  it('an open stream carries a keepalive comment at each interval', async () => {
+    const t = await startApp({ events: { keepaliveMs: 20 } });
+    await listening(t.app);
+    const client = await SseClient.open(`${baseUrl(t.app)}/api/admin/events`, KEY);
+    try {
+      await waitUntil('two keepalives', () => client.comments.length >= 2);
+      expect(client.comments.slice(0, 2)).toEqual(['keepalive', 'keepalive']);
+    } finally {
+      client.close();
+    }
+  });
+});

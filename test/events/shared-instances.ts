@@ -1,0 +1,31 @@
+import { expect } from 'vitest';
+import { RecordingListener } from '../store-contract/support.js';
+import type { TestApp, TestAppOptions } from '../support/app.js';
+import type { SharedData } from '../support/shared-data.js';
+import { listening, type TwoInstances } from './suite.js';
+
+/** Instances A and B, each its own store on the same data, both listening; B's feed can be cut. */
+export async function sharedInstances(
+  data: SharedData,
+  startApp: (options?: TestAppOptions) => Promise<TestApp>,
+  options: TestAppOptions = {},
+): Promise<TwoInstances> {
+  const a = await startApp({ ...options, store: data.open() });
+  const aFeed = new RecordingListener();
+  a.store.subscribe(aFeed);
+  await aFeed.waitUp();
+  const before = await data.feedConnections();
+  const b = await startApp({ ...options, store: data.open(), clock: a.clock });
+  const bFeed = new RecordingListener();
+  b.store.subscribe(bFeed);
+  await bFeed.waitUp();
+  const bConnections = (await data.feedConnections()).filter((c) => !before.includes(c));
+  expect(bConnections).toHaveLength(1);
+  await listening(a.app);
+  await listening(b.app);
+  return {
+    a,
+    b: b.app,
+    cutFeedOfB: () => data.killConnection(bConnections[0] as string),
+  };
+}
