@@ -1,6 +1,6 @@
 import { afterEach } from 'vitest';
 import { sharedInstances } from './events/shared-instances.js';
-import { describeEventStream, listening } from './events/suite.js';
+import { describeEventStream } from './events/suite.js';
 import { probePostgres } from './support/postgres.js';
 import { describeWithService } from './support/services.js';
 import { postgresData, type SharedData } from './support/shared-data.js';
