@@ -4,6 +4,7 @@ import { baseUrl, describeEventStream, listening } from './events/suite.js';
 import { ADMIN_KEY, login, useTestApps } from './support/app.js';
 import { SseClient } from './support/sse.js';
 import { waitUntil } from './support/wait.js';
+import { describeVerifier } from './verify/suite.js';
 
 const KEY = { 'x-admin-key': ADMIN_KEY };
 
@@ -73,4 +74,16 @@ describe('event stream: between the snapshot and the live events', () => {
       client.close();
     }
   });
+});
+
+describeVerifier('SQLite', async (startApp) => {
+  const a = await startApp();
+  return {
+    a,
+    startB: async (port = 0) => {
+      const b = await a.anotherApp();
+      await b.listen({ port, host: '127.0.0.1' });
+      return b;
+    },
+  };
 });

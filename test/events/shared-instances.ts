@@ -29,3 +29,19 @@ export async function sharedInstances(
     cutFeedOfB: () => data.killConnection(bConnections[0] as string),
   };
 }
+
+/** A on the data, and B started (again) on demand, as `describeVerifier` wants them. */
+export async function sharedDeployment(
+  data: SharedData,
+  startApp: (options?: TestAppOptions) => Promise<TestApp>,
+) {
+  const a = await startApp({ store: data.open() });
+  return {
+    a,
+    startB: async (port = 0) => {
+      const b = await startApp({ store: data.open(), clock: a.clock });
+      await b.app.listen({ port, host: '127.0.0.1' });
+      return b.app;
+    },
+  };
+}
