@@ -1,12 +1,20 @@
+import Fastify from 'fastify';
 import { describe, expect, it } from 'vitest';
 import type { Store } from '../src/store/types.js';
+import { createSessionVerifier, type Session } from '../src/verify/index.js';
 import { baseUrl, describeEventStream, listening } from './events/suite.js';
-import { ADMIN_KEY, login, useTestApps } from './support/app.js';
+import { ADMIN_KEY, bearer, login, useTestApps } from './support/app.js';
 import { SseClient } from './support/sse.js';
 import { waitUntil } from './support/wait.js';
 import { describeVerifier } from './verify/suite.js';
 
 const KEY = { 'x-admin-key': ADMIN_KEY };
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    tesseraSession: Session | null;
+  }
+}
 
 describeEventStream('SQLite', async (startApp, options = {}) => {
   const a = await startApp(options);
@@ -86,4 +94,43 @@ describeVerifier('SQLite', async (startApp) => {
       return b;
     },
   };
+});
+
+describe('session verifier: the Fastify hook', () => {
+  const startApp = useTestApps();
+
+  it('a Fastify route behind the hook answers 401 without a live session and sees the session with one', async () => {
+    const t = await startApp();
+    const b = await listening(await t.anotherApp());
+    const created = await t.app.inject({
+      method: 'POST',
+      url: '/api/admin/api-keys',
+      headers: KEY,
+      payload: { name: 'fastify app', scopes: ['sessions:read'] },
+    });
+    const verifier = createSessionVerifier({
+      url: baseUrl(b),
+      apiKey: (created.json() as { key: string }).key,
+    });
+    const guarded = Fastify();
+    try {
+      await verifier.ready;
+      guarded.decorateRequest('tesseraSession', null);
+      guarded.addHook('onRequest', verifier.fastify());
+      guarded.get('/admin', async (request) => ({ jti: request.tesseraSession?.jti }));
+      const { token, jti } = await login(t.app);
+      const refused = await guarded.inject({ url: '/admin' });
+      expect(refused.statusCode).toBe(401);
+      expect(refused.json()).toEqual({ success: false, error: 'Unauthorized', code: 'UNAUTHORIZED' });
+      expect((await guarded.inject({ url: '/admin', headers: bearer(token) })).json()).toEqual({ jti });
+      await t.app.inject({ method: 'DELETE', url: `/api/admin/tokens/sessions/${jti}`, headers: KEY });
+      await waitUntil(
+        'the revocation refused',
+        async () => (await guarded.inject({ url: '/admin', headers: bearer(token) })).statusCode === 401,
+      );
+    } finally {
+      verifier.close();
+      await guarded.close();
+    }
+  });
 });
