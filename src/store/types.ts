@@ -160,6 +160,11 @@ export interface Store {
   /** Every session kept (active or not), newest `createdAtMs` first. */
   listSessions(): Promise<SessionRecord[]>;
   /**
+   * Jtis of the sessions revoked one by one whose `exp` is after `nowSeconds`, in no particular
+   * order: with the version, what every session check needs to know (the event stream's snapshot).
+   */
+  listRevokedSessions(nowSeconds: number): Promise<string[]>;
+  /**
    * Revokes the session if it is active at `nowMs`: not revoked, `exp` in the future and `v`
    * equal to the current version. Atomic: of concurrent calls for one jti exactly one gets true.
    */

@@ -234,6 +234,14 @@ export class PostgresStore implements Store {
     return rows.map(toSession);
   }
 
+  async listRevokedSessions(nowSeconds: number): Promise<string[]> {
+    const { rows } = await this.query<{ jti: string }>(
+      `SELECT jti FROM ${this.s}.admin_sessions WHERE revoked_at_ms IS NOT NULL AND exp > $1`,
+      [nowSeconds],
+    );
+    return rows.map((row) => row.jti);
+  }
+
   /** "Active" as the port defines it, for an UPDATE whose `$1` is nowMs and `$2` now in seconds. */
   private get activeAt(): string {
     return `revoked_at_ms IS NULL AND exp > $2

@@ -267,6 +267,12 @@ export class RedisStore implements Store {
     });
   }
 
+  listRevokedSessions(nowSeconds: number): Promise<string[]> {
+    return this.run(
+      async () => (await this.sessionScript(lua.LIST_REVOKED_SESSIONS, '', nowSeconds)) as string[],
+    );
+  }
+
   revokeSession(jti: string, nowMs: number): Promise<boolean> {
     return this.run(() =>
       this.publishing(lua.REVOKE_SESSION, [jti, nowMs, secondsFromMs(nowMs)], (reply) => {

@@ -89,6 +89,17 @@ for _, jti in ipairs(redis.call('ZREVRANGE', byCreated, 0, -1)) do
 end
 return out`);
 
+/**
+ * ARGV[4] nowSeconds. Jtis of revoked sessions whose exp is still ahead: walks only those (the
+ * by-exp index) and reads one field of each.
+ */
+export const LIST_REVOKED_SESSIONS = lua(`${SESSION_PRELUDE}
+local out = {}
+for _, jti in ipairs(redis.call('ZRANGEBYSCORE', byExp, '(' .. ARGV[4], '+inf')) do
+  if redis.call('HGET', sessionPrefix .. jti, 'revokedAtMs') then out[#out + 1] = jti end
+end
+return out`);
+
 /** ARGV[4] jti, [5] nowMs, [6] nowSeconds. Returns 1 when this call revoked it. */
 export const REVOKE_SESSION = lua(`${SESSION_PRELUDE}
 local key = sessionPrefix .. ARGV[4]

@@ -250,6 +250,16 @@ export class SqliteStore implements Store {
     );
   }
 
+  listRevokedSessions(nowSeconds: number): Promise<string[]> {
+    return this.run(() =>
+      (
+        this.statement('SELECT jti FROM admin_sessions WHERE revoked_at_ms IS NOT NULL AND exp > ?').all(
+          nowSeconds,
+        ) as { jti: string }[]
+      ).map((row) => row.jti),
+    );
+  }
+
   revokeSession(jti: string, nowMs: number): Promise<boolean> {
     return this.publishing(() => {
       const result = this.statement(
