@@ -36,9 +36,9 @@ describe('event stream: between the snapshot and the live events', () => {
     const gated = (store: Store): Store =>
       new Proxy(store, {
         get(target, property) {
-          if (property === 'listSessions')
-            return async () => {
-              const sessions = await target.listSessions();
+          if (property === 'listRevokedSessions')
+            return async (nowSeconds: number) => {
+              const sessions = await target.listRevokedSessions(nowSeconds);
               reading = true;
               await gate;
               return sessions;

@@ -45,14 +45,13 @@ export function streamEventsOf(event: FeedEvent): SessionEvent[] {
  * under an older version are covered by the version; expired ones are refused on their `exp`.
  */
 export async function readSnapshot(
-  store: Pick<Store, 'getSessionVersion' | 'listSessions'>,
+  store: Pick<Store, 'getSessionVersion' | 'listRevokedSessions'>,
   nowMs: number,
 ): Promise<SessionEvents['snapshot']> {
-  const nowSeconds = secondsFromMs(nowMs);
-  const [version, sessions] = await Promise.all([store.getSessionVersion(), store.listSessions()]);
-  const revoked = sessions
-    .filter((session) => session.revokedAtMs !== null && session.exp > nowSeconds)
-    .map((session) => session.jti);
+  const [version, revoked] = await Promise.all([
+    store.getSessionVersion(),
+    store.listRevokedSessions(secondsFromMs(nowMs)),
+  ]);
   return { version, revoked };
 }
 
