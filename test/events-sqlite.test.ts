@@ -134,3 +134,48 @@ describe('session verifier: the Fastify hook', () => {
     }
   });
 });
+
+describe('session verifier: bounded memory', () => {
+  const startApp = useTestApps();
+
+  it('maxEntries bounds the tokens remembered: one pushed out is asked about again', async () => {
+    const t = await startApp();
+    const b = await listening(await t.anotherApp());
+    const created = await t.app.inject({
+      method: 'POST',
+      url: '/api/admin/api-keys',
+      headers: KEY,
+      payload: { name: 'bounded', scopes: ['sessions:read'] },
+    });
+    let sessionRequests = 0;
+    const verifier = createSessionVerifier({
+      url: baseUrl(b),
+      apiKey: (created.json() as { key: string }).key,
+      maxEntries: 2,
+      fetch: (input, init) => {
+        if (String(input).endsWith('/api/admin/session')) sessionRequests++;
+        return fetch(input, init);
+      },
+    });
+    try {
+      await verifier.ready;
+      const [first, second, third] = [await login(t.app), await login(t.app), await login(t.app)];
+      for (const { token } of [first, second, third]) expect(await verifier.verify(token)).not.toBeNull();
+      expect(sessionRequests).toBe(3);
+      expect(await verifier.verify(third.token)).not.toBeNull();
+      expect(sessionRequests).toBe(3);
+      expect(await verifier.verify(first.token)).not.toBeNull();
+      expect(sessionRequests).toBe(4);
+    } finally {
+      verifier.close();
+    }
+  });
+
+  it('createSessionVerifier refuses bad options at once', () => {
+    expect(() => createSessionVerifier({ url: 'localhost:3000', apiKey: 'tsk_x' })).toThrow(/url/);
+    expect(() => createSessionVerifier({ url: 'http://127.0.0.1:1', apiKey: '' })).toThrow(/apiKey/);
+    expect(() =>
+      createSessionVerifier({ url: 'http://127.0.0.1:1', apiKey: 'tsk_x', maxEntries: 0 }),
+    ).toThrow(/maxEntries/);
+  });
+});
