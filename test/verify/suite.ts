@@ -192,6 +192,31 @@ export function describeVerifier(backend: string, start: StartDeployment): void 
       expect(counted.sessionRequests).toBe(requests);
     });
 
+    it('while the stream is down (its API key revoked) every check asks Tessera: a revocation is refused at once', async () => {
+      const { a, startB } = await start(startApp);
+      const { verifier, counted, errors } = await verifierOf(a, await startB());
+      const revoked = await login(a.app);
+      const kept = await login(a.app);
+      expect(await verifier.verify(revoked.token)).not.toBeNull();
+      expect(await verifier.verify(kept.token)).not.toBeNull();
+      const keys = (await a.app.inject({ url: '/api/admin/api-keys', headers: KEY })).json() as {
+        data: { id: string }[];
+      };
+      for (const { id } of keys.data)
+        await a.app.inject({ method: 'DELETE', url: `/api/admin/api-keys/${id}`, headers: KEY });
+      await waitUntil('the stream lost', () => !verifier.isLive);
+      expect((await revoke(a, revoked.jti)).statusCode).toBe(200);
+      // No event can reach the verifier now: the answer comes from Tessera, on every call.
+      expect(await verifier.verify(revoked.token)).toBeNull();
+      const requests = counted.sessionRequests;
+      expect(await verifier.verify(kept.token)).toMatchObject({ jti: kept.jti });
+      expect(await verifier.verify(kept.token)).toMatchObject({ jti: kept.jti });
+      expect(counted.sessionRequests).toBe(requests + 2);
+      await waitUntil('the refused reconnect reported', () =>
+        errors.some((error) => error.name === 'StreamRefusedError'),
+      );
+    });
+
     it('verifyRequest() reads the bearer header, else the tessera_session cookie', async () => {
       const { a, startB } = await start(startApp);
       const { verifier } = await verifierOf(a, await startB());
