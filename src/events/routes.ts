@@ -41,6 +41,13 @@ export const eventRoutes: FastifyPluginAsync<EventRoutesOptions> = async (app, o
       },
     },
     async (request, reply) => {
+      // HEAD (which Fastify serves from this GET) says what a GET would get, and opens nothing.
+      if (request.method === 'HEAD') {
+        return reply
+          .header('content-type', 'text/event-stream; charset=utf-8')
+          .header('cache-control', 'no-cache')
+          .send();
+      }
       const stream = new EventStream({
         store,
         clock,
