@@ -4,7 +4,7 @@
 // so each profile holds one route), and prints the top self-time functions, mapped through
 // dist/tessera.mjs.map back to their source file or package, and the totals per package.
 // Case `bare` profiles the bare node:http anchor instead, for comparison.
-//   node bench/profile.mjs [--seconds 10] [--cases healthz,bearer,bare] [--backend sqlite] [--top 25]
+//   node bench/profile.mjs [--seconds 10] [--cases healthz,bearer,cookie,x-admin-key,post,bare] [--backend sqlite] [--top 25]
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { SourceMap } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -30,9 +30,22 @@ const CASES = {
   bearer: async (url) => ({ authorization: `Bearer ${(await login(url)).token}` }),
   cookie: async (url) => ({ cookie: (await login(url)).cookie }),
   'x-admin-key': async () => ({ 'x-admin-key': ADMIN_KEY }),
+  post: async () => ({ 'x-admin-key': ADMIN_KEY, 'content-type': 'application/json' }),
   bare: async () => ({}),
 };
-const PATHS = /** @type {Record<string, string>} */ ({ healthz: '/healthz', bare: '/healthz' });
+const PATHS = /** @type {Record<string, string>} */ ({
+  healthz: '/healthz',
+  bare: '/healthz',
+  post: '/api/v1/session-storage',
+});
+/** Cases that send a body: storing a token as the routes bench does. */
+const BODIES = /** @type {Record<string, string>} */ ({
+  post: JSON.stringify({
+    user_id: 'usr_bench',
+    token: `eyJhbGciOiJIUzI1NiJ9.${'x'.repeat(200)}.signature`,
+    expires_at: new Date(Date.now() + 3600_000).toISOString(),
+  }),
+});
 const PAUSE_MS = 500;
 
 /**
@@ -171,7 +184,13 @@ async function main() {
         const url = `${server.url}${PATHS[name] ?? '/api/admin/session'}`;
         const headers = await headersFor(server.url);
         await new Promise((resolve) => setTimeout(resolve, PAUSE_MS)); // marks where start-up ends
-        result = await loadTest({ url, seconds, headers });
+        const body = BODIES[name];
+        result = await loadTest({
+          url,
+          seconds,
+          headers,
+          ...(body === undefined ? {} : { method: 'POST', body }),
+        });
       } finally {
         await server.stop(); // the profile is written as the process exits
       }

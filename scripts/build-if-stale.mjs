@@ -1,7 +1,12 @@
 // `npm start` (and `npm test`, `npm run bench`) run this first: it builds dist/ (compile, then
-// bundle) only when dist/ is missing or older than the sources.
+// bundle) only when dist/ is missing or older than the sources, and the admin console
+// (dist/console) only when it is missing or older than console/ and the client it uses.
+//
+// A production install has no compiler: it builds, then drops the dev dependencies
+// (`npm ci && npm run build && npm prune --omit=dev`). There the existing dist/ is run as it
+// is, and a missing one is one clear line and exit 1, never a compiler's stack trace.
 import { execFileSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** The latest mtime (ms) of any file under `dir`. @param {string} dir @returns {number} */
@@ -11,13 +16,42 @@ const newest = (dir) =>
     return Math.max(latest, entry.isDirectory() ? newest(path) : statSync(path).mtimeMs);
   }, 0);
 
+const TSC = 'node_modules/typescript/bin/tsc';
+const ESBUILD = 'node_modules/esbuild/package.json';
+const hasCompiler = existsSync(TSC) && existsSync(ESBUILD);
+
+if (!hasCompiler) {
+  if (existsSync('dist/tessera.mjs')) process.exit(0);
+  process.stderr.write(
+    'tessera: dist/tessera.mjs is missing and the compiler (a dev dependency) is not installed: ' +
+      'build before dropping dev dependencies: npm ci && npm run build && npm prune --omit=dev\n',
+  );
+  process.exit(1);
+}
+
 let built = 0;
 try {
   built = Math.min(statSync('dist/main.js').mtimeMs, statSync('dist/tessera.mjs').mtimeMs);
 } catch {}
 if (built < Math.max(newest('src'), statSync('package.json').mtimeMs, statSync('tsconfig.json').mtimeMs)) {
-  execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], {
-    stdio: 'inherit',
-  });
+  execFileSync(process.execPath, [TSC, '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
   execFileSync(process.execPath, ['scripts/bundle.mjs'], { stdio: 'inherit' });
+}
+
+let consoleBuilt = 0;
+try {
+  consoleBuilt = statSync('dist/console/index.html').mtimeMs;
+} catch {}
+if (consoleBuilt < Math.max(newest('console'), newest('src/client'), statSync('package.json').mtimeMs)) {
+  if (existsSync('node_modules/vite/bin/vite.js')) {
+    execFileSync(
+      process.execPath,
+      ['node_modules/vite/bin/vite.js', 'build', '--config', 'console/vite.config.ts'],
+      {
+        stdio: 'inherit',
+      },
+    );
+  } else {
+    console.warn('The admin console is not built (vite, a devDependency, is not installed): `/` says so.');
+  }
 }

@@ -22,6 +22,7 @@ import { toRfc3339 } from './clock.js';
 import type { Config } from './config.js';
 import { eventRoutes } from './events/routes.js';
 import { createAuth } from './http/auth.js';
+import { consoleRoutes } from './http/console.js';
 import { clientErrorHandler, frameworkErrors, registerErrorHandling } from './http/errors.js';
 import { registerRequestLog } from './http/request-log.js';
 import { registerValidation } from './http/validation.js';
@@ -48,6 +49,8 @@ export interface AppDeps {
   logger?: FastifyBaseLogger;
   /** The event stream's timings (tests shorten them). */
   events?: { keepaliveMs?: number; feedTimeoutMs?: number };
+  /** The built admin console (`dist/console`), served at `/`; unset, `/` says it is not built. */
+  consoleDir?: string | null;
 }
 
 export const BODY_LIMIT = 64 * 1024;
@@ -187,6 +190,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addHook('onClose', async () => {
     closed = true;
     for (const follower of followers) await follower.stop();
+    // Entries still being written reach the store before it is closed.
+    await audit.flush();
   });
 
   app.get(
@@ -222,5 +227,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(accessRoutes, { apiKeys, vault, adminKey, auth, audit });
   await app.register(auditRoutes, { audit, auth });
   await app.register(eventRoutes, { store, clock, auth, ...deps.events });
+  await app.register(consoleRoutes, { dir: deps.consoleDir ?? null });
   return app;
 }

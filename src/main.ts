@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { resolveAdminKey } from './admin/admin-key.js';
 import { buildApp } from './app.js';
@@ -7,19 +8,10 @@ import { loadConfig } from './config.js';
 import { ConfigError } from './errors.js';
 import { createLogger } from './log.js';
 import { resolveSecrets } from './secrets.js';
-import { connectStore, defaultRetry } from './startup.js';
+import { adminKeyBanner, connectStore, defaultRetry } from './startup.js';
 import { openStore } from './store/open.js';
 import type { Store } from './store/types.js';
 import { startSweeper } from './sweeper.js';
-
-/** Shown once, on the first start without ADMIN_KEY; never logged through pino. */
-function announceAdminKey(key: string): void {
-  const rule = '='.repeat(72);
-  process.stdout.write(
-    `${rule}\n  TESSERA ADMIN KEY (shown once; only its hash is kept): ${key}\n` +
-      `  Use it as:  curl -X POST http://HOST:PORT/api/admin/login -H 'x-admin-key: ${key}'\n${rule}\n`,
-  );
-}
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -44,17 +36,20 @@ async function main(): Promise<void> {
     clock: systemClock,
     random: systemRandom,
     logger,
+    // The console is built beside this file: dist/console next to dist/main.js and dist/tessera.mjs.
+    consoleDir: fileURLToPath(new URL('./console/', import.meta.url)),
   });
   let stopSweeper = () => {};
 
   const shutdown = async (signal: string) => {
     if (closing) return;
     closing = true;
+    const began = performance.now();
     logger.info({ signal }, 'shutting down');
     stopSweeper();
     await app.close();
     await store.close();
-    logger.info({ signal }, 'stopped');
+    logger.info({ signal, durationMs: Math.round(performance.now() - began) }, 'stopped');
     logger.flush(() => process.exit(0));
   };
   process.once('SIGINT', () => void shutdown('SIGINT'));
@@ -67,7 +62,8 @@ async function main(): Promise<void> {
   if (!(await connectStore(store, logger, { ...defaultRetry, cancelled: () => closing }))) return;
   markStoreReady();
   const adminKey = await resolveAdminKey(store, config.adminKey, systemRandom);
-  if (adminKey.generatedKey !== null) announceAdminKey(adminKey.generatedKey);
+  // Shown once, on stderr (the terminal, or wherever stderr goes), never in the log stream.
+  if (adminKey.generatedKey !== null) process.stderr.write(adminKeyBanner(adminKey.generatedKey, address));
   adminKeyHash = adminKey.hash;
   stopSweeper = startSweeper(
     store,

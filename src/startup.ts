@@ -55,3 +55,16 @@ export async function connectStore(
   }
   return false;
 }
+
+/**
+ * The banner that shows a generated admin key once, with the address the server really
+ * listens on. `main` writes it to stderr, never to stdout: stdout is the JSON log stream, and
+ * a key must never become a log line (shipped, indexed, kept) there.
+ */
+export function adminKeyBanner(key: string, address: string): string {
+  const rule = '='.repeat(72);
+  return (
+    `${rule}\n  TESSERA ADMIN KEY (shown once; only its hash is kept): ${key}\n` +
+    `  Use it as:  curl -X POST ${address}/api/admin/login -H 'x-admin-key: ${key}'\n${rule}\n`
+  );
+}

@@ -27,9 +27,13 @@ describe('end to end: the built server (node dist/tessera.mjs, as npm start runs
 
     const first = await startServer(dataDir);
     const key = await waitUntil(
-      'the generated admin key banner',
-      () => BANNER.exec(first.stdout())?.[1] ?? null,
+      'the generated admin key banner on stderr',
+      () => BANNER.exec(first.stderr())?.[1] ?? null,
       POLL,
+    );
+    // The banner names the address the server listens on, not a placeholder.
+    expect(first.stderr()).toContain(
+      `curl -X POST ${first.baseUrl}/api/admin/login -H 'x-admin-key: ${key}'`,
     );
     const adminKey = { 'x-admin-key': key };
 
@@ -43,8 +47,13 @@ describe('end to end: the built server (node dist/tessera.mjs, as npm start runs
     const revoked = await call(first, 'DELETE', `/api/admin/tokens/sessions/${String(a.body.jti)}`, adminKey);
     expect(revoked).toEqual({ status: 200, body: { success: true, jti: a.body.jti } });
     expect((await first.stop()).code).toBe(0);
-    const firstOutput = first.stdout();
-    expect(firstOutput.match(new RegExp(BANNER, 'g'))).toHaveLength(1);
+    expect(first.stderr().match(new RegExp(BANNER, 'g'))).toHaveLength(1);
+    // stdout is the JSON log stream: every line parses, and none holds the key.
+    const logLines = first.stdout().trimEnd().split('\n');
+    for (const line of logLines) expect(() => JSON.parse(line), line).not.toThrow();
+    expect(first.stdout()).not.toMatch(/TESSERA ADMIN KEY/);
+    expect(first.stdout()).not.toContain(key);
+    expectStoppedLine(logLines);
     expect(modeOf(join(dataDir, 'auth_secret'))).toBe(0o600);
     expect(modeOf(join(dataDir, 'token_keys'))).toBe(0o600);
 
@@ -67,10 +76,10 @@ describe('end to end: the built server (node dist/tessera.mjs, as npm start runs
     });
 
     expect((await second.stop()).code).toBe(0);
-    expect(second.stdout()).not.toMatch(/TESSERA ADMIN KEY/);
-    expect(second.stdout()).not.toContain(key);
-    // The key is only ever in the banner: never in a log line.
-    expect(firstOutput.replace(BANNER, '').replace(/x-admin-key: [A-Za-z0-9_-]{43}/, '')).not.toContain(key);
+    for (const output of [second.stdout(), second.stderr()]) {
+      expect(output).not.toMatch(/TESSERA ADMIN KEY/);
+      expect(output).not.toContain(key);
+    }
   });
 
   it('with ADMIN_KEY set, that key works and no key is printed', async () => {
@@ -82,8 +91,11 @@ describe('end to end: the built server (node dist/tessera.mjs, as npm start runs
       (await call(server, 'GET', '/api/admin/session', { 'x-admin-key': 'not-the-configured-key-0' })).status,
     ).toBe(401);
     expect((await server.stop()).code).toBe(0);
-    expect(server.stdout()).not.toMatch(/TESSERA ADMIN KEY/);
-    expect(server.stdout()).not.toContain(configured);
+    for (const output of [server.stdout(), server.stderr()]) {
+      expect(output).not.toMatch(/TESSERA ADMIN KEY/);
+      expect(output).not.toContain(configured);
+    }
+    expectStoppedLine(server.stdout().trimEnd().split('\n'));
   });
 
   it('a bad variable exits 1 printing one clear line and no stack trace', async () => {
@@ -116,7 +128,7 @@ describe('end to end: the built server (node dist/tessera.mjs, as npm start runs
     const server = await startServer(dataDir);
     const key = await waitUntil(
       'the generated admin key banner',
-      () => BANNER.exec(server.stdout())?.[1] ?? null,
+      () => BANNER.exec(server.stderr())?.[1] ?? null,
       POLL,
     );
     await server.stop();
@@ -126,6 +138,14 @@ describe('end to end: the built server (node dist/tessera.mjs, as npm start runs
     }
   });
 });
+
+/** The last log line says the server stopped, after SIGTERM, and how long stopping took. */
+function expectStoppedLine(logLines: string[]): void {
+  const last = JSON.parse(logLines.at(-1) ?? '{}') as Record<string, unknown>;
+  expect(last).toMatchObject({ msg: 'stopped', signal: 'SIGTERM', level: 30 });
+  expect(last.durationMs).toEqual(expect.any(Number));
+  expect(last.durationMs as number).toBeGreaterThanOrEqual(0);
+}
 
 function modeOf(path: string): number {
   return statSync(path).mode & 0o777;

@@ -6,7 +6,7 @@ import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { backoffDelay } from '../src/backoff.js';
 import { StoreMismatchError, StoreUnavailableError } from '../src/errors.js';
-import { connectStore, type RetryOptions } from '../src/startup.js';
+import { adminKeyBanner, connectStore, type RetryOptions } from '../src/startup.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import type { Store } from '../src/store/types.js';
 
@@ -90,5 +90,19 @@ describe('connectStore', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('adminKeyBanner', () => {
+  it('shows the key and a login command at the address the server listens on', () => {
+    const key = 'k'.repeat(43);
+    const lines = adminKeyBanner(key, 'http://127.0.0.1:43123').split('\n');
+    expect(lines).toEqual([
+      '='.repeat(72),
+      `  TESSERA ADMIN KEY (shown once; only its hash is kept): ${key}`,
+      `  Use it as:  curl -X POST http://127.0.0.1:43123/api/admin/login -H 'x-admin-key: ${key}'`,
+      '='.repeat(72),
+      '',
+    ]);
   });
 });

@@ -219,7 +219,8 @@ export interface Store {
   touchApiKeys(seen: Map<string, number>): Promise<void>;
 
   // --- audit trail --------------------------------------------------------------------
-  appendAudit(entry: AuditEntry): Promise<void>;
+  /** Appends the entries, all or none (one transaction where the backend has them). */
+  appendAudit(entries: readonly AuditEntry[]): Promise<void>;
   /** Newest `atMs` first (ties by id descending), optionally one action; total ignores paging. */
   listAudit(query: AuditQuery): Promise<{ items: AuditEntry[]; total: number }>;
   /** Deletes entries older than `beforeMs`. Returns how many. */

@@ -35,15 +35,19 @@ export function failureTests(h: AdminApiHarness): void {
     let t: TestApp;
     let fail: (method: Method, error: Error) => void;
     beforeEach(async () => {
-      let injector: ReturnType<typeof faultyStore> | undefined;
+      // One injector per instance when the app is scaled out: a fault reaches them all.
+      const injectors: ReturnType<typeof faultyStore>[] = [];
       t = await h.start({
         wrapStore: (store) => {
-          injector = faultyStore(store);
+          const injector = faultyStore(store);
+          injectors.push(injector);
           return injector.store;
         },
       });
-      if (injector === undefined) throw new Error('wrapStore was not called');
-      fail = injector.fail;
+      if (injectors.length === 0) throw new Error('wrapStore was not called');
+      fail = (method, error) => {
+        for (const injector of injectors) injector.fail(method, error);
+      };
     });
     const expectNoInternals = (body: string) => {
       expect(body).not.toContain('SQLITE');

@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { sweepExpired } from '../../src/sweeper.js';
-import type { StoreFactory } from './harness.js';
+import type { StoreFactory, TestAppOptions } from './harness.js';
 import { at, HOUR, MINUTE, saveToken, storageClient, useStorageApp } from './harness.js';
 
 const DAY = 24 * HOUR;
 
 /** current, validity, is_valid and the expiry sweep, all under a frozen clock. */
-export function describeCurrent(makeStore?: StoreFactory): void {
-  const app = useStorageApp(makeStore);
+export function describeCurrent(makeStore?: StoreFactory, defaults: TestAppOptions = {}): void {
+  const app = useStorageApp(makeStore, defaults);
   const client = () => storageClient(app().app);
 
   describe('GET /current', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { bearer, login, sessionCookie } from '../support/app.js';
 import { T0 } from '../support/time.js';
-import type { StoreFactory } from './harness.js';
+import type { StoreFactory, TestAppOptions } from './harness.js';
 import {
   ALIAS,
   at,
@@ -16,8 +16,8 @@ import {
 } from './harness.js';
 
 /** Each endpoint's happy path and its 404s, under both bases, with every kind of credential. */
-export function describeEndpoints(makeStore?: StoreFactory): void {
-  const app = useStorageApp(makeStore);
+export function describeEndpoints(makeStore?: StoreFactory, defaults: TestAppOptions = {}): void {
+  const app = useStorageApp(makeStore, defaults);
 
   describe('POST /', () => {
     it('stores a token: 201, Location, the record with a preview and never the whole token', async () => {

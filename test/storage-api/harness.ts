@@ -2,11 +2,11 @@ import type { FastifyInstance, HTTPMethods, InjectOptions, LightMyRequestRespons
 import { afterEach, beforeEach } from 'vitest';
 import { toRfc3339 } from '../../src/clock.js';
 import type { Secrets } from '../../src/secrets.js';
-import type { StoreFactory, TestApp } from '../support/app.js';
+import type { StoreFactory, TestApp, TestAppOptions } from '../support/app.js';
 import { ADMIN_KEY, useTestApps } from '../support/app.js';
 import { T0 } from '../support/time.js';
 
-export type { StoreFactory } from '../support/app.js';
+export type { StoreFactory, TestAppOptions } from '../support/app.js';
 
 export const BASE = '/api/v1/session-storage';
 export const ALIAS = `${BASE}${BASE}`;
@@ -25,8 +25,11 @@ export const secretsWith = (...kids: string[]): Secrets => ({
   encryptionKeys: kids.map((kid) => ({ kid, key: Buffer.alloc(32, kid.charCodeAt(kid.length - 1)) })),
 });
 
-/** A fresh app per test on the store the factory makes (or a new SQLite file). */
-export function useStorageApp(makeStore?: StoreFactory, options: { secrets?: Secrets } = {}): () => TestApp {
+/**
+ * A fresh app per test on the store the factory makes (or a new SQLite file), with `options`
+ * (the suite's defaults, e.g. scale-out `instances`, and the file's own).
+ */
+export function useStorageApp(makeStore?: StoreFactory, options: TestAppOptions = {}): () => TestApp {
   const startApp = useTestApps({ ...(makeStore === undefined ? {} : { store: makeStore }), ...options });
   let t: TestApp | undefined;
   beforeEach(async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { SavedToken, StoreFactory } from './harness.js';
+import type { SavedToken, StoreFactory, TestAppOptions } from './harness.js';
 import { at, HOUR, MINUTE, saveToken, storageClient, TOKEN, useStorageApp } from './harness.js';
 
 interface Listing {
@@ -10,8 +10,8 @@ interface Listing {
 const ids = (listing: Listing) => listing.data.map((record) => record.id);
 
 /** GET /: order, paging edges and filters. */
-export function describeListing(makeStore?: StoreFactory): void {
-  const app = useStorageApp(makeStore);
+export function describeListing(makeStore?: StoreFactory, defaults: TestAppOptions = {}): void {
+  const app = useStorageApp(makeStore, defaults);
   const list = async (query?: string): Promise<Listing> => {
     const response = await storageClient(app().app).list(query);
     expect(response.statusCode, response.body).toBe(200);

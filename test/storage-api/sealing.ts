@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { ADMIN_KEY } from '../support/app.js';
-import type { StoreFactory } from './harness.js';
+import type { StoreFactory, TestAppOptions } from './harness.js';
 import { at, HOUR, saveToken, secretsWith, storageClient, TOKEN, useStorageApp } from './harness.js';
 
 /** Sealed at rest: what the store holds, key rotation, lost keys, tampering, concurrency. */
-export function describeSealing(makeStore?: StoreFactory): void {
-  const app = useStorageApp(makeStore, { secrets: secretsWith('k1') });
+export function describeSealing(makeStore?: StoreFactory, defaults: TestAppOptions = {}): void {
+  const app = useStorageApp(makeStore, { ...defaults, secrets: secretsWith('k1') });
 
   describe('sealed at rest', () => {
     it('gives the store sealed bytes, the key id and the preview, never the token', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { StoreFactory } from './harness.js';
+import type { StoreFactory, TestAppOptions } from './harness.js';
 import {
   at,
   BASE,
@@ -15,8 +15,8 @@ import {
 const VALID = { user_id: 'usr_9a2f31', token: TOKEN, expires_at: at(HOUR) };
 
 /** Every bad input is a 400 naming its field, and nothing is stored. */
-export function describeValidation(makeStore?: StoreFactory): void {
-  const app = useStorageApp(makeStore);
+export function describeValidation(makeStore?: StoreFactory, defaults: TestAppOptions = {}): void {
+  const app = useStorageApp(makeStore, defaults);
 
   const expectRefused = async (
     response: Awaited<ReturnType<ReturnType<typeof storageClient>['create']>>,

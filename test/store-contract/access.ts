@@ -124,7 +124,7 @@ export function describeAccessContract(ctx: ContractContext, crossInstance: Cros
         }),
         auditEntry('a3', { atMs: T0 + 5, ip: null, userAgent: null }),
       ];
-      for (const entry of entries) await ctx.store.appendAudit(entry);
+      await ctx.store.appendAudit(entries);
       const listed = await ctx.store.listAudit({ offset: 0, limit: 10 });
       expect(listed.total).toBe(3);
       expect(listed.items).toEqual([entries[2], entries[1], entries[0]]);
@@ -132,9 +132,9 @@ export function describeAccessContract(ctx: ContractContext, crossInstance: Cros
 
     it('listAudit: the action filter limits items and total; paging walks every entry once', async () => {
       for (let i = 0; i < 7; i++) {
-        await ctx.store.appendAudit(
+        await ctx.store.appendAudit([
           auditEntry(`a${i}`, { atMs: T0 + i, action: i % 2 === 0 ? 'login' : 'login_failed' }),
-        );
+        ]);
       }
       const failed = await ctx.store.listAudit({ offset: 0, limit: 10, action: 'login_failed' });
       expect(failed.total).toBe(3);
@@ -153,7 +153,7 @@ export function describeAccessContract(ctx: ContractContext, crossInstance: Cros
     });
 
     it('purgeAudit: deletes entries strictly older than the cut-off and counts them', async () => {
-      for (let i = 0; i < 4; i++) await ctx.store.appendAudit(auditEntry(`a${i}`, { atMs: T0 + i * 1000 }));
+      for (let i = 0; i < 4; i++) await ctx.store.appendAudit([auditEntry(`a${i}`, { atMs: T0 + i * 1000 })]);
       expect(await ctx.store.purgeAudit(T0 + 2000)).toBe(2);
       const left = await ctx.store.listAudit({ offset: 0, limit: 10 });
       expect(left.items.map((entry) => entry.id)).toEqual(['a3', 'a2']);

@@ -22,6 +22,14 @@ export const testSecrets = (): Secrets => ({
 /** Makes a fresh, empty store; the test app migrates it and closes it with the app. */
 export type StoreFactory = () => Promise<Store>;
 
+/** Data that several stores open at once, as the instances of one deployment do (`SharedData`). */
+export interface SharedStoreData {
+  /** A new, not yet migrated store on the data. */
+  open(): Store;
+  /** Removes the data; runs after every store on it is closed. */
+  cleanup(): Promise<void>;
+}
+
 export interface TestApp {
   app: FastifyInstance;
   /** The real store (not the `wrapStore` view the app may see). */
@@ -58,13 +66,26 @@ export interface TestAppOptions {
   adminKeyFromEnvironment?: boolean;
   /** Over the test config: 24 h sessions, not production, no proxy trusted, 30 days' retention. */
   config?: Partial<AppDeps['config']>;
+  /** The built admin console to serve at `/`. Default: none (`/` says it is not built). */
+  consoleDir?: string;
+  /**
+   * Scale-out: `app` is `count` instances on fresh shared data from `data()`, each with a store
+   * of its own (its own caches and change-feed follower) and `wrapStore` applied to each, on
+   * the one clock. `app.inject` sends request i to instance i mod `count` and `app.close()`
+   * closes them all; `store` is the first instance's; `anotherApp` is one more instance on it.
+   * Takes the place of `store`.
+   */
+  instances?: { count: number; data: () => SharedStoreData | Promise<SharedStoreData> };
 }
 
 /** An in-process app on a real, migrated store with a frozen clock, and the admin key ADMIN_KEY. */
 async function createTestApp(options: TestAppOptions): Promise<TestApp> {
   let dir: string | null = null;
   let store: Store;
-  if (options.store === undefined) {
+  const shared = (await options.instances?.data()) ?? null;
+  if (shared !== null) {
+    store = shared.open();
+  } else if (options.store === undefined) {
     dir = mkdtempSync(join(tmpdir(), 'tessera-test-'));
     store = new SqliteStore(join(dir, 'tessera.db'));
   } else {
@@ -90,8 +111,17 @@ async function createTestApp(options: TestAppOptions): Promise<TestApp> {
     random: systemRandom,
     ...(options.logger === undefined ? {} : { logger: options.logger }),
     ...(options.events === undefined ? {} : { events: options.events }),
+    ...(options.consoleDir === undefined ? {} : { consoleDir: options.consoleDir }),
   };
-  const app = await buildApp(deps);
+  const instances = [await buildApp(deps)];
+  const instanceStores: Store[] = [];
+  for (let i = 1; shared !== null && i < (options.instances?.count ?? 1); i++) {
+    const own = shared.open();
+    instanceStores.push(own);
+    await own.migrate();
+    instances.push(await buildApp({ ...deps, store: options.wrapStore?.(own) ?? own }));
+  }
+  const app = instances.length === 1 ? (instances[0] as FastifyInstance) : roundRobin(instances);
   const others: FastifyInstance[] = [];
   let closing: Promise<void> | null = null;
   return {
@@ -109,11 +139,53 @@ async function createTestApp(options: TestAppOptions): Promise<TestApp> {
         for (const other of others) await other.close();
         await app.close();
         await store.close();
+        for (const own of instanceStores) await own.close();
+        await shared?.cleanup();
         if (dir !== null) rmSync(dir, { recursive: true, force: true });
       })();
       return closing;
     },
   };
+}
+
+/**
+ * The bound DESIGN.md sets on a write reaching every other instance (p99). The writing
+ * instance sees its own write before answering; the others learn of it through the change feed.
+ */
+const PROPAGATION_MS = 50;
+
+/**
+ * One app to the caller, served by every instance in turn: request i goes to instance i mod n,
+ * as a round-robin load balancer would send it. A write's answer is handed over once the
+ * propagation bound has passed, so the next request, on another instance, is judged as a client
+ * arriving that much later would be, not at a timing the design does not promise. Closing it
+ * closes every instance.
+ */
+function roundRobin(instances: FastifyInstance[]): FastifyInstance {
+  let next = 0;
+  const inject = async (...args: unknown[]) => {
+    const instance = instances[next++ % instances.length] as FastifyInstance;
+    const response = await (instance.inject as (...a: unknown[]) => ReturnType<FastifyInstance['inject']>)(
+      ...args,
+    );
+    const options = args[0] as { method?: unknown } | string | undefined;
+    const method = typeof options === 'object' ? (options.method ?? 'GET') : 'GET';
+    if (!['GET', 'HEAD', 'OPTIONS'].includes(String(method).toUpperCase())) {
+      await new Promise((resolve) => setTimeout(resolve, PROPAGATION_MS));
+    }
+    return response;
+  };
+  const close = async () => {
+    for (const instance of instances) await instance.close();
+  };
+  return new Proxy(instances[0] as FastifyInstance, {
+    get(target, property) {
+      if (property === 'inject') return inject;
+      if (property === 'close') return close;
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
 }
 
 /**

@@ -50,8 +50,10 @@ export const POLL = { timeoutMs: START_DEADLINE_MS, intervalMs: 25 };
  *
  * `bundleOnly` skips the compile step: the bundle is built from src/ by itself and is all
  * that runs, so a file that only needs the server saves the compiler's time (lint type-checks).
+ * `console` also builds the admin console (Vite) into the directory's dist/console, which the
+ * server serves at `/`.
  */
-export function useBuiltServer(options: { bundleOnly?: boolean } = {}) {
+export function useBuiltServer(options: { bundleOnly?: boolean; console?: boolean } = {}) {
   const build = mkdtempSync(join(tmpdir(), 'tessera-e2e-build-'));
   const main = join(build, 'dist', 'tessera.mjs');
   const children = new Set<ChildProcess>();
@@ -66,6 +68,18 @@ export function useBuiltServer(options: { bundleOnly?: boolean } = {}) {
       });
     }
     execFileSync(process.execPath, ['scripts/bundle.mjs', join(build, 'dist')], { cwd: ROOT, stdio: 'pipe' });
+    if (options.console === true) {
+      const vite = join(ROOT, 'node_modules/vite/bin/vite.js');
+      const outDir = join(build, 'dist', 'console');
+      execFileSync(
+        process.execPath,
+        [vite, 'build', '--config', 'console/vite.config.ts', '--outDir', outDir],
+        {
+          cwd: ROOT,
+          stdio: 'pipe',
+        },
+      );
+    }
     writeFileSync(join(build, 'package.json'), '{ "type": "module" }\n');
     symlinkSync(join(ROOT, 'node_modules'), join(build, 'node_modules'), 'dir');
   }, 120_000);

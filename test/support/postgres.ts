@@ -4,6 +4,7 @@ import { feedChannel } from '../../src/store/postgres/feed-transport.js';
 import { quoteIdentifier } from '../../src/store/postgres/migrations.js';
 import { PostgresStore, type PostgresStoreOptions } from '../../src/store/postgres/postgres-store.js';
 import type { Store } from '../../src/store/types.js';
+import type { SharedStoreData } from './app.js';
 import { disposableStore } from './disposable-store.js';
 import { TEST_DATABASE_URL, uniqueName } from './services.js';
 
@@ -86,16 +87,16 @@ async function pristineShape(client: Client, schema: string): Promise<PristineSc
 }
 
 /**
- * Store factory for a test file's HTTP suites, cheaper than a schema per test: a schema is
- * migrated once, and when the store a test used closes, its schema is put back exactly as a
- * fresh migration leaves it (every table emptied, the seed rows re-inserted, in one
- * transaction) for the next test. Tests in a file run one after another, so no two tests
- * ever share a schema at the same time. Before each reuse the schema's relations are checked
- * against the pristine one: a table the reset does not know of fails the run, never leaks.
+ * Schemas for a test file's HTTP suites, cheaper than a schema per test: a schema is migrated
+ * once, and when a test is done with it, it is put back exactly as a fresh migration leaves it
+ * (every table emptied, the seed rows re-inserted, in one transaction) for the next test.
+ * Tests in a file run one after another, so no two tests ever share a schema at the same
+ * time. Before each reuse the schema's relations are checked against the pristine one: a
+ * table the reset does not know of fails the run, never leaks.
  *
  * Call inside a `describe`: the schemas are dropped after its last test.
  */
-export function recycledPostgresSchemas(): () => Promise<Store> {
+function recycledSchemas(): { take(): Promise<string>; giveBack(schema: string): Promise<void> } {
   const free: string[] = [];
   const all: string[] = [];
   let admin: Promise<Client> | null = null;
@@ -151,22 +152,45 @@ export function recycledPostgresSchemas(): () => Promise<Store> {
     for (const schema of all.splice(0)) await dropSchema(schema);
   });
 
-  return async () => {
-    let schema = free.pop();
-    if (schema === undefined) {
-      schema = uniqueName('tessera_http');
-      all.push(schema);
-      // The first schema is migrated here, to learn the pristine state; later new ones (two
-      // stores in one test) are left for the app to migrate, as in production.
-      if (pristine === null) {
-        pristine = capture(schema);
-        await pristine;
+  return {
+    async take() {
+      let schema = free.pop();
+      if (schema === undefined) {
+        schema = uniqueName('tessera_http');
+        all.push(schema);
+        // The first schema is migrated here, to learn the pristine state; later new ones (two
+        // stores in one test) are left for the app to migrate, as in production.
+        if (pristine === null) {
+          pristine = capture(schema);
+          await pristine;
+        }
       }
-    }
-    const taken = schema;
-    return disposableStore(openPostgresStore(taken), async () => {
-      await reset(taken);
-      free.push(taken);
-    });
+      return schema;
+    },
+    async giveBack(schema) {
+      await reset(schema);
+      free.push(schema);
+    },
+  };
+}
+
+/** Store factory on recycled schemas (see `recycledSchemas`): the schema is reset when the store closes. */
+export function recycledPostgresSchemas(): () => Promise<Store> {
+  const schemas = recycledSchemas();
+  return async () => {
+    const schema = await schemas.take();
+    return disposableStore(openPostgresStore(schema), () => schemas.giveBack(schema));
+  };
+}
+
+/**
+ * Shared data on recycled schemas (see `recycledSchemas`), for several instances on one
+ * schema: the schema is reset by `cleanup()`, after every store on it is closed.
+ */
+export function recycledPostgresData(): () => Promise<SharedStoreData> {
+  const schemas = recycledSchemas();
+  return async () => {
+    const schema = await schemas.take();
+    return { open: () => openPostgresStore(schema), cleanup: () => schemas.giveBack(schema) };
   };
 }

@@ -117,19 +117,23 @@ export class PostgresAccessTables {
     );
   }
 
-  async appendAudit(entry: AuditEntry): Promise<void> {
+  /** One statement for the whole batch: all the entries or none. */
+  async appendAudit(entries: readonly AuditEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    const column = <K extends keyof AuditEntry>(field: K) => entries.map((entry) => entry[field]);
     await this.query(
       `INSERT INTO ${this.s}.audit_log (id, at_ms, action, actor, ip, user_agent, target, reason)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+       SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[],
+                            $7::text[], $8::text[])`,
       [
-        entry.id,
-        entry.atMs,
-        entry.action,
-        entry.actor,
-        entry.ip,
-        entry.userAgent,
-        entry.target,
-        entry.reason,
+        column('id'),
+        column('atMs'),
+        column('action'),
+        column('actor'),
+        column('ip'),
+        column('userAgent'),
+        column('target'),
+        column('reason'),
       ],
     );
   }

@@ -469,8 +469,8 @@ export class PostgresStore implements Store {
     return this.access.touchApiKeys(seen);
   }
 
-  appendAudit(entry: AuditEntry): Promise<void> {
-    return this.access.appendAudit(entry);
+  appendAudit(entries: readonly AuditEntry[]): Promise<void> {
+    return this.access.appendAudit(entries);
   }
 
   listAudit(query: AuditQuery): Promise<{ items: AuditEntry[]; total: number }> {

@@ -112,7 +112,15 @@ export class RedisAccessKeys {
     );
   }
 
-  async appendAudit(entry: AuditEntry): Promise<void> {
+  /**
+   * One script call per entry, sent together (one round trip when pipelined); Redis has no
+   * multi-key transaction across them, so a failure part-way keeps the entries before it.
+   */
+  async appendAudit(entries: readonly AuditEntry[]): Promise<void> {
+    await Promise.all(entries.map((entry) => this.appendAuditEntry(entry)));
+  }
+
+  private async appendAuditEntry(entry: AuditEntry): Promise<void> {
     const { keys } = this;
     const fields = flatFields({
       id: entry.id,

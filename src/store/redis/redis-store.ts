@@ -434,8 +434,8 @@ export class RedisStore implements Store {
     return this.run(() => this.access.touchApiKeys(seen));
   }
 
-  appendAudit(entry: AuditEntry): Promise<void> {
-    return this.run(() => this.access.appendAudit(entry));
+  appendAudit(entries: readonly AuditEntry[]): Promise<void> {
+    return this.run(() => this.access.appendAudit(entries));
   }
 
   listAudit(query: AuditQuery): Promise<{ items: AuditEntry[]; total: number }> {

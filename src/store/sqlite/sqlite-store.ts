@@ -442,8 +442,12 @@ export class SqliteStore implements Store {
     });
   }
 
-  appendAudit(entry: AuditEntry): Promise<void> {
-    return this.run(() => this.access.appendAudit(entry));
+  appendAudit(entries: readonly AuditEntry[]): Promise<void> {
+    return this.run(() => {
+      this.db.transaction(() => {
+        for (const entry of entries) this.access.appendAudit(entry);
+      })();
+    });
   }
 
   listAudit(query: AuditQuery): Promise<{ items: AuditEntry[]; total: number }> {
