@@ -9,6 +9,9 @@ export interface StreamHandlers {
   down(error: unknown): void;
 }
 
+/** The wait before trying again after Tessera refused the API key (or throttled it). */
+const REFUSED_RETRY_MS = 60_000;
+
 /** Tessera answered the stream's request with an error status (401, 403: the API key). */
 export class StreamRefusedError extends Error {
   override readonly name = 'StreamRefusedError';
@@ -85,7 +88,11 @@ export class EventFollower {
     }
     if (this.stopped) return;
     this.options.handlers.down(failure);
-    const delay = backoffDelay(++this.attempt, this.options.firstRetryMs, this.options.maxRetryMs);
+    // A refused key is counted by Tessera's throttle: retrying it fast would lock the address out.
+    const refused = failure instanceof StreamRefusedError && [401, 403, 429].includes(failure.status);
+    const delay = refused
+      ? REFUSED_RETRY_MS
+      : backoffDelay(++this.attempt, this.options.firstRetryMs, this.options.maxRetryMs);
     this.retry = setTimeout(() => void this.connect(), delay);
     this.retry.unref();
   }
