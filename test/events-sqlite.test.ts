@@ -171,6 +171,26 @@ describe('session verifier: bounded memory', () => {
     }
   });
 
+  it('ready rejects when Tessera refuses the API key, and verify() still asks Tessera', async () => {
+    const t = await startApp();
+    const b = await listening(await t.anotherApp());
+    const errors: Error[] = [];
+    const verifier = createSessionVerifier({
+      url: baseUrl(b),
+      apiKey: `tsk_${'A'.repeat(43)}`,
+      onError: (error) => errors.push(error),
+    });
+    try {
+      await expect(verifier.ready).rejects.toMatchObject({ name: 'StreamRefusedError', status: 401 });
+      expect(errors[0]?.message).toMatch(/sessions:read/);
+      const { token, jti } = await login(t.app);
+      expect(await verifier.verify(token)).toMatchObject({ jti });
+      expect(verifier.isLive).toBe(false);
+    } finally {
+      verifier.close();
+    }
+  });
+
   it('createSessionVerifier refuses bad options at once', () => {
     expect(() => createSessionVerifier({ url: 'localhost:3000', apiKey: 'tsk_x' })).toThrow(/url/);
     expect(() => createSessionVerifier({ url: 'http://127.0.0.1:1', apiKey: '' })).toThrow(/apiKey/);
