@@ -47,6 +47,18 @@ export function formatReport(results) {
       `| ${p.backend} | ${p.revokeOne.p50} / ${p.revokeOne.p99} | ${p.revokeAll.p50} / ${p.revokeAll.p99} | <= ${PROPAGATION_P99_MS} ${mark(worst <= PROPAGATION_P99_MS)} |`,
     );
   }
+  if ((results.verifier ?? []).length > 0)
+    lines.push(
+      '',
+      '| tessera/verify | revocation seen in another process p50 / p99 ms | target p99 | verify() known token /s (1 core) | target | GET /api/admin/session loopback /s |',
+      '| --- | --- | --- | ---: | --- | ---: |',
+    );
+  for (const v of results.verifier ?? []) {
+    const perSecond = v.verifyPerSecond ?? Number.NaN;
+    lines.push(
+      `| ${v.backend} | ${v.revocation.p50} / ${v.revocation.p99} | <= ${PROPAGATION_P99_MS} ${mark(v.revocation.p99 <= PROPAGATION_P99_MS)} | ${perSecond.toLocaleString('en')} | >= 1,000,000 ${mark(perSecond >= 1_000_000)} | ${(v.networkCheckRps ?? Number.NaN).toLocaleString('en')} |`,
+    );
+  }
   if (results.scale.length > 0) {
     const names = results.scale[0].queries.map((/** @type {{ name: string }} */ q) => q.name);
     lines.push(

@@ -3,7 +3,8 @@
 // default configuration, each reported as a ratio to a bare node:http server answering
 // /healthz's JSON (the physical limit on this machine) and to Tessera's own /healthz, measured
 // in the same run; the db-per-check design beside Tessera's session check on Postgres;
-// revocation propagation between two instances; listing with 1,000,000 stored tokens on every
+// revocation propagation between two instances; tessera/verify (checks per second in process,
+// revocation seen by a verifier in another process, beside the same check over loopback); listing with 1,000,000 stored tokens on every
 // backend; memory per cached session; cold start. `--smoke` runs each case for about a second
 // on tiny data, so the script is exercised by `npm test` and cannot rot.
 // `--parts routes,propagation,scale,memory,cold` picks what to measure (all by default).
@@ -21,8 +22,9 @@ import { formatReport } from './report.mjs';
 import { measureRoutes } from './routes.mjs';
 import { measureScale } from './scale.mjs';
 import { soak } from './soak.mjs';
+import { measureVerifier } from './verifier.mjs';
 
-const PARTS = ['routes', 'propagation', 'scale', 'memory', 'cold'];
+const PARTS = ['routes', 'propagation', 'verifier', 'scale', 'memory', 'cold'];
 const { values: options } = parseArgs({
   options: {
     smoke: { type: 'boolean', default: false },
@@ -98,6 +100,10 @@ async function main() {
   if (parts.has('propagation'))
     for (const backend of backends.filter((b) => b !== 'sqlite'))
       propagation.push(await measurePropagation(backend, trials, log));
+  const verifier = [];
+  if (parts.has('verifier'))
+    for (const backend of backends)
+      verifier.push(await measureVerifier(backend, { trials, seconds, inProcess: true, log }));
   const scale = [];
   if (parts.has('scale'))
     for (const backend of backends) scale.push(await measureScale(backend, scaleRows, seconds, log));
@@ -112,6 +118,7 @@ async function main() {
     configuration: 'Tessera as `npm start` runs it: no LOG_LEVEL (request logging at info, to /dev/null)',
     routes,
     propagation,
+    verifier,
     scale,
     memory,
     coldStart,

@@ -20,6 +20,7 @@ import { auditRoutes } from './audit/routes.js';
 import type { Clock, RandomSource } from './clock.js';
 import { toRfc3339 } from './clock.js';
 import type { Config } from './config.js';
+import { eventRoutes } from './events/routes.js';
 import { createAuth } from './http/auth.js';
 import { consoleRoutes } from './http/console.js';
 import { clientErrorHandler, frameworkErrors, registerErrorHandling } from './http/errors.js';
@@ -46,6 +47,8 @@ export interface AppDeps {
   clock: Clock;
   random: RandomSource;
   logger?: FastifyBaseLogger;
+  /** The event stream's timings (tests shorten them). */
+  events?: { keepaliveMs?: number; feedTimeoutMs?: number };
   /** The built admin console (`dist/console`), served at `/`; unset, `/` says it is not built. */
   consoleDir?: string | null;
 }
@@ -223,6 +226,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(sessionStorageRoutes, { vault, auth, audit });
   await app.register(accessRoutes, { apiKeys, vault, adminKey, auth, audit });
   await app.register(auditRoutes, { audit, auth });
+  await app.register(eventRoutes, { store, clock, auth, ...deps.events });
   await app.register(consoleRoutes, { dir: deps.consoleDir ?? null });
   return app;
 }

@@ -28,6 +28,12 @@ interface BenchResults {
     revokeOne: { trials: number; p99: number };
     revokeAll: { trials: number };
   }[];
+  verifier: {
+    backend: string;
+    revocation: { trials: number; p99: number };
+    verifyPerSecond: number;
+    networkCheckRps: number;
+  }[];
   scale: { backend: string; rows: number; rssMb: number; queries: { name: string; p99: number }[] }[];
   memory: { sessions: number; tokenLength: number; per100kMb: number };
   coldStart: { p50: number; trials: number };
@@ -106,6 +112,15 @@ await describeWithService(
       for (const p of results.propagation) {
         expect(p.revokeOne.trials).toBe(5);
         expect(p.revokeAll.trials).toBe(5);
+      }
+    });
+
+    it('measures tessera/verify on every backend: revocation seen in another process, checks per second, the network check', () => {
+      expect(results.verifier.map((v) => v.backend)).toEqual(['sqlite', 'postgres', 'redis']);
+      for (const v of results.verifier) {
+        expect(v.revocation.trials).toBe(5);
+        expect(v.verifyPerSecond).toBeGreaterThan(0);
+        expect(v.networkCheckRps).toBeGreaterThan(0);
       }
     });
 

@@ -10,6 +10,7 @@ import {
   documentedRoutes,
   isPublicPath,
   isPublicRoute,
+  isStreamingPath,
   LOGIN_PATH,
   registeredRoutes,
 } from './support/routes.js';
@@ -210,11 +211,37 @@ function expectErrorShape(response: LightMyRequestResponse, where: string): void
 }
 
 async function send(app: FastifyInstance, request: InjectOptions): Promise<LightMyRequestResponse> {
+  const path = String(request.url ?? '').split('?')[0] ?? '';
+  if (request.method === 'GET' && isStreamingPath(path)) return sendToStream(app, request);
   return withDeadline(
     app.inject(request),
     REQUEST_DEADLINE_MS,
     `an answer to ${request.method} ${request.url}`,
   );
+}
+
+/**
+ * A streaming route's answer never ends while it is good: it is read up to its first event
+ * (or its end, for a refusal), then dropped; the app's close ends the stream on the server.
+ */
+async function sendToStream(app: FastifyInstance, request: InjectOptions): Promise<LightMyRequestResponse> {
+  const read = async () => {
+    const response = await app.inject({ ...request, payloadAsStream: true });
+    const stream = response.stream();
+    let body = '';
+    for await (const chunk of stream) {
+      body += String(chunk);
+      if (response.statusCode < 300 && body.includes('\n\n')) break;
+    }
+    stream.destroy();
+    return {
+      statusCode: response.statusCode,
+      headers: response.headers,
+      body,
+      json: () => JSON.parse(body) as unknown,
+    } as unknown as LightMyRequestResponse;
+  };
+  return withDeadline(read(), REQUEST_DEADLINE_MS, `an answer to ${request.method} ${request.url}`);
 }
 
 /** What every answer must be: no 5xx, the error shape, and no 2xx (or 3xx) without a valid credential. */

@@ -121,7 +121,7 @@ export interface ThrottleRecord {
  * address locked out after failed key attempts.
  */
 export type FeedEvent =
-  | { type: 'created'; jti: string }
+  | { type: 'created'; jti: string; iat: number; exp: number; v: number }
   | { type: 'revoked'; jtis: string[] }
   | { type: 'version'; version: number }
   | { type: 'api_key_revoked'; id: string }
@@ -159,6 +159,11 @@ export interface Store {
   findSession(jti: string): Promise<SessionRecord | null>;
   /** Every session kept (active or not), newest `createdAtMs` first. */
   listSessions(): Promise<SessionRecord[]>;
+  /**
+   * Jtis of the sessions revoked one by one whose `exp` is after `nowSeconds`, in no particular
+   * order: with the version, what every session check needs to know (the event stream's snapshot).
+   */
+  listRevokedSessions(nowSeconds: number): Promise<string[]>;
   /**
    * Revokes the session if it is active at `nowMs`: not revoked, `exp` in the future and `v`
    * equal to the current version. Atomic: of concurrent calls for one jti exactly one gets true.

@@ -4,6 +4,11 @@ import { T0 } from '../support/time.js';
 import { waitUntil } from '../support/wait.js';
 import { type ContractContext, type CrossInstanceFeed, newSession, RecordingListener } from './support.js';
 
+/** The created event of a session made by `newSession(jti)`. */
+const created = (jti: string): FeedEvent => {
+  const { iat, exp, v } = newSession(jti);
+  return { type: 'created', jti, iat, exp, v };
+};
 const isCreated = (jti: string) => (e: FeedEvent) => e.type === 'created' && e.jti === jti;
 const isVersion = (version: number) => (e: FeedEvent) => e.type === 'version' && e.version === version;
 const isRevoked = (jti: string) => (e: FeedEvent) => e.type === 'revoked' && e.jtis.includes(jti);
@@ -28,7 +33,7 @@ export function describeFeedContract(ctx: ContractContext, crossInstance: CrossI
       const version = await ctx.store.bumpSessionVersion();
       await listener.waitForEvent('the version event', isVersion(version));
       expect(listener.events).toEqual([
-        { type: 'created', jti: 's1' },
+        created('s1'),
         { type: 'revoked', jtis: ['s1'] },
         { type: 'version', version: 2 },
       ]);
@@ -43,7 +48,7 @@ export function describeFeedContract(ctx: ContractContext, crossInstance: CrossI
       await listener.waitUp();
       await ctx.store.createSession(newSession('s1'));
       await ctx.store.createSession(newSession('s2'));
-      expect(listener.events).toContainEqual({ type: 'created', jti: 's2' });
+      expect(listener.events).toContainEqual(created('s2'));
       expect(await ctx.store.revokeSession('s1', T0)).toBe(true);
       expect(listener.events).toContainEqual({ type: 'revoked', jtis: ['s1'] });
       expect(await ctx.store.revokeOtherSessions(null, T0)).toEqual(['s2']);
@@ -55,8 +60,8 @@ export function describeFeedContract(ctx: ContractContext, crossInstance: CrossI
       // is here, the copies of ours (sent earlier, on the same channel) have arrived too.
       await ctx.store.bumpSessionVersion();
       const expected = [
-        { type: 'created', jti: 's1' },
-        { type: 'created', jti: 's2' },
+        created('s1'),
+        created('s2'),
         { type: 'revoked', jtis: ['s1'] },
         { type: 'revoked', jtis: ['s2'] },
         { type: 'version', version },
@@ -117,10 +122,7 @@ export function describeFeedContract(ctx: ContractContext, crossInstance: CrossI
         await ctx.store.createSession(newSession('s1'));
         const version = await ctx.store.bumpSessionVersion();
         await kept.waitForEvent('the version event', isVersion(version));
-        expect(kept.events).toEqual([
-          { type: 'created', jti: 's1' },
-          { type: 'version', version },
-        ]);
+        expect(kept.events).toEqual([created('s1'), { type: 'version', version }]);
         expect(kept.downs).toBe(0);
         await waitUntil(
           'both failures to be reported as warnings',
@@ -175,7 +177,7 @@ export function describeFeedContract(ctx: ContractContext, crossInstance: CrossI
         await listener.waitForEvent('the revoked event', isRevoked('s1'));
         await listener.waitForEvent('the version event', isVersion(version));
         expect(listener.events).toEqual([
-          { type: 'created', jti: 's1' },
+          created('s1'),
           { type: 'revoked', jtis: ['s1'] },
           { type: 'version', version },
         ]);

@@ -132,6 +132,28 @@ export function describeSessionContract(ctx: ContractContext): void {
       expect(await ctx.store.revokeOtherSessions(null, T0)).toEqual([]);
     });
 
+    it('listRevokedSessions: the jtis of revoked sessions whose exp is after now (exp equal to now counts as expired)', async () => {
+      for (const jti of ['one', 'other', 'active']) await ctx.store.createSession(newSession(jti));
+      await ctx.store.createSession(newSession('short', { exp: T0_SECONDS + 10 }));
+      expect(await ctx.store.listRevokedSessions(T0_SECONDS)).toEqual([]);
+      await ctx.store.revokeSession('one', T0);
+      await ctx.store.revokeSession('short', T0);
+      expect(await ctx.store.revokeOtherSessions('active', T0)).toEqual(['other']);
+      expect([...(await ctx.store.listRevokedSessions(T0_SECONDS))].sort()).toEqual([
+        'one',
+        'other',
+        'short',
+      ]);
+      expect([...(await ctx.store.listRevokedSessions(T0_SECONDS + 10))].sort()).toEqual(['one', 'other']);
+      // Sessions of an older version are refused by the version, not listed.
+      await ctx.store.bumpSessionVersion();
+      expect([...(await ctx.store.listRevokedSessions(T0_SECONDS))].sort()).toEqual([
+        'one',
+        'other',
+        'short',
+      ]);
+    });
+
     it('touchSessions: records last use and never moves lastSeenAtMs backwards', async () => {
       await ctx.store.createSession(newSession('s1'));
       await ctx.store.createSession(newSession('s2'));

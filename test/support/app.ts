@@ -58,6 +58,8 @@ export interface TestAppOptions {
   /** The frozen clock. Default: a new one at T0. */
   clock?: ManualClock;
   logger?: FastifyBaseLogger;
+  /** The event stream's timings. Default: the app's. */
+  events?: AppDeps['events'];
   /** The admin key hash in force; a getter answering null stands for "store still being reached". Default: ADMIN_KEY's. */
   adminKeyHash?: AppDeps['adminKeyHash'];
   /** The admin key comes from ADMIN_KEY (so it cannot be rotated). Default false. */
@@ -108,6 +110,7 @@ async function createTestApp(options: TestAppOptions): Promise<TestApp> {
     clock,
     random: systemRandom,
     ...(options.logger === undefined ? {} : { logger: options.logger }),
+    ...(options.events === undefined ? {} : { events: options.events }),
     ...(options.consoleDir === undefined ? {} : { consoleDir: options.consoleDir }),
   };
   const instances = [await buildApp(deps)];

@@ -61,6 +61,10 @@ const PUBLIC_PATHS = [/^\/healthz$/, /^\/readyz$/, /^\/openapi\.json$/, /^\/docs
 export const isPublicPath = (path: string): boolean => PUBLIC_PATHS.some((p) => p.test(path));
 export const isPublicRoute = (route: RegisteredRoute): boolean => isPublicPath(route.path);
 
+/** Routes whose answer does not end by itself (Server-Sent Events): read them as a stream. */
+const STREAMING_PATHS = [/^\/api\/admin\/events$/];
+export const isStreamingPath = (path: string): boolean => STREAMING_PATHS.some((p) => p.test(path));
+
 /** The one route that takes the admin key itself (header or body) rather than a caller's credential. */
 export const LOGIN_PATH = '/api/admin/login';
 

@@ -13,7 +13,13 @@ const isStringArray = (value: unknown): value is string[] =>
 function isEvent(value: unknown): value is FeedEvent {
   if (typeof value !== 'object' || value === null) return false;
   const event = value as Record<string, unknown>;
-  if (event.type === 'created') return typeof event.jti === 'string';
+  if (event.type === 'created')
+    return (
+      typeof event.jti === 'string' &&
+      typeof event.iat === 'number' &&
+      typeof event.exp === 'number' &&
+      typeof event.v === 'number'
+    );
   if (event.type === 'revoked') return isStringArray(event.jtis) && event.jtis.length > 0;
   if (event.type === 'version') return typeof event.version === 'number';
   if (event.type === 'api_key_revoked') return typeof event.id === 'string';

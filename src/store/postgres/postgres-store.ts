@@ -196,8 +196,9 @@ export class PostgresStore implements Store {
         this.query(
           `WITH created AS (
              INSERT INTO ${this.s}.admin_sessions (jti, iat, exp, v, created_at_ms, ip, user_agent)
-             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING jti)
-           SELECT pg_notify($8, ${envelope('$9', "json_build_object('type', 'created', 'jti', jti)")}) FROM created`,
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING jti, iat, exp, v)
+           SELECT pg_notify($8, ${envelope('$9', "json_build_object('type', 'created', 'jti', jti, 'iat', iat, 'exp', exp, 'v', v)")})
+             FROM created`,
           [
             session.jti,
             session.iat,
@@ -210,7 +211,12 @@ export class PostgresStore implements Store {
             id,
           ],
         ),
-      (_reply, id) => [{ id, event: { type: 'created', jti: session.jti } }],
+      (_reply, id) => [
+        {
+          id,
+          event: { type: 'created', jti: session.jti, iat: session.iat, exp: session.exp, v: session.v },
+        },
+      ],
     );
   }
 
@@ -226,6 +232,14 @@ export class PostgresStore implements Store {
       `SELECT * FROM ${this.s}.admin_sessions ORDER BY created_at_ms DESC, jti DESC`,
     );
     return rows.map(toSession);
+  }
+
+  async listRevokedSessions(nowSeconds: number): Promise<string[]> {
+    const { rows } = await this.query<{ jti: string }>(
+      `SELECT jti FROM ${this.s}.admin_sessions WHERE revoked_at_ms IS NOT NULL AND exp > $1`,
+      [nowSeconds],
+    );
+    return rows.map((row) => row.jti);
   }
 
   /** "Active" as the port defines it, for an UPDATE whose `$1` is nowMs and `$2` now in seconds. */

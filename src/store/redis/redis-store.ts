@@ -243,12 +243,12 @@ export class RedisStore implements Store {
 
   createSession(session: NewSession): Promise<void> {
     return this.run(async () => {
-      const { jti, createdAtMs, exp } = session;
+      const { jti, createdAtMs, iat, exp, v } = session;
       const ttlMs = this.ttlMs(exp * 1000);
-      const args = [jti, createdAtMs, exp, ttlMs, ...sessionFields(session)];
+      const args = [jti, createdAtMs, exp, ttlMs, iat, v, ...sessionFields(session)];
       await this.publishing(lua.CREATE_SESSION, args, () => ({
         result: undefined,
-        event: { type: 'created', jti },
+        event: { type: 'created', jti, iat, exp, v },
       }));
     });
   }
@@ -265,6 +265,12 @@ export class RedisStore implements Store {
       const hashes = (await this.sessionScript(lua.LIST_SESSIONS, '')) as string[][];
       return hashes.map((flat) => toSession(pairsToMap(flat)));
     });
+  }
+
+  listRevokedSessions(nowSeconds: number): Promise<string[]> {
+    return this.run(
+      async () => (await this.sessionScript(lua.LIST_REVOKED_SESSIONS, '', nowSeconds)) as string[],
+    );
   }
 
   revokeSession(jti: string, nowMs: number): Promise<boolean> {

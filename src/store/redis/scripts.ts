@@ -61,15 +61,15 @@ local function isActive(fields, nowSeconds)
 end
 `;
 
-/** ARGV[4] jti, [5] createdAtMs, [6] exp, [7] ttl ms, [8..] hash fields. */
+/** ARGV[4] jti, [5] createdAtMs, [6] exp, [7] ttl ms, [8] iat, [9] v, [10..] hash fields. */
 export const CREATE_SESSION = lua(`${SESSION_PRELUDE}
 local key = sessionPrefix .. ARGV[4]
 if redis.call('EXISTS', key) == 1 then return redis.error_reply('ERR tessera: session exists') end
-redis.call('HSET', key, unpack(ARGV, 8))
+redis.call('HSET', key, unpack(ARGV, 10))
 redis.call('PEXPIRE', key, ARGV[7])
 redis.call('ZADD', byCreated, ARGV[5], ARGV[4])
 redis.call('ZADD', byExp, ARGV[6], ARGV[4])
-publish({type = 'created', jti = ARGV[4]})
+publish({type = 'created', jti = ARGV[4], iat = tonumber(ARGV[8]), exp = tonumber(ARGV[6]), v = tonumber(ARGV[9])})
 return 1`);
 
 /**
@@ -86,6 +86,17 @@ for _, jti in ipairs(redis.call('ZREVRANGE', byCreated, 0, -1)) do
   else
     out[#out + 1] = fields
   end
+end
+return out`);
+
+/**
+ * ARGV[4] nowSeconds. Jtis of revoked sessions whose exp is still ahead: walks only those (the
+ * by-exp index) and reads one field of each.
+ */
+export const LIST_REVOKED_SESSIONS = lua(`${SESSION_PRELUDE}
+local out = {}
+for _, jti in ipairs(redis.call('ZRANGEBYSCORE', byExp, '(' .. ARGV[4], '+inf')) do
+  if redis.call('HGET', sessionPrefix .. jti, 'revokedAtMs') then out[#out + 1] = jti end
 end
 return out`);
 

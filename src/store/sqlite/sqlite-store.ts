@@ -226,7 +226,8 @@ export class SqliteStore implements Store {
         `INSERT INTO admin_sessions (jti, iat, exp, v, created_at_ms, ip, user_agent)
            VALUES (@jti, @iat, @exp, @v, @createdAtMs, @ip, @userAgent)`,
       ).run(session);
-      return { result: undefined, events: [{ type: 'created', jti: session.jti }] };
+      const { jti, iat, exp, v } = session;
+      return { result: undefined, events: [{ type: 'created', jti, iat, exp, v }] };
     });
   }
 
@@ -246,6 +247,16 @@ export class SqliteStore implements Store {
           'SELECT * FROM admin_sessions ORDER BY created_at_ms DESC, jti DESC',
         ).all() as SessionRow[]
       ).map(toSession),
+    );
+  }
+
+  listRevokedSessions(nowSeconds: number): Promise<string[]> {
+    return this.run(() =>
+      (
+        this.statement('SELECT jti FROM admin_sessions WHERE revoked_at_ms IS NOT NULL AND exp > ?').all(
+          nowSeconds,
+        ) as { jti: string }[]
+      ).map((row) => row.jti),
     );
   }
 
