@@ -24,6 +24,11 @@ import { createAuth } from './http/auth.js';
 import { clientErrorHandler, frameworkErrors, registerErrorHandling } from './http/errors.js';
 import { registerRequestLog } from './http/request-log.js';
 import { registerValidation } from './http/validation.js';
+import { FeedWatch } from './metrics/feed-watch.js';
+import { registerHttpMetrics } from './metrics/http-metrics.js';
+import { instrumentStore } from './metrics/instrumented-store.js';
+import { Metrics } from './metrics/metrics.js';
+import { metricsRoutes } from './metrics/routes.js';
 import type { Secrets } from './secrets.js';
 import type { Store } from './store/types.js';
 import { sessionStorageRoutes } from './vault/routes.js';
@@ -31,7 +36,12 @@ import { Vault } from './vault/vault.js';
 
 export interface AppDeps {
   config: Pick<Config, 'sessionTtlSeconds' | 'production' | 'trustProxy' | 'storageRetentionDays'> &
-    Partial<Pick<Config, 'sessionCheck' | 'sessionCacheSize' | 'throttle' | 'logRequests' | 'logSlowMs'>>;
+    Partial<
+      Pick<
+        Config,
+        'sessionCheck' | 'sessionCacheSize' | 'throttle' | 'logRequests' | 'logSlowMs' | 'metricsToken'
+      >
+    >;
   store: Store;
   secrets: Secrets;
   /** SHA-256 hex of the admin key (see `hashAdminKey`); a getter answering null until it is known. */
@@ -51,7 +61,9 @@ export const BODY_LIMIT = 64 * 1024;
 
 /** Builds the HTTP app over an opened store. Listening is the caller's business. */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
-  const { config, store, secrets, clock, random } = deps;
+  const { config, secrets, clock, random } = deps;
+  const metrics = new Metrics();
+  const store = instrumentStore(deps.store, metrics);
   const app = Fastify({
     ...(deps.logger === undefined ? { logger: false } : { loggerInstance: deps.logger }),
     bodyLimit: BODY_LIMIT,
@@ -77,6 +89,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.decorateRequest('caller', null);
   registerValidation(app);
   registerErrorHandling(app);
+  // Before any route, so every route is counted under its template.
+  registerHttpMetrics(app, metrics);
   // Cookies are parsed only when the auth order reaches them, not on every request.
   await app.register(cookie, { hook: false });
   await app.register(swagger, {
@@ -148,6 +162,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     policy: config.throttle ?? DEFAULT_THROTTLE_POLICY,
     onError,
     onLockout: (subject, untilMs) => {
+      metrics.lockouts.inc();
       app.log.warn({ subject, until: toRfc3339(untilMs) }, 'key attempts locked out');
       void audit.record(
         'client.throttled',
@@ -162,7 +177,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     apiKeys,
     throttle,
     parseCookie: (header) => app.parseCookie(header),
-    onFailedAttempt: (request, credential) =>
+    onRefusedSession: (_request, credential) => metrics.authFailures.inc({ credential }),
+    onFailedAttempt: (request, credential) => {
+      metrics.authFailures.inc({ credential });
       request.log.warn(
         {
           reqId: request.id,
@@ -171,11 +188,18 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
           credential,
         },
         'failed key attempt',
-      ),
+      );
+    },
   });
 
   // Whatever follows the change feed starts once the store is migrated, and stops with the app.
-  const followers = [check, lastSeen, adminKey, apiKeys, throttle];
+  const feedWatch = new FeedWatch(store, clock, metrics);
+  metrics.collectFrom({
+    activeSessions: async () => (await sessions.list('active')).sessions.length,
+    sessionCache: check instanceof FeedSessionCheck ? check : null,
+    feed: { up: () => feedWatch.isUp, lagSeconds: () => feedWatch.lagSeconds },
+  });
+  const followers = [check, lastSeen, adminKey, apiKeys, throttle, feedWatch];
   let closed = false;
   void (deps.storeReady ?? Promise.resolve()).then(() => {
     if (closed) return;
@@ -218,5 +242,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(sessionStorageRoutes, { vault, auth, audit });
   await app.register(accessRoutes, { apiKeys, vault, adminKey, auth, audit });
   await app.register(auditRoutes, { audit, auth });
+  await app.register(metricsRoutes, { metrics, auth, token: config.metricsToken ?? null });
   return app;
 }
