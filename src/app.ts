@@ -1,7 +1,5 @@
 import cookie from '@fastify/cookie';
-import swagger from '@fastify/swagger';
-import swaggerUi from '@fastify/swagger-ui';
-import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance, onRouteHookHandler } from 'fastify';
 import Fastify, { LogController } from 'fastify';
 import { ApiKeys } from './access/api-keys.js';
 import { accessRoutes } from './access/routes.js';
@@ -22,6 +20,7 @@ import { toRfc3339 } from './clock.js';
 import type { Config } from './config.js';
 import { createAuth } from './http/auth.js';
 import { clientErrorHandler, frameworkErrors, registerErrorHandling } from './http/errors.js';
+import { failure, registerOpenApi, SECURITY } from './http/openapi.js';
 import { registerRequestLog } from './http/request-log.js';
 import { registerValidation } from './http/validation.js';
 import { FeedWatch } from './metrics/feed-watch.js';
@@ -55,6 +54,8 @@ export interface AppDeps {
   clock: Clock;
   random: RandomSource;
   logger?: FastifyBaseLogger;
+  /** Told of every route as it is registered (the OpenAPI tests check each one is documented). */
+  onRoute?: onRouteHookHandler;
 }
 
 export const BODY_LIMIT = 64 * 1024;
@@ -83,6 +84,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // the lines that are written name the request id themselves.
     childLoggerFactory: (logger) => logger,
   });
+  if (deps.onRoute !== undefined) app.addHook('onRoute', deps.onRoute);
   if (deps.logger !== undefined) {
     registerRequestLog(app, { mode: config.logRequests ?? 'errors', slowMs: config.logSlowMs ?? 1000 });
   }
@@ -93,25 +95,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerHttpMetrics(app, metrics);
   // Cookies are parsed only when the auth order reaches them, not on every request.
   await app.register(cookie, { hook: false });
-  await app.register(swagger, {
-    openapi: {
-      info: {
-        title: 'Tessera',
-        version: '0.1.0',
-        description: 'Admin sessions and sealed session-token storage',
-      },
-      components: {
-        securitySchemes: {
-          adminKey: { type: 'apiKey', in: 'header', name: 'x-admin-key' },
-          bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
-          cookie: { type: 'apiKey', in: 'cookie', name: 'tessera_session' },
-        },
-      },
-      security: [{ adminKey: [] }, { bearer: [] }, { cookie: [] }],
-    },
-  });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
-  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  await registerOpenApi(app, '0.1.0');
 
   app.addHook('onSend', (request, reply, payload, done) => {
     reply.header('x-content-type-options', 'nosniff');
@@ -214,13 +198,44 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     '/healthz',
     {
       schema: {
-        hide: true,
-        response: { 200: { type: 'object', properties: { status: { type: 'string' } } } },
+        summary: 'Liveness: the process answers',
+        description: 'Answers as soon as the process listens, whether or not the store is reachable.',
+        tags: ['operations'],
+        security: SECURITY.public,
+        response: {
+          200: {
+            type: 'object',
+            properties: { status: { type: 'string', const: 'ok' } },
+            description: 'Alive',
+            examples: [{ status: 'ok' }],
+          },
+          500: failure(500),
+        },
       },
     },
     async () => ({ status: 'ok' }),
   );
-  app.get('/readyz', { schema: { hide: true } }, async (_request, reply) => {
+  const Readiness = (status: string, description: string) => ({
+    type: 'object',
+    properties: {
+      status: { type: 'string', const: status },
+      backend: { type: 'string', enum: ['sqlite', 'postgres', 'redis'] },
+    },
+    description,
+    examples: [{ status, backend: 'postgres' }],
+  });
+  const readiness = {
+    summary: 'Readiness: the store is reachable and set up',
+    description: 'For load balancers: 503 while the store is being reached at start-up or is down.',
+    tags: ['operations'],
+    security: SECURITY.public,
+    response: {
+      200: Readiness('ready', 'Ready to serve'),
+      500: failure(500),
+      503: Readiness('unavailable', 'Starting, or the store cannot be reached'),
+    },
+  };
+  app.get('/readyz', { schema: readiness }, async (_request, reply) => {
     try {
       if (deps.isReady !== undefined && !deps.isReady()) throw new Error('starting');
       await store.ping();

@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { Auth } from '../http/auth.js';
+import { AUTHENTICATED, failures, SECURITY } from '../http/openapi.js';
 import type { Metrics } from './metrics.js';
 
 export interface MetricsRoutesOptions {
@@ -46,6 +47,14 @@ export const metricsRoutes: FastifyPluginAsync<MetricsRoutesOptions> = async (
           'Counters, gauges and histograms in the Prometheus text format, names prefixed `tessera_`. ' +
           'Needs the admin credential, an API key with the `metrics:read` scope, or `Bearer METRICS_TOKEN`.',
         tags: ['operations'],
+        security: SECURITY.metrics,
+        response: {
+          200: {
+            description: 'The metrics, Prometheus text format 0.0.4',
+            content: { [METRICS_CONTENT_TYPE]: { schema: { type: 'string' } } },
+          },
+          ...failures(...AUTHENTICATED),
+        },
       },
     },
     async (_request, reply) => {

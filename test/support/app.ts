@@ -54,6 +54,8 @@ export interface TestAppOptions {
   adminKeyHash?: AppDeps['adminKeyHash'];
   /** The admin key comes from ADMIN_KEY (so it cannot be rotated). Default false. */
   adminKeyFromEnvironment?: boolean;
+  /** Told of every route as it is registered. */
+  onRoute?: AppDeps['onRoute'];
   /** Over the test config: 24 h sessions, not production, no proxy trusted, 30 days' retention. */
   config?: Partial<AppDeps['config']>;
 }
@@ -87,6 +89,7 @@ async function createTestApp(options: TestAppOptions): Promise<TestApp> {
     clock,
     random: systemRandom,
     ...(options.logger === undefined ? {} : { logger: options.logger }),
+    ...(options.onRoute === undefined ? {} : { onRoute: options.onRoute }),
   };
   const app = await buildApp(deps);
   const others: FastifyInstance[] = [];
