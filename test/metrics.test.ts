@@ -36,6 +36,24 @@ describe('GET /metrics: store failures', () => {
     ).toBe(1);
   });
 
+  it('a scrape still answers while the store is down; the failed read is counted', async () => {
+    let fail: ReturnType<typeof faultyStore>['fail'] | undefined;
+    const { app } = await start({
+      wrapStore: (store) => {
+        const faulty = faultyStore(store);
+        fail = faulty.fail;
+        return faulty.store;
+      },
+    });
+    fail?.('listSessions', new StoreUnavailableError('sqlite'));
+    const first = await app.inject({ url: '/metrics', headers: bearer(METRICS_TOKEN) });
+    expect(first.statusCode).toBe(200);
+    // Metrics are collected side by side, so the failed read shows from the next scrape on.
+    const second = await app.inject({ url: '/metrics', headers: bearer(METRICS_TOKEN) });
+    expect(second.statusCode).toBe(200);
+    expect(sampleOf(second.body, 'tessera_store_errors_total', { operation: 'listSessions' })).toBe(1);
+  });
+
   it('strict session checks have no cache, so no cache counters', async () => {
     const { app } = await start({ config: { sessionCheck: 'strict' } });
     const text = (await app.inject({ url: '/metrics', headers: bearer(METRICS_TOKEN) })).body;

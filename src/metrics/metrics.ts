@@ -106,7 +106,11 @@ export class Metrics {
       help: 'Admin sessions that are active now (read from the store when scraped)',
       registers: [this.registry],
       async collect() {
-        this.set(await sources.activeSessions());
+        // A store that is down must not take the scrape down with it: the gauge keeps its last
+        // value, and the failed read is in tessera_store_errors_total.
+        try {
+          this.set(await sources.activeSessions());
+        } catch {}
       },
     });
     new Gauge({
