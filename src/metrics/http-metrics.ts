@@ -1,9 +1,9 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, onResponseHookHandler } from 'fastify';
-import type { Metrics } from './metrics.js';
+import type { Metrics, RequestCount } from './metrics.js';
 
 /** The two series a response moves, resolved once per route, method and status. */
 interface Series {
-  count: { inc(): void };
+  count: RequestCount;
   duration: { observe(value: number): void };
 }
 
@@ -14,8 +14,8 @@ const observers = new WeakSet<onResponseHookHandler>();
 
 /**
  * Counts and times every answer by route template, method and status. Each route gets its own
- * onResponse hook that knows its template, so a request costs two map lookups and the two
- * prom-client updates: no label object or route options built per request. Must be called
+ * onResponse hook that knows its template, so a request costs two map lookups, a count and
+ * one prom-client histogram update: no label object or route options built per request. Must be called
  * before the routes are registered (it hooks `onRoute`).
  */
 export function registerHttpMetrics(app: FastifyInstance, metrics: Metrics): void {
@@ -31,7 +31,7 @@ export function registerHttpMetrics(app: FastifyInstance, metrics: Metrics): voi
       if (series === undefined) {
         const labels = [route, method, String(status)] as const;
         series = {
-          count: metrics.requests.labels(...labels),
+          count: metrics.requestCount(...labels),
           duration: metrics.requestDuration.labels(...labels),
         };
         byStatus.set(status, series);
@@ -41,7 +41,7 @@ export function registerHttpMetrics(app: FastifyInstance, metrics: Metrics): voi
     const observe = (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
       const status = reply.statusCode;
       const series = seriesFor(request.method, status);
-      series.count.inc();
+      series.count.count++;
       series.duration.observe(reply.elapsedTime / 1000);
       if (status === 429) metrics.throttled.inc();
       done();
