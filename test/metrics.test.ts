@@ -54,6 +54,22 @@ describe('GET /metrics: store failures', () => {
     expect(sampleOf(second.body, 'tessera_store_errors_total', { operation: 'listSessions' })).toBe(1);
   });
 
+  it('a HEAD request is counted once, under its GET route', async () => {
+    const { app } = await start();
+    expect((await app.inject({ method: 'HEAD', url: '/healthz' })).statusCode).toBe(200);
+    const text = (await app.inject({ url: '/metrics', headers: bearer(METRICS_TOKEN) })).body;
+    expect(
+      sampleOf(text, 'tessera_http_requests_total', { route: '/healthz', method: 'HEAD', status: '200' }),
+    ).toBe(1);
+    expect(
+      sampleOf(text, 'tessera_http_request_duration_seconds_count', {
+        route: '/healthz',
+        method: 'HEAD',
+        status: '200',
+      }),
+    ).toBe(1);
+  });
+
   it('strict session checks have no cache, so no cache counters', async () => {
     const { app } = await start({ config: { sessionCheck: 'strict' } });
     const text = (await app.inject({ url: '/metrics', headers: bearer(METRICS_TOKEN) })).body;
