@@ -1,7 +1,5 @@
 import cookie from '@fastify/cookie';
-import swagger from '@fastify/swagger';
-import swaggerUi from '@fastify/swagger-ui';
-import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance, onRouteHookHandler } from 'fastify';
 import Fastify, { LogController } from 'fastify';
 import { ApiKeys } from './access/api-keys.js';
 import { accessRoutes } from './access/routes.js';
@@ -24,8 +22,14 @@ import { eventRoutes } from './events/routes.js';
 import { createAuth } from './http/auth.js';
 import { consoleRoutes } from './http/console.js';
 import { clientErrorHandler, frameworkErrors, registerErrorHandling } from './http/errors.js';
+import { failure, registerOpenApi, SECURITY } from './http/openapi.js';
 import { registerRequestLog } from './http/request-log.js';
 import { registerValidation } from './http/validation.js';
+import { FeedWatch } from './metrics/feed-watch.js';
+import { registerHttpMetrics } from './metrics/http-metrics.js';
+import { instrumentStore } from './metrics/instrumented-store.js';
+import { Metrics } from './metrics/metrics.js';
+import { metricsRoutes } from './metrics/routes.js';
 import type { Secrets } from './secrets.js';
 import type { Store } from './store/types.js';
 import { sessionStorageRoutes } from './vault/routes.js';
@@ -33,7 +37,12 @@ import { Vault } from './vault/vault.js';
 
 export interface AppDeps {
   config: Pick<Config, 'sessionTtlSeconds' | 'production' | 'trustProxy' | 'storageRetentionDays'> &
-    Partial<Pick<Config, 'sessionCheck' | 'sessionCacheSize' | 'throttle' | 'logRequests' | 'logSlowMs'>>;
+    Partial<
+      Pick<
+        Config,
+        'sessionCheck' | 'sessionCacheSize' | 'throttle' | 'logRequests' | 'logSlowMs' | 'metricsToken'
+      >
+    >;
   store: Store;
   secrets: Secrets;
   /** SHA-256 hex of the admin key (see `hashAdminKey`); a getter answering null until it is known. */
@@ -51,13 +60,17 @@ export interface AppDeps {
   events?: { keepaliveMs?: number; feedTimeoutMs?: number };
   /** The built admin console (`dist/console`), served at `/`; unset, `/` says it is not built. */
   consoleDir?: string | null;
+  /** Told of every route as it is registered (the OpenAPI tests check each one is documented). */
+  onRoute?: onRouteHookHandler;
 }
 
 export const BODY_LIMIT = 64 * 1024;
 
 /** Builds the HTTP app over an opened store. Listening is the caller's business. */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
-  const { config, store, secrets, clock, random } = deps;
+  const { config, secrets, clock, random } = deps;
+  const metrics = new Metrics();
+  const store = instrumentStore(deps.store, metrics);
   const app = Fastify({
     ...(deps.logger === undefined ? { logger: false } : { loggerInstance: deps.logger }),
     bodyLimit: BODY_LIMIT,
@@ -77,33 +90,18 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // the lines that are written name the request id themselves.
     childLoggerFactory: (logger) => logger,
   });
+  if (deps.onRoute !== undefined) app.addHook('onRoute', deps.onRoute);
   if (deps.logger !== undefined) {
     registerRequestLog(app, { mode: config.logRequests ?? 'errors', slowMs: config.logSlowMs ?? 1000 });
   }
   app.decorateRequest('caller', null);
   registerValidation(app);
   registerErrorHandling(app);
+  // Before any route, so every route is counted under its template.
+  registerHttpMetrics(app, metrics);
   // Cookies are parsed only when the auth order reaches them, not on every request.
   await app.register(cookie, { hook: false });
-  await app.register(swagger, {
-    openapi: {
-      info: {
-        title: 'Tessera',
-        version: '0.1.0',
-        description: 'Admin sessions and sealed session-token storage',
-      },
-      components: {
-        securitySchemes: {
-          adminKey: { type: 'apiKey', in: 'header', name: 'x-admin-key' },
-          bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
-          cookie: { type: 'apiKey', in: 'cookie', name: 'tessera_session' },
-        },
-      },
-      security: [{ adminKey: [] }, { bearer: [] }, { cookie: [] }],
-    },
-  });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
-  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  await registerOpenApi(app, '0.1.0');
 
   app.addHook('onSend', (request, reply, payload, done) => {
     reply.header('x-content-type-options', 'nosniff');
@@ -154,6 +152,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     policy: config.throttle ?? DEFAULT_THROTTLE_POLICY,
     onError,
     onLockout: (subject, untilMs) => {
+      metrics.lockouts.inc();
       app.log.warn({ subject, until: toRfc3339(untilMs) }, 'key attempts locked out');
       void audit.record(
         'client.throttled',
@@ -168,7 +167,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     apiKeys,
     throttle,
     parseCookie: (header) => app.parseCookie(header),
-    onFailedAttempt: (request, credential) =>
+    onRefusedSession: (_request, credential) => metrics.authFailures.inc({ credential }),
+    onFailedAttempt: (request, credential) => {
+      metrics.authFailures.inc({ credential });
       request.log.warn(
         {
           reqId: request.id,
@@ -177,11 +178,18 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
           credential,
         },
         'failed key attempt',
-      ),
+      );
+    },
   });
 
   // Whatever follows the change feed starts once the store is migrated, and stops with the app.
-  const followers = [check, lastSeen, adminKey, apiKeys, throttle];
+  const feedWatch = new FeedWatch(store, clock, metrics);
+  metrics.collectFrom({
+    activeSessions: async () => (await sessions.list('active')).sessions.length,
+    sessionCache: check instanceof FeedSessionCheck ? check : null,
+    feed: { up: () => feedWatch.isUp, lagSeconds: () => feedWatch.lagSeconds },
+  });
+  const followers = [check, lastSeen, adminKey, apiKeys, throttle, feedWatch];
   let closed = false;
   void (deps.storeReady ?? Promise.resolve()).then(() => {
     if (closed) return;
@@ -198,13 +206,44 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     '/healthz',
     {
       schema: {
-        hide: true,
-        response: { 200: { type: 'object', properties: { status: { type: 'string' } } } },
+        summary: 'Liveness: the process answers',
+        description: 'Answers as soon as the process listens, whether or not the store is reachable.',
+        tags: ['operations'],
+        security: SECURITY.public,
+        response: {
+          200: {
+            type: 'object',
+            properties: { status: { type: 'string', const: 'ok' } },
+            description: 'Alive',
+            examples: [{ status: 'ok' }],
+          },
+          500: failure(500),
+        },
       },
     },
     async () => ({ status: 'ok' }),
   );
-  app.get('/readyz', { schema: { hide: true } }, async (_request, reply) => {
+  const Readiness = (status: string, description: string) => ({
+    type: 'object',
+    properties: {
+      status: { type: 'string', const: status },
+      backend: { type: 'string', enum: ['sqlite', 'postgres', 'redis'] },
+    },
+    description,
+    examples: [{ status, backend: 'postgres' }],
+  });
+  const readiness = {
+    summary: 'Readiness: the store is reachable and set up',
+    description: 'For load balancers: 503 while the store is being reached at start-up or is down.',
+    tags: ['operations'],
+    security: SECURITY.public,
+    response: {
+      200: Readiness('ready', 'Ready to serve'),
+      500: failure(500),
+      503: Readiness('unavailable', 'Starting, or the store cannot be reached'),
+    },
+  };
+  app.get('/readyz', { schema: readiness }, async (_request, reply) => {
     try {
       if (deps.isReady !== undefined && !deps.isReady()) throw new Error('starting');
       await store.ping();
@@ -228,5 +267,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(auditRoutes, { audit, auth });
   await app.register(eventRoutes, { store, clock, auth, ...deps.events });
   await app.register(consoleRoutes, { dir: deps.consoleDir ?? null });
+  await app.register(metricsRoutes, { metrics, auth, token: config.metricsToken ?? null });
   return app;
 }

@@ -45,6 +45,8 @@ export interface Config {
   throttle: ThrottlePolicy;
   /** Audit entries are deleted this many days after they were written. */
   auditRetentionDays: number;
+  /** `METRICS_TOKEN`: a bearer token that may read `/metrics` (and nothing else); null when unset. */
+  metricsToken: string | null;
 }
 
 type Env = Record<string, string | undefined>;
@@ -121,6 +123,19 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     problems.push(`SESSION_CHECK must be cached or strict, got ${JSON.stringify(sessionCheck)}`);
   }
 
+  const metricsToken = text('METRICS_TOKEN') ?? null;
+  if (metricsToken !== null) {
+    const problem =
+      metricsToken.length < 16
+        ? `must be at least 16 characters, got ${metricsToken.length}`
+        : !/^[A-Za-z0-9._~+/=-]+$/.test(metricsToken)
+          ? 'must hold only letters, digits and . _ ~ + / = - (it is sent as a bearer token)'
+          : metricsToken.startsWith('tsk_')
+            ? 'must not start with tsk_ (the prefix of API keys)'
+            : null;
+    if (problem !== null) problems.push(`METRICS_TOKEN ${problem}`);
+  }
+
   const config: Config = {
     host: text('HOST') ?? '127.0.0.1',
     port,
@@ -151,6 +166,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
       ),
     },
     auditRetentionDays: integer('AUDIT_RETENTION_DAYS', 90, 1, 3650),
+    metricsToken,
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

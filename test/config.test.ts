@@ -46,6 +46,7 @@ describe('loadConfig: defaults', () => {
         maxLockoutMs: 60 * 60_000,
       },
       auditRetentionDays: 90,
+      metricsToken: null,
     });
   });
 
@@ -99,6 +100,7 @@ describe('loadConfig: defaults', () => {
         LOG_LEVEL: 'warn',
         TRUST_PROXY: 'true',
         SESSION_CHECK: 'strict',
+        METRICS_TOKEN: 'scrape-token-0123456789',
       },
       CWD,
     );
@@ -114,6 +116,7 @@ describe('loadConfig: defaults', () => {
       logLevel: 'warn',
       trustProxy: true,
       sessionCheck: 'strict',
+      metricsToken: 'scrape-token-0123456789',
     });
     expect(config.authSecrets).toEqual([{ kid: null, secret: Buffer.from('x'.repeat(32)) }]);
   });
@@ -179,6 +182,17 @@ describe('loadConfig: one clear line per bad variable', () => {
     ['SESSION_CHECK', 'sometimes', 'SESSION_CHECK must be cached or strict, got "sometimes"'],
     ['LOG_REQUESTS', 'some', 'LOG_REQUESTS must be all or errors, got "some"'],
     ['LOG_SLOW_MS', '0', 'LOG_SLOW_MS must be an integer from 1 to 3600000, got "0"'],
+    ['METRICS_TOKEN', 'short-token', 'METRICS_TOKEN must be at least 16 characters, got 11'],
+    [
+      'METRICS_TOKEN',
+      'a scrape token with spaces',
+      'METRICS_TOKEN must hold only letters, digits and . _ ~ + / = - (it is sent as a bearer token)',
+    ],
+    [
+      'METRICS_TOKEN',
+      'tsk_0123456789abcdef',
+      'METRICS_TOKEN must not start with tsk_ (the prefix of API keys)',
+    ],
   ])('%s=%s is refused with one line', (name, value, line) => {
     expect(problemsOf({ [name]: value })).toEqual([line]);
   });

@@ -7,7 +7,7 @@ import { toRfc3339 } from '../clock.js';
 import { TesseraError } from '../errors.js';
 import type { Auth } from '../http/auth.js';
 import { auditContextOf } from '../http/auth.js';
-import { Failures } from '../http/schemas.js';
+import { AUTHENTICATED, failure, failures, SECURITY, WITH_BODY } from '../http/openapi.js';
 import { nullable } from '../http/validation.js';
 import { API_KEY_SCOPES, type ApiKeyRecord } from '../store/types.js';
 import type { Vault } from '../vault/vault.js';
@@ -53,21 +53,40 @@ export const accessRoutes: FastifyPluginAsync<AccessRoutesOptions> = async (app,
       ...admin,
       schema: {
         summary: 'Create an API key (shown once) with the given scopes',
+        description:
+          'The key (`tsk_...`) is in this answer only; Tessera keeps its hash. Scopes: ' +
+          `${API_KEY_SCOPES.join(', ')}. Admin credential only.`,
         tags: ['access'],
+        security: SECURITY.admin,
         body: Type.Object(
           { name: Type.String({ minLength: 1, maxLength: 100 }), scopes: Scopes },
-          { additionalProperties: false },
+          { additionalProperties: false, examples: [{ name: 'billing-service', scopes: ['storage:read'] }] },
         ),
         response: {
-          201: Type.Object({
-            success: Type.Literal(true),
-            id: Type.String(),
-            key: Type.String(),
-            name: Type.String(),
-            scopes: Type.Array(Type.String()),
-            created_at: Timestamp,
-          }),
-          ...Failures,
+          201: Type.Object(
+            {
+              success: Type.Literal(true),
+              id: Type.String(),
+              key: Type.String(),
+              name: Type.String(),
+              scopes: Type.Array(Type.String()),
+              created_at: Timestamp,
+            },
+            {
+              description: 'The new key, shown once',
+              examples: [
+                {
+                  success: true,
+                  id: 'key_01JQ0000000000000000000000',
+                  key: 'tsk_...',
+                  name: 'billing-service',
+                  scopes: ['storage:read'],
+                  created_at: '2026-03-26T09:00:00Z',
+                },
+              ],
+            },
+          ),
+          ...failures(...AUTHENTICATED, ...WITH_BODY),
         },
       },
     },
@@ -92,10 +111,15 @@ export const accessRoutes: FastifyPluginAsync<AccessRoutesOptions> = async (app,
       ...admin,
       schema: {
         summary: 'List API keys that are not revoked (never the keys themselves)',
+        description: 'Admin credential only.',
         tags: ['access'],
+        security: SECURITY.admin,
         response: {
-          200: Type.Object({ success: Type.Literal(true), data: Type.Array(ApiKeySummary) }),
-          ...Failures,
+          200: Type.Object(
+            { success: Type.Literal(true), data: Type.Array(ApiKeySummary) },
+            { description: 'The keys in force' },
+          ),
+          ...failures(...AUTHENTICATED),
         },
       },
     },
@@ -108,9 +132,15 @@ export const accessRoutes: FastifyPluginAsync<AccessRoutesOptions> = async (app,
       ...admin,
       schema: {
         summary: 'Revoke an API key, on every instance at once',
+        description: 'Admin credential only.',
         tags: ['access'],
+        security: SECURITY.admin,
         params: Type.Object({ id: ApiKeyId }),
-        response: { 200: Type.Object({ success: Type.Literal(true), id: Type.String() }), ...Failures },
+        response: {
+          200: Type.Object({ success: Type.Literal(true), id: Type.String() }, { description: 'Revoked' }),
+          ...failures(...AUTHENTICATED, ...WITH_BODY),
+          404: failure(404, { description: 'No API key in force by that id', codes: ['API_KEY_NOT_FOUND'] }),
+        },
       },
     },
     async (request) => {
@@ -128,14 +158,23 @@ export const accessRoutes: FastifyPluginAsync<AccessRoutesOptions> = async (app,
       schema: {
         summary:
           'Re-seal stored tokens under the first key of TOKEN_ENCRYPTION_KEYS; call again until remaining is 0',
+        description: 'Admin credential only.',
         tags: ['access'],
+        security: SECURITY.admin,
         response: {
-          200: Type.Object({
-            success: Type.Literal(true),
-            resealed: Type.Integer({ minimum: 0 }),
-            remaining: Type.Integer({ minimum: 0 }),
+          200: Type.Object(
+            {
+              success: Type.Literal(true),
+              resealed: Type.Integer({ minimum: 0 }),
+              remaining: Type.Integer({ minimum: 0 }),
+            },
+            { description: 'Progress', examples: [{ success: true, resealed: 500, remaining: 0 }] },
+          ),
+          ...failures(...AUTHENTICATED, ...WITH_BODY),
+          500: failure(500, {
+            description: 'A token could not be opened to re-seal it',
+            codes: ['SEALING_KEY_MISSING', 'TOKEN_UNREADABLE', 'INTERNAL'],
           }),
-          ...Failures,
         },
       },
     },
@@ -155,8 +194,20 @@ export const accessRoutes: FastifyPluginAsync<AccessRoutesOptions> = async (app,
       onRequest: auth.require('admin_key'),
       schema: {
         summary: 'Replace the admin key (the new one is shown once); the old one stops working everywhere',
+        description: 'Needs the admin key itself (`x-admin-key`), not a session.',
         tags: ['access'],
-        response: { 200: Type.Object({ success: Type.Literal(true), key: Type.String() }), ...Failures },
+        security: SECURITY.adminKey,
+        response: {
+          200: Type.Object(
+            { success: Type.Literal(true), key: Type.String() },
+            { description: 'The new admin key, shown once' },
+          ),
+          ...failures(...AUTHENTICATED, ...WITH_BODY),
+          409: failure(409, {
+            description: 'The admin key comes from ADMIN_KEY: change it there and restart',
+            codes: ['ADMIN_KEY_FROM_ENV'],
+          }),
+        },
       },
     },
     async (request) => {

@@ -41,6 +41,9 @@ export class FeedSessionCheck implements SessionCheck {
   private readonly sessions: SecondChanceCache<string, KnownSession>;
   private readonly fallback: SessionCheck;
   private readonly feed: FeedFollower;
+  /** Checks answered from memory, and checks that had to read the session (read by the metrics). */
+  hits = 0;
+  misses = 0;
 
   constructor(private readonly options: FeedSessionCheckOptions) {
     this.sessions = new SecondChanceCache(options.capacity);
@@ -72,15 +75,16 @@ export class FeedSessionCheck implements SessionCheck {
   }
 
   async isActive(claims: SessionClaims, nowSeconds: number): Promise<boolean> {
-    return this.feed.isLive
-      ? this.fromMemory(claims, nowSeconds)
-      : this.fallback.isActive(claims, nowSeconds);
+    if (this.feed.isLive) return this.fromMemory(claims, nowSeconds);
+    this.misses++;
+    return this.fallback.isActive(claims, nowSeconds);
   }
 
   private async fromMemory(claims: SessionClaims, nowSeconds: number): Promise<boolean> {
     if (claims.v !== this.version) return false;
     let known = this.sessions.get(claims.jti);
     if (known === undefined) {
+      this.misses++;
       const epoch = this.feed.epoch;
       const record = await this.options.store.findSession(claims.jti);
       known =
@@ -90,6 +94,8 @@ export class FeedSessionCheck implements SessionCheck {
       if (epoch === this.feed.epoch && this.feed.isLive) this.sessions.set(claims.jti, known);
       // The version may have moved while we waited.
       if (claims.v !== this.version) return false;
+    } else {
+      this.hits++;
     }
     return (
       !known.revoked &&

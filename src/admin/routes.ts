@@ -7,7 +7,7 @@ import { secondsFromMs, toRfc3339 } from '../clock.js';
 import { TesseraError, validationError } from '../errors.js';
 import type { Auth } from '../http/auth.js';
 import { auditContextOf, callerOf } from '../http/auth.js';
-import { Failures } from '../http/schemas.js';
+import { AUTHENTICATED, failure, failures, SECURITY, WITH_BODY } from '../http/openapi.js';
 import { sessionCookie } from '../http/session-cookie.js';
 import { nullable, optionalBody } from '../http/validation.js';
 import type { AdminKey } from './admin-key.js';
@@ -38,13 +38,40 @@ const ListedSession = Type.Object({
   current: Type.Boolean(),
 });
 /** The contract's listing, with Tessera's additions beside its fields (never in their place). */
-const SessionListing = Type.Object({
-  success: Type.Literal(true),
-  count: Type.Integer(),
-  sessions: Type.Array(ListedSession),
-  currentTokenVersion: Type.Integer(),
-  now: Type.Integer(),
-});
+const SessionListing = Type.Object(
+  {
+    success: Type.Literal(true),
+    count: Type.Integer(),
+    sessions: Type.Array(ListedSession),
+    currentTokenVersion: Type.Integer(),
+    now: Type.Integer(),
+  },
+  {
+    description: 'The sessions, newest first',
+    examples: [
+      {
+        success: true,
+        count: 1,
+        sessions: [
+          {
+            jti: 'abc123def456',
+            iat: 1740732000,
+            exp: 1740818400,
+            v: 1,
+            status: 'active',
+            created_at: '2026-02-28T08:40:00Z',
+            last_seen_at: '2026-02-28T09:55:00Z',
+            ip: '203.0.113.7',
+            user_agent: 'curl/8.5.0',
+            current: true,
+          },
+        ],
+        currentTokenVersion: 1,
+        now: 1740736800,
+      },
+    ],
+  },
+);
 /** An optional reason for a revocation, kept in the audit trail: a JSON body or `?reason=`. */
 const Reason = Type.String({ minLength: 1, maxLength: 500 });
 const withReason = {
@@ -76,22 +103,42 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, o
     {
       schema: {
         summary: 'Log in with the admin key and get a session',
+        description:
+          'The admin key goes in `x-admin-key` or in the body as `{"adminKey": "..."}`. The session ' +
+          'token comes back in the body and as the HttpOnly `tessera_session` cookie. Failed attempts ' +
+          'count towards a lockout of the address (429).',
         tags: ['admin'],
+        security: [{ adminKey: [] }, {}],
         body: optionalBody(
           Type.Object(
             { adminKey: Type.Optional(Type.String({ maxLength: 1024 })) },
-            { additionalProperties: false },
+            { additionalProperties: false, examples: [{ adminKey: 'a3f1c9...e07b' }] },
           ),
         ),
         response: {
-          200: Type.Object({
-            success: Type.Literal(true),
-            token: Type.String(),
-            jti: Type.String(),
-            expiresAt: Type.String(),
-            expiresIn: Type.Integer(),
-          }),
-          ...Failures,
+          200: Type.Object(
+            {
+              success: Type.Literal(true),
+              token: Type.String(),
+              jti: Type.String(),
+              expiresAt: Type.String(),
+              expiresIn: Type.Integer(),
+            },
+            {
+              description: 'A new session (the token is also set as the `tessera_session` cookie)',
+              examples: [
+                {
+                  success: true,
+                  token: 'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9...',
+                  jti: 'abc123def456',
+                  expiresAt: '2026-03-01T10:00:00Z',
+                  expiresIn: 86400,
+                },
+              ],
+            },
+          ),
+          ...failures(...WITH_BODY, 429, 500, 503),
+          401: failure(401, { description: 'Wrong admin key', codes: ['INVALID_ADMIN_KEY'] }),
         },
       },
     },
@@ -139,14 +186,24 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, o
       onRequest: auth.require('admin'),
       schema: {
         summary: "Revoke the caller's own session",
+        description:
+          'Revokes the session the request was made with and clears the cookie. With the admin key ' +
+          'there is no session: `jti` is null and `revoked` false.',
         tags: ['admin'],
+        security: SECURITY.admin,
         response: {
-          200: Type.Object({
-            success: Type.Literal(true),
-            jti: nullable(Type.String()),
-            revoked: Type.Boolean(),
-          }),
-          ...Failures,
+          200: Type.Object(
+            {
+              success: Type.Literal(true),
+              jti: nullable(Type.String()),
+              revoked: Type.Boolean(),
+            },
+            {
+              description: 'Logged out',
+              examples: [{ success: true, jti: 'abc123def456', revoked: true }],
+            },
+          ),
+          ...failures(...AUTHENTICATED, ...WITH_BODY),
         },
       },
     },
@@ -165,16 +222,32 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, o
       onRequest: auth.require('sessions:read'),
       schema: {
         summary: "Who am I: check the caller's credential",
+        description: 'Needs the admin credential or an API key with `sessions:read`.',
         tags: ['admin'],
+        security: SECURITY.scoped,
         response: {
-          200: Type.Object({
-            success: Type.Literal(true),
-            authenticated: Type.Literal(true),
-            via: Type.Enum(['key', 'bearer', 'cookie', 'api_key']),
-            session: nullable(SessionClaims),
-            expiresIn: nullable(Type.Integer()),
-          }),
-          ...Failures,
+          200: Type.Object(
+            {
+              success: Type.Literal(true),
+              authenticated: Type.Literal(true),
+              via: Type.Enum(['key', 'bearer', 'cookie', 'api_key']),
+              session: nullable(SessionClaims),
+              expiresIn: nullable(Type.Integer()),
+            },
+            {
+              description: 'The credential is good; the session it belongs to, if any',
+              examples: [
+                {
+                  success: true,
+                  authenticated: true,
+                  via: 'bearer',
+                  session: { jti: 'abc123def456', iat: 1740732000, exp: 1740818400, v: 1 },
+                  expiresIn: 82800,
+                },
+              ],
+            },
+          ),
+          ...failures(...AUTHENTICATED),
         },
       },
     },
@@ -198,12 +271,20 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, o
       config: { failureMessage: 'Failed to list sessions' },
       schema: {
         summary: 'List admin sessions (active by default), newest first',
+        description:
+          '`?status=all|revoked|expired|invalidated` widens the list. Needs the admin credential or an ' +
+          'API key with `sessions:read`.',
         tags: ['admin'],
+        security: SECURITY.scoped,
         querystring: Type.Object(
           { status: Type.Optional(Type.Enum([...SESSION_STATUSES, 'all'])) },
           { additionalProperties: false },
         ),
-        response: { 200: SessionListing, ...Failures },
+        response: {
+          200: SessionListing,
+          ...failures(...AUTHENTICATED, 400),
+          500: failure(500, { description: '`Failed to list sessions`', codes: ['INTERNAL'] }),
+        },
       },
     },
     async (request) => {
@@ -238,10 +319,24 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, o
       config: { failureMessage: 'Failed to revoke sessions' },
       schema: {
         summary: 'Revoke one active session by jti',
+        description:
+          'Only an active session can be revoked. An optional `reason` (body or query) goes to the audit trail.',
         tags: ['admin'],
-        params: Type.Object({ jti: Type.String() }),
+        security: SECURITY.admin,
+        params: Type.Object({ jti: Type.String({ description: 'The JWT ID, URL-decoded once' }) }),
         ...withReason,
-        response: { 200: Type.Object({ success: Type.Literal(true), jti: Type.String() }), ...Failures },
+        response: {
+          200: Type.Object(
+            { success: Type.Literal(true), jti: Type.String() },
+            { description: 'Revoked', examples: [{ success: true, jti: 'abc123def456' }] },
+          ),
+          ...failures(...AUTHENTICATED, ...WITH_BODY),
+          404: failure(404, {
+            description: '`Session not found or invalid jti`: unknown, malformed, expired or already revoked',
+            codes: ['SESSION_NOT_FOUND'],
+          }),
+          500: failure(500, { description: '`Failed to revoke sessions`', codes: ['INTERNAL'] }),
+        },
       },
     },
     async (request) => {
@@ -264,15 +359,26 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, o
       config: { failureMessage: 'Failed to revoke sessions' },
       schema: {
         summary: 'Revoke every session by bumping the global session version',
+        description:
+          "Invalidates every session, the caller's own included; the admin key keeps working. An " +
+          'optional `reason` (body or query) goes to the audit trail.',
         tags: ['admin'],
+        security: SECURITY.admin,
         ...withReason,
         response: {
-          200: Type.Object({
-            success: Type.Literal(true),
-            nextTokenVersion: Type.Integer(),
-            timestamp: Type.String({ format: 'date-time' }),
-          }),
-          ...Failures,
+          200: Type.Object(
+            {
+              success: Type.Literal(true),
+              nextTokenVersion: Type.Integer(),
+              timestamp: Type.String({ format: 'date-time' }),
+            },
+            {
+              description: 'Every session revoked',
+              examples: [{ success: true, nextTokenVersion: 2, timestamp: '2026-02-28T10:30:00.000Z' }],
+            },
+          ),
+          ...failures(...AUTHENTICATED, ...WITH_BODY),
+          500: failure(500, { description: '`Failed to revoke sessions`', codes: ['INTERNAL'] }),
         },
       },
     },
@@ -294,9 +400,18 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, o
       config: { failureMessage: 'Failed to revoke sessions' },
       schema: {
         summary: "Revoke every active session except the caller's",
+        description: 'With the admin key (no session of its own) every active session is revoked.',
         tags: ['admin'],
+        security: SECURITY.admin,
         ...withReason,
-        response: { 200: Type.Object({ success: Type.Literal(true), revoked: Type.Integer() }), ...Failures },
+        response: {
+          200: Type.Object(
+            { success: Type.Literal(true), revoked: Type.Integer() },
+            { description: 'How many sessions were revoked', examples: [{ success: true, revoked: 3 }] },
+          ),
+          ...failures(...AUTHENTICATED, ...WITH_BODY),
+          500: failure(500, { description: '`Failed to revoke sessions`', codes: ['INTERNAL'] }),
+        },
       },
     },
     async (request) => {

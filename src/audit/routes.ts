@@ -3,7 +3,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import Type from 'typebox';
 import { toRfc3339 } from '../clock.js';
 import type { Auth } from '../http/auth.js';
-import { Failures } from '../http/schemas.js';
+import { AUTHENTICATED, failures, SECURITY } from '../http/openapi.js';
 import { nullable } from '../http/validation.js';
 import { AUDIT_ACTIONS, type AuditLog } from './audit-log.js';
 
@@ -31,7 +31,9 @@ export const auditRoutes: FastifyPluginAsync<AuditRoutesOptions> = async (app, {
       onRequest: auth.require('admin'),
       schema: {
         summary: 'The audit trail, newest first',
+        description: 'Paged by `page` and `limit`, filtered by `action`. Admin credential only.',
         tags: ['audit'],
+        security: SECURITY.admin,
         querystring: Type.Object(
           {
             page: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000_000, default: 1 })),
@@ -41,11 +43,14 @@ export const auditRoutes: FastifyPluginAsync<AuditRoutesOptions> = async (app, {
           { additionalProperties: false },
         ),
         response: {
-          200: Type.Object({
-            data: Type.Array(AuditItem),
-            pagination: Type.Object({ page: Type.Integer(), limit: Type.Integer(), total: Type.Integer() }),
-          }),
-          ...Failures,
+          200: Type.Object(
+            {
+              data: Type.Array(AuditItem),
+              pagination: Type.Object({ page: Type.Integer(), limit: Type.Integer(), total: Type.Integer() }),
+            },
+            { description: 'One page of the audit trail' },
+          ),
+          ...failures(...AUTHENTICATED, 400),
         },
       },
     },

@@ -2,7 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { Clock } from '../clock.js';
 import type { Auth } from '../http/auth.js';
 import { callerOf } from '../http/auth.js';
-import { Failures } from '../http/schemas.js';
+import { AUTHENTICATED, failures, SECURITY } from '../http/openapi.js';
 import type { Store } from '../store/types.js';
 import { EventStream } from './event-stream.js';
 
@@ -35,9 +35,20 @@ export const eventRoutes: FastifyPluginAsync<EventRoutesOptions> = async (app, o
       onRequest: auth.require('sessions:read'),
       schema: {
         summary: 'Session events as Server-Sent Events: a snapshot, then live events',
+        description:
+          'Needs the admin credential or an API key with `sessions:read`. First a `snapshot` event ' +
+          '(`{version, revoked: [jti, ...]}`), then `session.created` (`{jti, iat, exp, v}`), ' +
+          '`session.revoked` (`{jti}`), `sessions.version` (`{version}`) and `api_key.revoked` ' +
+          '(`{id}`) as they happen on any instance; every event has an `id`, and a comment line ' +
+          'comes every 15 s. The stream ends when the change feed is lost or the credential that ' +
+          'opened it is revoked: reconnect for a new snapshot.',
         tags: ['admin'],
+        security: SECURITY.scoped,
         produces: ['text/event-stream'],
-        response: { 200: { type: 'string', description: 'text/event-stream' }, ...Failures },
+        response: {
+          200: { type: 'string', description: 'An endless `text/event-stream`' },
+          ...failures(...AUTHENTICATED),
+        },
       },
     },
     async (request, reply) => {

@@ -45,6 +45,8 @@ export interface AuthOptions {
   parseCookie: (header: string) => Record<string, string | undefined>;
   /** A key attempt failed: logged at warn (never the key). */
   onFailedAttempt(request: FastifyRequest, credential: 'admin_key' | 'api_key'): void;
+  /** A request was refused for a bad session token, or for presenting no credential at all. */
+  onRefusedSession?(request: FastifyRequest, credential: 'bearer' | 'cookie' | 'none'): void;
 }
 
 export type AuthHook = (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
@@ -90,6 +92,11 @@ const forbidden = (requirement: Requirement) =>
 export function createAuth(options: AuthOptions): Auth {
   const { adminKey, sessions, apiKeys, throttle, parseCookie } = options;
 
+  const refused = (request: FastifyRequest, credential: 'bearer' | 'cookie' | 'none') => {
+    options.onRefusedSession?.(request, credential);
+    return unauthorized();
+  };
+
   async function keyAttempt<T>(
     request: FastifyRequest,
     credential: 'admin_key' | 'api_key',
@@ -120,14 +127,14 @@ export function createAuth(options: AuthOptions): Auth {
         return { via: 'api_key', session: null, apiKey };
       }
       const session = token === undefined ? null : await sessions.verifySession(token);
-      if (session === null) throw unauthorized();
+      if (session === null) throw refused(request, 'bearer');
       return { via: 'bearer', session, apiKey: null };
     }
     const cookieHeader = request.headers.cookie;
     const token = cookieHeader === undefined ? undefined : parseCookie(cookieHeader)[SESSION_COOKIE];
-    if (token === undefined || token === '') throw unauthorized();
+    if (token === undefined || token === '') throw refused(request, 'none');
     const session = await sessions.verifySession(token);
-    if (session === null) throw unauthorized();
+    if (session === null) throw refused(request, 'cookie');
     // SameSite=Strict already keeps the cookie off cross-site requests; refusing a foreign
     // Origin on state-changing requests covers older browsers and same-site subdomains.
     if (!SAFE_METHODS.has(request.method) && isCrossOrigin(request)) {

@@ -11,7 +11,8 @@ declare module 'fastify' {
   }
 }
 
-const STATUS: Record<ErrorCode, number> = {
+/** Each code's HTTP status: the one table (the OpenAPI document reads it too). */
+export const STATUS: Record<ErrorCode, number> = {
   UNAUTHORIZED: 401,
   INVALID_ADMIN_KEY: 401,
   FORBIDDEN: 403,

@@ -4,7 +4,7 @@ import type { FastifyInstance, FastifySchema } from 'fastify';
 import type { Static, TSchema } from 'typebox';
 import Type from 'typebox';
 
-const OPTIONAL_BODY = 'x-optional-body';
+export const OPTIONAL_BODY = 'x-optional-body';
 
 /** Marks a body schema as optional: no body (or an empty one) passes, any body must match. */
 export const optionalBody = <T extends object>(schema: T): T => ({ ...schema, [OPTIONAL_BODY]: true });

@@ -2,10 +2,11 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import type { AuditLog } from '../audit/audit-log.js';
 import { toRfc3339 } from '../clock.js';
+import type { ErrorCode } from '../errors.js';
 import { validationError } from '../errors.js';
 import type { Auth } from '../http/auth.js';
 import { auditContextOf } from '../http/auth.js';
-import { Failures } from '../http/schemas.js';
+import { AUTHENTICATED, failure, failures, SECURITY, WITH_BODY } from '../http/openapi.js';
 import { parseRfc3339 } from './expiry.js';
 import {
   Cleared,
@@ -70,6 +71,16 @@ interface EndpointOptions extends SessionStorageRoutesOptions {
   alias: boolean;
 }
 
+const NEEDS_READ = 'Needs the admin credential or an API key with `storage:read`.';
+const NEEDS_WRITE = 'Needs the admin credential or an API key with `storage:write`.';
+const noToken = (description: string) => failure(404, { description, codes: ['TOKEN_NOT_FOUND'] });
+/** Opening a sealed token can fail for want of its key, or because it does not decrypt. */
+const OPENING: ErrorCode[] = ['SEALING_KEY_MISSING', 'TOKEN_UNREADABLE', 'INTERNAL'];
+const cannotOpen = failure(500, {
+  description: 'The token cannot be opened: its key left TOKEN_ENCRYPTION_KEYS, or it does not decrypt',
+  codes: OPENING,
+});
+
 const storageEndpoints: FastifyPluginAsync<EndpointOptions> = async (app, { vault, auth, audit, alias }) => {
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
   // Authenticate on request, before the body is parsed or validated: a caller without a
@@ -78,7 +89,7 @@ const storageEndpoints: FastifyPluginAsync<EndpointOptions> = async (app, { vaul
   const write = { onRequest: auth.require('storage:write') };
   // The base itself, without a trailing slash, as the contract writes it (and as OpenAPI lists it).
   const noSlash = { prefixTrailingSlash: 'no-slash' as const };
-  const schema = { tags: ['session-storage'], hide: alias };
+  const schema = { tags: ['session-storage'], hide: alias, security: SECURITY.scoped };
 
   api.get(
     '/',
@@ -88,8 +99,9 @@ const storageEndpoints: FastifyPluginAsync<EndpointOptions> = async (app, { vaul
       schema: {
         ...schema,
         summary: 'List stored tokens (masked), newest saved first',
+        description: `Paged by \`page\` and \`limit\` (1 to 100), filtered by \`user_id\` and \`valid\`. ${NEEDS_READ}`,
         querystring: ListQuery,
-        response: { 200: Listing, ...Failures },
+        response: { 200: Listing, ...failures(...AUTHENTICATED, 400) },
       },
     },
     async (request) => {
@@ -111,8 +123,14 @@ const storageEndpoints: FastifyPluginAsync<EndpointOptions> = async (app, { vaul
       schema: {
         ...schema,
         summary: 'The most recently saved token that is still valid',
+        description: `Optionally that of one \`user_id\`. ${NEEDS_READ}`,
         querystring: UserQuery,
-        response: { 200: Current, ...Failures },
+        response: {
+          200: Current,
+          ...failures(...AUTHENTICATED, 400),
+          404: noToken('No stored token is currently valid'),
+          500: cannotOpen,
+        },
       },
     },
     async (request) => {
@@ -129,8 +147,9 @@ const storageEndpoints: FastifyPluginAsync<EndpointOptions> = async (app, { vaul
       schema: {
         ...schema,
         summary: 'Whether there is a current token, and for how long',
+        description: `The token \`current\` would answer with. ${NEEDS_READ}`,
         querystring: UserQuery,
-        response: { 200: Validity, ...Failures },
+        response: { 200: Validity, ...failures(...AUTHENTICATED, 400) },
       },
     },
     async (request) => {
@@ -150,8 +169,14 @@ const storageEndpoints: FastifyPluginAsync<EndpointOptions> = async (app, { vaul
       schema: {
         ...schema,
         summary: 'One stored token, whole',
+        description: `Each read is written to the audit trail. ${NEEDS_READ}`,
         params: IdParams,
-        response: { 200: Opened, ...Failures },
+        response: {
+          200: Opened,
+          ...failures(...AUTHENTICATED),
+          404: noToken('No stored token by that id'),
+          500: cannotOpen,
+        },
       },
     },
     async (request) => {
@@ -169,8 +194,9 @@ const storageEndpoints: FastifyPluginAsync<EndpointOptions> = async (app, { vaul
       schema: {
         ...schema,
         summary: 'Store a token (sealed at rest)',
+        description: `\`expires_at\` is RFC 3339. ${NEEDS_WRITE}`,
         body: CreateBody,
-        response: { 201: Created, ...Failures },
+        response: { 201: Created, ...failures(...AUTHENTICATED, ...WITH_BODY) },
       },
     },
     async (request, reply) => {
@@ -188,9 +214,14 @@ const storageEndpoints: FastifyPluginAsync<EndpointOptions> = async (app, { vaul
       schema: {
         ...schema,
         summary: 'Replace the token, its expiry, or both',
+        description: `Send \`token\`, \`expires_at\` or both. ${NEEDS_WRITE}`,
         params: IdParams,
         body: UpdateBody,
-        response: { 200: Summary, ...Failures },
+        response: {
+          200: Summary,
+          ...failures(...AUTHENTICATED, ...WITH_BODY),
+          404: noToken('No stored token by that id'),
+        },
       },
     },
     async (request) => {
@@ -218,7 +249,8 @@ const storageEndpoints: FastifyPluginAsync<EndpointOptions> = async (app, { vaul
       schema: {
         ...schema,
         summary: 'Delete every stored token',
-        response: { 200: Cleared, ...Failures },
+        description: NEEDS_WRITE,
+        response: { 200: Cleared, ...failures(...AUTHENTICATED, ...WITH_BODY) },
       },
     },
     async (request) => {
@@ -235,8 +267,13 @@ const storageEndpoints: FastifyPluginAsync<EndpointOptions> = async (app, { vaul
       schema: {
         ...schema,
         summary: 'Delete one stored token',
+        description: NEEDS_WRITE,
         params: IdParams,
-        response: { 200: Deleted, ...Failures },
+        response: {
+          200: Deleted,
+          ...failures(...AUTHENTICATED, ...WITH_BODY),
+          404: noToken('No stored token by that id'),
+        },
       },
     },
     async (request) => {

@@ -64,6 +64,8 @@ export interface TestAppOptions {
   adminKeyHash?: AppDeps['adminKeyHash'];
   /** The admin key comes from ADMIN_KEY (so it cannot be rotated). Default false. */
   adminKeyFromEnvironment?: boolean;
+  /** Told of every route as it is registered. */
+  onRoute?: AppDeps['onRoute'];
   /** Over the test config: 24 h sessions, not production, no proxy trusted, 30 days' retention. */
   config?: Partial<AppDeps['config']>;
   /** The built admin console to serve at `/`. Default: none (`/` says it is not built). */
@@ -112,6 +114,7 @@ async function createTestApp(options: TestAppOptions): Promise<TestApp> {
     ...(options.logger === undefined ? {} : { logger: options.logger }),
     ...(options.events === undefined ? {} : { events: options.events }),
     ...(options.consoleDir === undefined ? {} : { consoleDir: options.consoleDir }),
+    ...(options.onRoute === undefined ? {} : { onRoute: options.onRoute }),
   };
   const instances = [await buildApp(deps)];
   const instanceStores: Store[] = [];
