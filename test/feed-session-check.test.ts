@@ -50,6 +50,22 @@ describe('cachedVerifier', () => {
     verify(token, 1500);
     expect(verify(`${token.slice(0, -2)}AA`, 1500)).toBeNull();
   });
+
+  it('answers claims beyond what its table holds without caching them wrongly', () => {
+    const verify = cachedVerifier(signer, 10);
+    const far = { ...claims, exp: 2 ** 40 };
+    const token = signer.sign(far);
+    expect(verify(token, 1500)).toEqual(far);
+    expect(verify(token, 1500)).toEqual(far);
+    expect(verify(token, 2 ** 40)).toBeNull();
+  });
+
+  it('past its capacity, still answers every token with its own claims', () => {
+    const verify = cachedVerifier(signer, 3);
+    const all = Array.from({ length: 10 }, (_, i) => ({ ...claims, jti: `${claims.jti}${i}`, v: i }));
+    for (let round = 0; round < 3; round++)
+      for (const each of all) expect(verify(signer.sign(each), 1500)).toEqual(each);
+  });
 });
 
 describe('FeedSessionCheck on SQLite', () => {
@@ -114,6 +130,18 @@ describe('FeedSessionCheck on SQLite', () => {
     const afterFirst = reads();
     for (let i = 0; i < 50; i++) expect(await sessions.verifySession(token)).not.toBeNull();
     expect(reads()).toBe(afterFirst);
+  });
+
+  it('past its capacity, refuses a revoked session and lets the others in, cached or evicted', async () => {
+    const logins = [];
+    for (let i = 0; i < 1100; i++) logins.push(await sessions.login({ ip: null, userAgent: null }));
+    for (const { token } of logins) expect(await sessions.verifySession(token)).not.toBeNull();
+    const [first, second] = logins as [(typeof logins)[0], (typeof logins)[0]];
+    expect(await sessions.revoke(first.claims.jti)).toBe(true);
+    expect(await other.revokeSession(second.claims.jti, clock.now())).toBe(true);
+    await refusedFromNowOn(second.token, 'the revocation by another connection to arrive');
+    for (const [i, { token }] of logins.entries())
+      expect(await sessions.verifySession(token), `session ${i}`).toEqual(i < 2 ? null : expect.anything());
   });
 
   it('refuses a session revoked in this process on the very next check', async () => {

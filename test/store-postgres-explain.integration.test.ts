@@ -96,6 +96,30 @@ await describeWithService(
       );
     });
 
+    it('page by validity: index scans, total read from token_expiry_counts', async () => {
+      for (const valid of [true, false]) {
+        const nodes = await plan(listStoredTokensQuery(s, { offset: 0, limit: 50, valid, nowMs: NOW }));
+        expectIndexedOnTokens(nodes);
+        expect(nodes.some((node) => node['Relation Name'] === 'token_expiry_counts')).toBe(true);
+      }
+    });
+
+    it('validity totals equal a count over the table, at NOW and at hour boundaries', async () => {
+      const hourStart = Math.floor(NOW / 3_600_000) * 3_600_000;
+      for (const nowMs of [NOW, hourStart, hourStart - 1, hourStart + 3_600_000 - 1]) {
+        const counted = await adminQuery<{ valid: string; expired: string }>(
+          `SELECT count(*) FILTER (WHERE expires_at_ms > ${nowMs}) AS valid,
+                  count(*) FILTER (WHERE expires_at_ms <= ${nowMs}) AS expired FROM ${s}.stored_tokens`,
+        );
+        const valid = await store.listStoredTokens({ offset: 0, limit: 1, valid: true, nowMs });
+        const expired = await store.listStoredTokens({ offset: 0, limit: 1, valid: false, nowMs });
+        expect([valid.total, expired.total]).toEqual([
+          Number(counted[0]?.valid),
+          Number(counted[0]?.expired),
+        ]);
+      }
+    });
+
     it('page by user_id and validity: index scans', async () => {
       const query = { offset: 0, limit: 50, userId: 'usr_7', valid: true, nowMs: NOW };
       expectIndexedOnTokens(await plan(listStoredTokensQuery(s, query)));

@@ -58,8 +58,30 @@ await describeWithService(
         const applied = await adminQuery<{ version: number }>(
           `SELECT version FROM ${quoteIdentifier(schema)}.schema_migrations ORDER BY version`,
         );
-        expect(applied.map((row) => row.version)).toEqual([1, 2, 3]);
+        expect(applied.map((row) => row.version)).toEqual([1, 2, 3, 4]);
         expect(await instances[3]?.getSessionVersion()).toBe(1);
+      });
+
+      it('migration 4 counts the tokens stored before it by hour of expiry', async () => {
+        const schema = uniqueName('tessera_test');
+        const s = quoteIdentifier(schema);
+        const store = track(schema);
+        await store.migrate();
+        const hour = 3_600_000;
+        const nowMs = Math.floor(T0 / hour) * hour + hour / 2;
+        for (const [i, offset] of [-2 * hour, -1, 0, 1, hour, 3 * hour].entries())
+          await store.insertStoredToken(newToken(`t${i}`, { expiresAtMs: nowMs + offset }));
+        // Back to migration 3, tokens kept, then forward again: what migration 4 finds on an
+        // existing schema.
+        await adminQuery(`DROP TABLE ${s}.token_expiry_counts`);
+        await adminQuery(`DROP FUNCTION ${s}.count_token_expiry() CASCADE`);
+        await adminQuery(`DELETE FROM ${s}.schema_migrations WHERE version = 4`);
+        await track(schema).migrate();
+        const valid = await store.listStoredTokens({ offset: 0, limit: 1, valid: true, nowMs });
+        const expired = await store.listStoredTokens({ offset: 0, limit: 1, valid: false, nowMs });
+        expect([valid.total, expired.total]).toEqual([3, 3]);
+        await store.insertStoredToken(newToken('later', { expiresAtMs: nowMs + 2 * hour }));
+        expect((await store.listStoredTokens({ offset: 0, limit: 1, valid: true, nowMs })).total).toBe(4);
       });
 
       it('errors that are not about the connection propagate unchanged', async () => {

@@ -1,8 +1,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
+import { sqliteMigrations } from '../src/store/sqlite/migrations.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
+import { newToken } from './store-contract/support.js';
 import { describeStoreContract } from './store-contract.js';
+import { T0 } from './support/time.js';
 
 describeStoreContract(
   'SQLite (temp file)',
@@ -24,3 +29,52 @@ describeStoreContract(
   },
   { crossInstanceFeed: 'resync' },
 );
+
+describe('SQLite migrations', () => {
+  it('the token_expiry_counts migration counts the tokens stored before it, negative expiries included', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tessera-store-'));
+    const path = join(dir, 'tessera.db');
+    try {
+      const store = new SqliteStore(path);
+      await store.migrate();
+      const hour = 3_600_000;
+      const nowMs = Math.floor(T0 / hour) * hour + hour / 2;
+      const expiries = [
+        -hour - 1,
+        -1,
+        nowMs - 2 * hour,
+        nowMs - 1,
+        nowMs,
+        nowMs + 1,
+        nowMs + hour,
+        nowMs + 3 * hour,
+      ];
+      for (const [i, expiresAtMs] of expiries.entries())
+        await store.insertStoredToken(newToken(`t${i}`, { expiresAtMs }));
+      await store.close();
+      // Back to the migration before it, tokens kept, then forward again: what it finds on an
+      // existing file.
+      const db = new Database(path);
+      const version = sqliteMigrations.length;
+      db.exec(`DROP TRIGGER stored_tokens_expiry_insert; DROP TRIGGER stored_tokens_expiry_delete;
+        DROP TRIGGER stored_tokens_expiry_update; DROP TABLE token_expiry_counts;
+        DELETE FROM schema_migrations WHERE version = ${version};`);
+      db.close();
+      const again = new SqliteStore(path);
+      await again.migrate();
+      const totals = async (at: number) =>
+        await Promise.all(
+          [true, false].map(
+            async (valid) => (await again.listStoredTokens({ offset: 0, limit: 1, valid, nowMs: at })).total,
+          ),
+        );
+      expect(await totals(nowMs)).toEqual([3, 5]);
+      expect(await totals(-1)).toEqual([6, 2]);
+      expect(await totals(-hour - 2)).toEqual([8, 0]);
+      expect((await again.listStoredTokens({ offset: 0, limit: 1, nowMs })).total).toBe(8);
+      await again.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -63,6 +63,11 @@ export class Throttle {
     });
   }
 
+  /** True while locks are answered from memory (feed up and resynchronised). */
+  get isLive(): boolean {
+    return this.feed.isLive;
+  }
+
   start(): void {
     this.feed.start();
   }
@@ -71,10 +76,35 @@ export class Throttle {
     this.feed.stop();
   }
 
-  /** Refuses with RATE_LIMITED while `ip`, or everyone, is locked out. */
-  async assertOpen(ip: string): Promise<void> {
+  /**
+   * Refuses with RATE_LIMITED while `ip`, or everyone, is locked out. When memory knows both
+   * locks (the usual case: every key attempt from a known address) it answers synchronously,
+   * returning undefined or throwing, with no promise made; otherwise it returns the promise of
+   * the store reads. Callers write `await throttle.assertOpen(ip)` either way, or skip the
+   * await when nothing is returned.
+   */
+  assertOpen(ip: string): Promise<void> | undefined {
+    const subject = subjectOf(ip);
+    if (this.feed.isLive) {
+      const own = this.locks.get(subject);
+      const global = this.locks.get(GLOBAL_SUBJECT);
+      if (own !== undefined && global !== undefined) {
+        this.refuseUntil(Math.max(own, global), this.options.clock.now());
+        return undefined;
+      }
+    }
+    return this.assertOpenFromStore(subject);
+  }
+
+  private async assertOpenFromStore(subject: string): Promise<void> {
     const nowMs = this.options.clock.now();
-    const until = Math.max(await this.lockedUntil(subjectOf(ip)), await this.lockedUntil(GLOBAL_SUBJECT));
+    this.refuseUntil(
+      Math.max(await this.lockedUntil(subject), await this.lockedUntil(GLOBAL_SUBJECT)),
+      nowMs,
+    );
+  }
+
+  private refuseUntil(until: number, nowMs: number): void {
     if (until > nowMs) throw new RateLimitedError(Math.ceil((until - nowMs) / 1000));
   }
 

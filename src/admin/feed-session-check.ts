@@ -2,19 +2,17 @@ import type { Clock } from '../clock.js';
 import { FeedFollower } from '../store/feed/follower.js';
 import type { FeedEvent, Store } from '../store/types.js';
 import type { SessionClaims } from './jwt.js';
-import { SecondChanceCache } from './second-chance-cache.js';
 import type { SessionCheck } from './session-check.js';
 import { StoreSessionCheck } from './session-check.js';
+import { fnv1a, SlotTable } from './slot-table.js';
 
-interface KnownSession {
-  iat: number;
-  exp: number;
-  v: number;
-  revoked: boolean;
-}
-
-/** A revoked (or missing) session: nothing can match it. */
-const GONE: KnownSession = { iat: -1, exp: 0, v: -1, revoked: true };
+// A known session's numbers in its SlotTable entry. REVOKED is 1 for a revoked or missing
+// session (nothing can match it), 0 otherwise. A session whose numbers a SlotTable cannot hold
+// (beyond 2106) is not kept: each of its checks reads the store.
+const IAT = 0;
+const EXP = 1;
+const V = 2;
+const REVOKED = 3;
 
 export interface FeedSessionCheckOptions {
   store: Store;
@@ -38,7 +36,8 @@ export interface FeedSessionCheckOptions {
  */
 export class FeedSessionCheck implements SessionCheck {
   private version: number | null = null;
-  private readonly sessions: SecondChanceCache<string, KnownSession>;
+  /** Sessions seen so far by jti: iat, exp, v, revoked. */
+  private readonly sessions: SlotTable;
   private readonly fallback: SessionCheck;
   private readonly feed: FeedFollower;
   /** Checks answered from memory, and checks that had to read the session (read by the metrics). */
@@ -46,7 +45,7 @@ export class FeedSessionCheck implements SessionCheck {
   misses = 0;
 
   constructor(private readonly options: FeedSessionCheckOptions) {
-    this.sessions = new SecondChanceCache(options.capacity);
+    this.sessions = new SlotTable({ capacity: options.capacity, width: 4, hash: fnv1a });
     this.fallback = new StoreSessionCheck(options.store);
     this.feed = new FeedFollower(options.store, {
       what: 'session feed',
@@ -82,35 +81,57 @@ export class FeedSessionCheck implements SessionCheck {
 
   private async fromMemory(claims: SessionClaims, nowSeconds: number): Promise<boolean> {
     if (claims.v !== this.version) return false;
-    let known = this.sessions.get(claims.jti);
-    if (known === undefined) {
-      this.misses++;
-      const epoch = this.feed.epoch;
-      const record = await this.options.store.findSession(claims.jti);
-      known =
-        record === null
-          ? GONE
-          : { iat: record.iat, exp: record.exp, v: record.v, revoked: record.revokedAtMs !== null };
-      if (epoch === this.feed.epoch && this.feed.isLive) this.sessions.set(claims.jti, known);
-      // The version may have moved while we waited.
-      if (claims.v !== this.version) return false;
-    } else {
+    const sessions = this.sessions;
+    const slot = sessions.find(claims.jti);
+    if (slot >= 0) {
       this.hits++;
+      return (
+        sessions.number(slot, REVOKED) === 0 &&
+        sessions.number(slot, IAT) === claims.iat &&
+        sessions.number(slot, V) === claims.v &&
+        sessions.number(slot, EXP) === claims.exp &&
+        claims.exp > nowSeconds
+      );
     }
+    this.misses++;
+    const epoch = this.feed.epoch;
+    const record = await this.options.store.findSession(claims.jti);
+    if (epoch === this.feed.epoch && this.feed.isLive) {
+      if (record === null) this.forget(claims.jti);
+      else if (SlotTable.holds(record.iat) && SlotTable.holds(record.exp) && SlotTable.holds(record.v)) {
+        const fresh = sessions.insert(claims.jti);
+        sessions.setNumber(fresh, IAT, record.iat);
+        sessions.setNumber(fresh, EXP, record.exp);
+        sessions.setNumber(fresh, V, record.v);
+        sessions.setNumber(fresh, REVOKED, record.revokedAtMs === null ? 0 : 1);
+      }
+    }
+    // The version may have moved while we waited.
     return (
-      !known.revoked &&
-      known.iat === claims.iat &&
-      known.v === claims.v &&
-      known.exp === claims.exp &&
-      known.exp > nowSeconds
+      claims.v === this.version &&
+      record !== null &&
+      record.revokedAtMs === null &&
+      record.iat === claims.iat &&
+      record.v === claims.v &&
+      record.exp === claims.exp &&
+      record.exp > nowSeconds
     );
+  }
+
+  /** Remembers `jti` as revoked or missing: nothing can match it. */
+  private forget(jti: string): void {
+    const slot = this.sessions.insert(jti);
+    this.sessions.setNumber(slot, IAT, 0);
+    this.sessions.setNumber(slot, EXP, 0);
+    this.sessions.setNumber(slot, V, 0);
+    this.sessions.setNumber(slot, REVOKED, 1);
   }
 
   private apply(event: FeedEvent): void {
     if (event.type === 'version') {
       this.version = Math.max(this.version ?? 0, event.version);
     } else if (event.type === 'revoked') {
-      for (const jti of event.jtis) this.sessions.set(jti, GONE);
+      for (const jti of event.jtis) this.forget(jti);
     }
   }
 }

@@ -24,13 +24,18 @@ export class LastSeenBatcher {
   /**
    * When each id was last noted, oldest first (an id noted again moves to the end). Only the
    * last minute matters, so older entries are dropped at every flush: memory follows the ids
-   * used in the last minute, not every session an instance has seen.
+   * used in the last minute, not every session an instance has seen. Times are kept as ms
+   * since `origin`: small integers, stored in the map itself, where an epoch ms value would
+   * need a heap number per entry.
    */
   private readonly written = new Map<string, number>();
+  private readonly origin: number;
   private readonly pending = new Map<string, number>();
   private timer: NodeJS.Timeout | null = null;
 
-  constructor(private readonly options: LastSeenOptions) {}
+  constructor(private readonly options: LastSeenOptions) {
+    this.origin = options.clock.now();
+  }
 
   start(): void {
     if (this.timer !== null) return;
@@ -48,18 +53,20 @@ export class LastSeenBatcher {
   /** `id` (a jti, an API key id) was just used. */
   note(id: string): void {
     const nowMs = this.options.clock.now();
+    const sinceOrigin = nowMs - this.origin;
     const last = this.written.get(id);
-    if (last !== undefined && nowMs - last < LAST_SEEN_INTERVAL_MS) return;
+    if (last !== undefined && sinceOrigin - last < LAST_SEEN_INTERVAL_MS) return;
     this.written.delete(id);
-    this.written.set(id, nowMs);
+    this.written.set(id, sinceOrigin);
     this.pending.set(id, nowMs);
     if (this.written.size > this.options.capacity) this.forgetOldest();
   }
 
   /** Drops notes older than the interval (they no longer hold anything back). */
   private forgetOld(nowMs: number): void {
+    const sinceOrigin = nowMs - this.origin;
     for (const [id, atMs] of this.written) {
-      if (nowMs - atMs < LAST_SEEN_INTERVAL_MS) return;
+      if (sinceOrigin - atMs < LAST_SEEN_INTERVAL_MS) return;
       this.written.delete(id);
     }
   }

@@ -103,7 +103,8 @@ export function createAuth(options: AuthOptions): Auth {
     check: () => Promise<T | null>,
     refusal: () => Promise<TesseraError> | TesseraError = unauthorized,
   ): Promise<T> {
-    await throttle.assertOpen(request.ip);
+    const throttled = throttle.assertOpen(request.ip);
+    if (throttled !== undefined) await throttled;
     const outcome = await check();
     if (outcome !== null) return outcome;
     options.onFailedAttempt(request, credential);

@@ -183,6 +183,62 @@ export function describeTokenContract(ctx: ContractContext): void {
       expect((await ctx.store.listStoredTokens({ offset: 0, limit: 10, nowMs: NOW })).total).toBe(0);
     });
 
+    it('listStoredTokens: valid and invalid totals stay exact around hour boundaries, through updates, deletes and purges', async () => {
+      const HOUR = 3_600_000;
+      const base = Math.floor(NOW / HOUR) * HOUR;
+      const offsets = [-3 * HOUR, -HOUR - 1, -HOUR, -1, 0, 1, HOUR / 2, HOUR - 1, HOUR, HOUR + 1, 5 * HOUR];
+      const model = new Map<string, number>();
+      const tokens = offsets.map((offset, i) => {
+        model.set(`t${i}`, base + offset);
+        return newToken(`t${i}`, { expiresAtMs: base + offset, savedAtMs: T0 + i });
+      });
+      await insertAll(tokens);
+      const nows = [
+        base - HOUR,
+        base - 1,
+        base,
+        base + 1,
+        base + HOUR / 2,
+        base + HOUR - 1,
+        base + HOUR,
+        base + 2 * HOUR,
+      ];
+      const expectTotals = async (what: string) => {
+        for (const nowMs of nows) {
+          const expired = [...model.values()].filter((expiresAtMs) => expiresAtMs <= nowMs).length;
+          const valid = await ctx.store.listStoredTokens({ offset: 0, limit: 1, valid: true, nowMs });
+          const invalid = await ctx.store.listStoredTokens({ offset: 0, limit: 1, valid: false, nowMs });
+          expect([valid.total, invalid.total], `${what}, now = hour start + ${nowMs - base} ms`).toEqual([
+            model.size - expired,
+            expired,
+          ]);
+        }
+      };
+      await expectTotals('inserted');
+      // Moves across hours, within one, and a patch that leaves the expiry alone.
+      const moves: [string, number][] = [
+        ['t0', base + 5 * HOUR],
+        ['t5', base - 2 * HOUR],
+        ['t6', base + HOUR / 2 + 1],
+      ];
+      for (const [id, expiresAtMs] of moves) {
+        await ctx.store.updateStoredToken(id, { expiresAtMs, savedAtMs: T0 + 100 });
+        model.set(id, expiresAtMs);
+      }
+      await ctx.store.updateStoredToken('t7', { kid: 'k2', sealed: Buffer.from([1]), savedAtMs: T0 + 101 });
+      await expectTotals('updated');
+      await ctx.store.deleteStoredToken('t4');
+      model.delete('t4');
+      await expectTotals('deleted');
+      const cutOff = base;
+      await ctx.store.purgeStoredTokens(cutOff);
+      for (const [id, expiresAtMs] of model) if (expiresAtMs < cutOff) model.delete(id);
+      await expectTotals('purged');
+      await ctx.store.clearStoredTokens();
+      model.clear();
+      await expectTotals('cleared');
+    });
+
     it('clearStoredTokens: deletes every stored token and counts them', async () => {
       await insertAll(['t1', 't2', 't3'].map((id) => newToken(id)));
       expect(await ctx.store.clearStoredTokens()).toBe(3);

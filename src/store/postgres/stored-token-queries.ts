@@ -10,8 +10,9 @@ const NEWEST_FIRST = 'ORDER BY saved_at_ms DESC, id DESC';
 
 /**
  * One page and its total in a single statement, so both come from one snapshot. The
- * unfiltered total is the sum of `token_counts` (no count over the table); a filtered one is
- * counted over its index range. A page past the end yields one row with a null id.
+ * unfiltered total is the sum of `token_counts` (no count over the table), a `valid` total
+ * comes from `token_expiry_counts` (`validityTotal`); one with a user is counted over its
+ * index range. A page past the end yields one row with a null id.
  * Exported for the EXPLAIN test, which checks these very statements use indexes.
  */
 export function listStoredTokensQuery(schema: string, query: StoredTokenQuery): SqlQuery {
@@ -26,9 +27,11 @@ export function listStoredTokensQuery(schema: string, query: StoredTokenQuery): 
   if (query.valid === false) where.push(`expires_at_ms <= ${param(query.nowMs)}`);
   const filter = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
   const total =
-    where.length > 0
-      ? `SELECT count(*) FROM ${schema}.stored_tokens ${filter}`
-      : `SELECT sum(n) FROM ${schema}.token_counts`;
+    where.length === 0
+      ? `SELECT sum(n) FROM ${schema}.token_counts`
+      : query.userId === undefined && query.valid !== undefined
+        ? validityTotal(schema, query.valid, query.nowMs, param)
+        : `SELECT count(*) FROM ${schema}.stored_tokens ${filter}`;
   const page = `SELECT * FROM ${schema}.stored_tokens ${filter} ${NEWEST_FIRST}
     LIMIT ${param(query.limit)} OFFSET ${param(query.offset)}`;
   return {
@@ -37,6 +40,31 @@ export function listStoredTokensQuery(schema: string, query: StoredTokenQuery): 
       ORDER BY page.saved_at_ms DESC, page.id DESC`,
     values,
   };
+}
+
+const HOUR_MS = 3_600_000;
+
+/**
+ * How many tokens are valid (`expires_at_ms > nowMs`) or not, from `token_expiry_counts`: the
+ * hours wholly after (or before) the current one are summed, and only the current hour's
+ * tokens are counted over the expiry index.
+ */
+function validityTotal(
+  schema: string,
+  valid: boolean,
+  nowMs: number,
+  param: (value: unknown) => string,
+): string {
+  const hour = Math.floor(nowMs / HOUR_MS);
+  const hourStart = hour * HOUR_MS;
+  const [hours, inHour] = valid
+    ? [
+        `hour > ${param(hour)}`,
+        `expires_at_ms > ${param(nowMs)} AND expires_at_ms < ${param(hourStart + HOUR_MS)}`,
+      ]
+    : [`hour < ${param(hour)}`, `expires_at_ms >= ${param(hourStart)} AND expires_at_ms <= ${param(nowMs)}`];
+  return `SELECT (SELECT COALESCE(sum(n), 0) FROM ${schema}.token_expiry_counts WHERE ${hours})
+    + (SELECT count(*) FROM ${schema}.stored_tokens WHERE ${inHour})`;
 }
 
 /** The most recently saved token still valid at `nowMs`, optionally for one user. */

@@ -1,4 +1,9 @@
 /** Versioned schema. Append only: a released migration is never edited. */
+/** The hour `ms` falls in, rounded down also before 1970 (SQLite's `/` truncates toward zero). */
+function hourOf(ms: string): string {
+  return `(CASE WHEN ${ms} >= 0 THEN ${ms} / 3600000 ELSE -((-${ms} - 1) / 3600000) - 1 END)`;
+}
+
 export const sqliteMigrations: string[] = [
   `CREATE TABLE meta (key TEXT PRIMARY KEY, value ANY NOT NULL);
    INSERT INTO meta (key, value) VALUES ('token_version', 1);
@@ -64,4 +69,24 @@ export const sqliteMigrations: string[] = [
      updated_at_ms INTEGER NOT NULL
    ) STRICT;
    CREATE INDEX stored_tokens_kid ON stored_tokens (kid);`,
+  // Totals without a count over the table (COUNT(*) walks every row): tokens per hour of expiry
+  // (floor(expires_at_ms / 3600000)), kept by triggers in each write's transaction. The whole
+  // total is their sum; a validity total sums the hours wholly after (or before) now and counts
+  // only the current hour's tokens over the expiry index.
+  `CREATE TABLE token_expiry_counts (hour INTEGER PRIMARY KEY, n INTEGER NOT NULL) STRICT;
+   INSERT INTO token_expiry_counts (hour, n)
+     SELECT ${hourOf('expires_at_ms')}, COUNT(*) FROM stored_tokens GROUP BY 1;
+   CREATE TRIGGER stored_tokens_expiry_insert AFTER INSERT ON stored_tokens BEGIN
+     INSERT OR IGNORE INTO token_expiry_counts (hour, n) VALUES (${hourOf('NEW.expires_at_ms')}, 0);
+     UPDATE token_expiry_counts SET n = n + 1 WHERE hour = ${hourOf('NEW.expires_at_ms')};
+   END;
+   CREATE TRIGGER stored_tokens_expiry_delete AFTER DELETE ON stored_tokens BEGIN
+     UPDATE token_expiry_counts SET n = n - 1 WHERE hour = ${hourOf('OLD.expires_at_ms')};
+   END;
+   CREATE TRIGGER stored_tokens_expiry_update AFTER UPDATE OF expires_at_ms ON stored_tokens
+     WHEN OLD.expires_at_ms <> NEW.expires_at_ms BEGIN
+     UPDATE token_expiry_counts SET n = n - 1 WHERE hour = ${hourOf('OLD.expires_at_ms')};
+     INSERT OR IGNORE INTO token_expiry_counts (hour, n) VALUES (${hourOf('NEW.expires_at_ms')}, 0);
+     UPDATE token_expiry_counts SET n = n + 1 WHERE hour = ${hourOf('NEW.expires_at_ms')};
+   END;`,
 ];

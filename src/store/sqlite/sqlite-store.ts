@@ -25,7 +25,12 @@ import { SqliteAccessTables } from './access.js';
 import { SqliteFeedTransport } from './feed-transport.js';
 import { sqliteMigrations } from './migrations.js';
 import { type SessionRow, type StoredTokenRow, toSession, toStoredToken } from './rows.js';
-import { countStoredTokensSql, currentStoredTokenSql, storedTokenPageSql } from './stored-token-queries.js';
+import {
+  countStoredTokensSql,
+  currentStoredTokenSql,
+  hourParams,
+  storedTokenPageSql,
+} from './stored-token-queries.js';
 
 /** SQLite error codes that mean "the file is not usable now", not "the query is wrong". */
 const UNAVAILABLE = /^SQLITE_(BUSY|LOCKED|IOERR|CANTOPEN|FULL|READONLY|CORRUPT|NOTADB)/;
@@ -322,7 +327,13 @@ export class SqliteStore implements Store {
 
   listStoredTokens(query: StoredTokenQuery): Promise<StoredTokenPage> {
     return this.run(() => {
-      const params = { userId: query.userId, nowMs: query.nowMs, limit: query.limit, offset: query.offset };
+      const params = {
+        userId: query.userId,
+        nowMs: query.nowMs,
+        limit: query.limit,
+        offset: query.offset,
+        ...hourParams(query.nowMs),
+      };
       const read = this.db.transaction(() => {
         const { total } = this.statement(countStoredTokensSql(query)).get(params) as {
           total: number;

@@ -19,8 +19,28 @@ function filters(query: Pick<StoredTokenQuery, 'userId' | 'valid'>, expiresColum
  * Exported for the query-plan test, which checks these very statements.
  */
 
-export const countStoredTokensSql = (query: Pick<StoredTokenQuery, 'userId' | 'valid'>): string =>
-  `SELECT COUNT(*) AS total FROM stored_tokens ${filters(query, 'expires_at_ms')}`;
+/** Hours (of `token_expiry_counts`) a validity total needs: `@hour`, `@hourStart`, `@hourEnd`. */
+export const HOUR_MS = 3_600_000;
+export const hourParams = (nowMs: number) => {
+  const hour = Math.floor(nowMs / HOUR_MS);
+  return { hour, hourStart: hour * HOUR_MS, hourEnd: (hour + 1) * HOUR_MS };
+};
+
+/**
+ * The total: the sum of `token_expiry_counts` when unfiltered; by validity alone, the hours
+ * wholly after (or before) now summed and the current hour's tokens counted over the expiry
+ * index; with a user, a count over that user's index range.
+ */
+export const countStoredTokensSql = (query: Pick<StoredTokenQuery, 'userId' | 'valid'>): string => {
+  if (query.userId !== undefined)
+    return `SELECT COUNT(*) AS total FROM stored_tokens ${filters(query, 'expires_at_ms')}`;
+  if (query.valid === undefined) return 'SELECT COALESCE(SUM(n), 0) AS total FROM token_expiry_counts';
+  const [hours, inHour] = query.valid
+    ? ['hour > @hour', 'expires_at_ms > @nowMs AND expires_at_ms < @hourEnd']
+    : ['hour < @hour', 'expires_at_ms >= @hourStart AND expires_at_ms <= @nowMs'];
+  return `SELECT (SELECT COALESCE(SUM(n), 0) FROM token_expiry_counts WHERE ${hours})
+    + (SELECT COUNT(*) FROM stored_tokens WHERE ${inHour}) AS total`;
+};
 
 export const storedTokenPageSql = (query: Pick<StoredTokenQuery, 'userId' | 'valid'>): string =>
   `SELECT * FROM stored_tokens ${filters(query, '+expires_at_ms')} ${NEWEST_FIRST} LIMIT @limit OFFSET @offset`;
