@@ -56,8 +56,18 @@ export function documentedRoutes(app: FastifyInstance): string[] {
   );
 }
 
-/** Routes anyone may call: liveness, readiness, the API document and its viewer. */
-const PUBLIC_PATHS = [/^\/healthz$/, /^\/readyz$/, /^\/openapi\.json$/, /^\/docs(\/|$)/];
+/**
+ * Routes anyone may call: liveness, readiness, the API document and its viewer, and the admin
+ * console's page and assets (it signs in through the API like any client).
+ */
+const PUBLIC_PATHS = [
+  /^\/healthz$/,
+  /^\/readyz$/,
+  /^\/openapi\.json$/,
+  /^\/docs(\/|$)/,
+  /^\/$/,
+  /^\/assets\//,
+];
 export const isPublicPath = (path: string): boolean => PUBLIC_PATHS.some((p) => p.test(path));
 export const isPublicRoute = (route: RegisteredRoute): boolean => isPublicPath(route.path);
 
