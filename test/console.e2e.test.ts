@@ -213,6 +213,10 @@ await describeWithService(
       await row(page, 'data-jti', another).waitFor(UI_WAIT);
       expect((await call('DELETE', `/api/admin/tokens/sessions/${another}`)).status).toBe(200);
       await row(page, 'data-jti', another).waitFor({ state: 'detached', ...UI_WAIT });
+      // The page learns of them through the event stream, not by polling.
+      expect(
+        opened.requests.filter((url) => new URL(url).pathname === '/api/admin/events').length,
+      ).toBeGreaterThan(0);
       expectClean(opened, [401]);
     }, 60_000);
 
