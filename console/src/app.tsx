@@ -108,11 +108,24 @@ function Console({ onSignedOut }: { onSignedOut(notice: string): void }) {
   const mainRef = useRef<HTMLElement>(null);
 
   const signedOut = useCallback((notice: string) => onSignedOut(notice), [onSignedOut]);
+  const ending = useRef(0);
   const frame = useMemo<Frame>(
     () => ({
       fail: (error) => {
-        if (isSignedOut(error)) signedOut('Your session has ended (expired or revoked): sign in again.');
-        else setAlert(describeError(error));
+        if (isSignedOut(error)) {
+          if (ending.current === 0) signedOut('Your session has ended (expired or revoked): sign in again.');
+        } else setAlert(describeError(error));
+      },
+      endingSession: async (action) => {
+        // Once the action went through, the session is over: answers still on their way (a
+        // reload refused with 401) must not replace what the action says, so no way back.
+        ending.current++;
+        try {
+          return await action();
+        } catch (error) {
+          ending.current--;
+          throw error;
+        }
       },
       announce: (message) => {
         setAlert(null);
@@ -131,7 +144,7 @@ function Console({ onSignedOut }: { onSignedOut(notice: string): void }) {
 
   const signOut = async () => {
     try {
-      await api.logout();
+      await frame.endingSession(() => api.logout());
       signedOut('Signed out.');
     } catch (error) {
       frame.fail(error);

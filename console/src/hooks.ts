@@ -38,12 +38,19 @@ export interface Frame {
   announce(message: string): void;
   /** The session ended on purpose (revoke all, revoking one's own session). */
   signedOut(message: string): void;
+  /**
+   * Runs an action that ends this page's own session: a 401 from anything else in the meantime
+   * (a reload set off by the event stream) does not sign out with "your session has ended"
+   * before the action says what happened.
+   */
+  endingSession<T>(action: () => Promise<T>): Promise<T>;
 }
 
 export const FrameContext = createContext<Frame>({
   fail: () => {},
   announce: () => {},
   signedOut: () => {},
+  endingSession: (action) => action(),
 });
 
 export const useFrame = () => useContext(FrameContext);

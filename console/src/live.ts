@@ -38,10 +38,11 @@ export function watchSessions(onChange: () => void, intervalMs = POLL_INTERVAL_M
       stopPolling = null;
     });
     stream.addEventListener('error', () => {
+      // No reload at once: a stream ended by this page's own sign-out must not race it. The
+      // first poll (or the next snapshot) catches up.
       stream.close();
       source = null;
       pollMeanwhile();
-      onChange();
       window.clearTimeout(retry);
       retry = window.setTimeout(open, RECONNECT_MS);
     });

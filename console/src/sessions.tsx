@@ -23,7 +23,8 @@ export function SessionsView() {
   const others = sessions.filter((s) => s.status === 'active' && !s.current).length;
 
   const revokeOne = async (session: ListedSession, reason: string | undefined) => {
-    await api.revokeSession(session.jti, reason === undefined ? {} : { reason });
+    const revoke = () => api.revokeSession(session.jti, reason === undefined ? {} : { reason });
+    await (session.current ? frame.endingSession(revoke) : revoke());
     if (session.current) return frame.signedOut('You revoked this session: sign in again.');
     frame.announce(`Session ${shortId(session.jti)} revoked`);
     await reload();
@@ -34,7 +35,7 @@ export function SessionsView() {
     await reload();
   };
   const revokeAll = async (reason: string | undefined) => {
-    await api.revokeAll(reason === undefined ? {} : { reason });
+    await frame.endingSession(() => api.revokeAll(reason === undefined ? {} : { reason }));
     frame.signedOut('Every session was revoked, this one too: sign in again.');
   };
 
