@@ -8,6 +8,7 @@ import { ADMIN_KEY, bearer, login, useTestApps } from './support/app.js';
 import type { RegisteredRoute } from './support/routes.js';
 import {
   documentedRoutes,
+  injectStream,
   isPublicPath,
   isPublicRoute,
   isStreamingPath,
@@ -220,25 +221,13 @@ async function send(app: FastifyInstance, request: InjectOptions): Promise<Light
   );
 }
 
-/**
- * A streaming route's answer never ends while it is good: it is read up to its first event
- * (or its end, for a refusal), then dropped; the app's close ends the stream on the server.
- */
+/** A streaming route, read up to its first event (see `injectStream`). */
 async function sendToStream(app: FastifyInstance, request: InjectOptions): Promise<LightMyRequestResponse> {
   const read = async () => {
-    const response = await app.inject({ ...request, payloadAsStream: true });
-    const stream = response.stream();
-    let body = '';
-    for await (const chunk of stream) {
-      body += String(chunk);
-      if (response.statusCode < 300 && body.includes('\n\n')) break;
-    }
-    stream.destroy();
+    const response = await injectStream(app, request);
     return {
-      statusCode: response.statusCode,
-      headers: response.headers,
-      body,
-      json: () => JSON.parse(body) as unknown,
+      ...response,
+      json: () => JSON.parse(response.body) as unknown,
     } as unknown as LightMyRequestResponse;
   };
   return withDeadline(read(), REQUEST_DEADLINE_MS, `an answer to ${request.method} ${request.url}`);

@@ -5,7 +5,7 @@ import { StoreUnavailableError } from '../src/errors.js';
 import type { Store } from '../src/store/types.js';
 import { faultyStore } from './admin/failures.js';
 import { ADMIN_KEY, bearer, login, useTestApps } from './support/app.js';
-import { isStreamingPath } from './support/routes.js';
+import { injectStream, isStreamingPath } from './support/routes.js';
 
 const KEY = { 'x-admin-key': ADMIN_KEY };
 const STORAGE = '/api/v1/session-storage';
@@ -221,16 +221,7 @@ describe('OpenAPI document: every answer observed is documented', () => {
     const send = async (path: string, method: string, options: Omit<InjectOptions, 'url' | 'method'>) => {
       const request = { method: method as 'GET', url: urlOf(path), ...options };
       if (method !== 'GET' || !isStreamingPath(path)) return app.inject(request);
-      // A good stream never ends: read up to its first event (a refusal, to its end), then drop it.
-      const response = await app.inject({ ...request, payloadAsStream: true });
-      const stream = response.stream();
-      let body = '';
-      for await (const chunk of stream) {
-        body += String(chunk);
-        if (response.statusCode < 300 && body.includes('\n\n')) break;
-      }
-      stream.destroy();
-      return response;
+      return injectStream(app, request);
     };
     const hasBody = (method: string) => method !== 'GET';
     // Destructive successes last, so the other requests still find what they need.

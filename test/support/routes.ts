@@ -1,4 +1,4 @@
-import type { FastifyInstance, HTTPMethods } from 'fastify';
+import type { FastifyInstance, HTTPMethods, InjectOptions, LightMyRequestResponse } from 'fastify';
 
 /** One method on one route pattern, as registered (`/api/v1/session-storage/:id`, `/docs/*`). */
 export interface RegisteredRoute {
@@ -74,6 +74,25 @@ export const isPublicRoute = (route: RegisteredRoute): boolean => isPublicPath(r
 /** Routes whose answer does not end by itself (Server-Sent Events): read them as a stream. */
 const STREAMING_PATHS = [/^\/api\/admin\/events$/];
 export const isStreamingPath = (path: string): boolean => STREAMING_PATHS.some((p) => p.test(path));
+
+/**
+ * A streaming route's answer never ends while it is good: it is read up to its first event (a
+ * refusal, to its end), then dropped; the app's close ends the stream on the server.
+ */
+export async function injectStream(
+  app: FastifyInstance,
+  request: InjectOptions,
+): Promise<{ statusCode: number; headers: LightMyRequestResponse['headers']; body: string }> {
+  const response = await app.inject({ ...request, payloadAsStream: true });
+  const stream = response.stream();
+  let body = '';
+  for await (const chunk of stream) {
+    body += String(chunk);
+    if (response.statusCode < 300 && body.includes('\n\n')) break;
+  }
+  stream.destroy();
+  return { statusCode: response.statusCode, headers: response.headers, body };
+}
 
 /** The one route that takes the admin key itself (header or body) rather than a caller's credential. */
 export const LOGIN_PATH = '/api/admin/login';
