@@ -83,4 +83,19 @@ describe('AuditLog', () => {
     expect(errors).toEqual(['audit entry login', 'audit entry logout']);
     await audit.flush();
   });
+
+  it('an onError that throws does not stop later entries from being written', async () => {
+    const { store, writes } = recordingStore(true);
+    const audit = new AuditLog({
+      store,
+      clock,
+      random: systemRandom,
+      onError: () => {
+        throw new Error('the logger failed too');
+      },
+    });
+    await audit.record('login', context);
+    await audit.record('logout', context);
+    expect(writes.map((batch) => batch.map((entry) => entry.action))).toEqual([['login'], ['logout']]);
+  });
 });

@@ -73,34 +73,50 @@ export class AuditLog {
       target: details.target ?? null,
       reason: details.reason ?? null,
     };
-    return new Promise((resolve) => {
+    const written = new Promise<void>((resolve) => {
       this.pending.push({ entry, done: resolve });
-      // After this turn's I/O callbacks: the requests read in the same turn share one write.
-      this.writing ??= new Promise((drained) => setImmediate(() => void this.writeBatches().then(drained)));
     });
+    // After this turn's I/O callbacks: the requests read in the same turn share one write.
+    if (!this.writing) {
+      this.writing = true;
+      setImmediate(() => void this.writeBatches());
+    }
+    this.last = written;
+    return written;
   }
 
   private pending: { entry: AuditEntry; done: () => void }[] = [];
-  /** Settles once nothing is pending; null while idle. */
-  private writing: Promise<void> | null = null;
+  private writing = false;
+  /** Settles once the newest entry recorded so far is written (batches go in order). */
+  private last: Promise<void> = Promise.resolve();
 
-  /** Writes what is pending, batch after batch, until nothing is left. */
+  /** Writes what is pending, batch after batch, until nothing is left; never throws. */
   private async writeBatches(): Promise<void> {
-    while (this.pending.length > 0) {
-      const batch = this.pending.splice(0, MAX_BATCH);
-      try {
-        await this.options.store.appendAudit(batch.map((item) => item.entry));
-      } catch (error) {
-        for (const { entry } of batch) this.options.onError(error, `audit entry ${entry.action}`);
+    try {
+      while (this.pending.length > 0) {
+        const batch = this.pending.splice(0, MAX_BATCH);
+        try {
+          await this.options.store.appendAudit(batch.map((item) => item.entry));
+        } catch (error) {
+          for (const { entry } of batch) {
+            try {
+              this.options.onError(error, `audit entry ${entry.action}`);
+            } catch {}
+          }
+        }
+        for (const item of batch) item.done();
       }
-      for (const item of batch) item.done();
+    } finally {
+      this.writing = false;
     }
-    this.writing = null;
   }
 
-  /** Settles once every entry recorded so far is written (or reported as failed). */
+  /**
+   * Settles once every entry recorded before the call is written (or reported as failed);
+   * entries recorded afterwards are not waited for.
+   */
   async flush(): Promise<void> {
-    await this.writing;
+    await this.last;
   }
 
   /** One page, newest first; `page` is 1-based. Entries recorded before the call are in it. */

@@ -38,6 +38,7 @@ export class EventStream {
   private readonly held: FeedEvent[] = [];
   private response: ServerResponse | null = null;
   private keepalive: NodeJS.Timeout | null = null;
+  private expiry: NodeJS.Timeout | null = null;
   private readonly unsubscribe: () => void;
   private nextId = 1;
   private ended = false;
@@ -90,6 +91,18 @@ export class EventStream {
       connection: 'keep-alive',
     });
     this.send(sseFrame(this.nextId++, { event: 'snapshot', data: snapshot }));
+    // A credential revoked between the auth check and the feed subscription is in the snapshot,
+    // not in the events: the stream ends at once. A session's stream ends when the session expires.
+    const { session } = this.options.caller;
+    if (session !== null) {
+      const leftMs = session.exp * 1000 - this.options.clock.now();
+      if (snapshot.revoked.includes(session.jti) || snapshot.version > session.v || leftMs <= 0) {
+        this.end();
+        return;
+      }
+      this.expiry = setTimeout(() => this.end(), leftMs);
+      this.expiry.unref();
+    }
     for (const event of this.held.splice(0)) this.forward(event);
     this.keepalive = setInterval(() => this.send(SSE_KEEPALIVE), this.options.keepaliveMs);
     this.keepalive.unref();
@@ -102,6 +115,7 @@ export class EventStream {
     this.settleOpen(new StoreUnavailableError(this.options.store.backend));
     this.unsubscribe();
     if (this.keepalive !== null) clearInterval(this.keepalive);
+    if (this.expiry !== null) clearTimeout(this.expiry);
     this.held.length = 0;
     this.response?.end();
     this.options.onEnd();

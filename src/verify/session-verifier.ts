@@ -62,6 +62,9 @@ const asError = (error: unknown): Error => (error instanceof Error ? error : new
  * Expiry is judged on the verifier's own clock from Tessera's `expiresIn` (minus a second for
  * its rounding), so a clock that differs from Tessera's cannot stretch a session.
  */
+/** The most revocations remembered between two snapshots. */
+const MAX_REVOKED = 100_000;
+
 export class SessionVerifier {
   private live = false;
   private version = 0;
@@ -112,7 +115,20 @@ export class SessionVerifier {
           this.live = true;
           this.settleReady?.();
         },
-        revoked: (jti) => this.revoked.add(jti),
+        revoked: (jti) => {
+          this.revoked.add(jti);
+          // Bounded. Past the bound the oldest half is dropped, and with it every remembered
+          // answer (each of them may rely on a dropped revocation): those tokens are asked of
+          // Tessera again. What is kept covers every check still in flight (a few seconds old).
+          if (this.revoked.size > MAX_REVOKED) {
+            let drop = this.revoked.size / 2;
+            for (const old of this.revoked) {
+              if (drop-- <= 0) break;
+              this.revoked.delete(old);
+            }
+            this.known.clear();
+          }
+        },
         version: (version) => {
           this.version = Math.max(this.version, version);
         },

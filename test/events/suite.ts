@@ -165,6 +165,15 @@ export function describeEventStream(
       expect(client.events.at(-1)).toMatchObject({ event: 'api_key.revoked', data: { id: reader.id } });
     });
 
+    it('a stream opened with a session ends when that session expires', async () => {
+      const { a, b } = await start(startApp, { config: { sessionTtlSeconds: 1 } });
+      const session = await login(a.app);
+      const client = await connect(b, bearer(session.token));
+      await client.waitFor('snapshot');
+      // The session's exp is one second after the (frozen) clock: the stream ends then.
+      await client.waitEnded();
+    });
+
     it('closing the app ends its open streams (close does not wait for the clients)', async () => {
       const { b } = await start(startApp);
       const client = await connect(b);
