@@ -1,4 +1,3 @@
-import cookie from '@fastify/cookie';
 import type { FastifyBaseLogger, FastifyInstance, onRouteHookHandler } from 'fastify';
 import Fastify, { LogController } from 'fastify';
 import { ApiKeys } from './access/api-keys.js';
@@ -21,6 +20,7 @@ import type { Config } from './config.js';
 import { eventRoutes } from './events/routes.js';
 import { createAuth } from './http/auth.js';
 import { consoleRoutes } from './http/console.js';
+import { registerDefaultHeaders } from './http/default-headers.js';
 import { clientErrorHandler, frameworkErrors, registerErrorHandling } from './http/errors.js';
 import { failure, registerOpenApi, SECURITY } from './http/openapi.js';
 import { registerRequestLog } from './http/request-log.js';
@@ -91,6 +91,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     childLoggerFactory: (logger) => logger,
   });
   if (deps.onRoute !== undefined) app.addHook('onRoute', deps.onRoute);
+  registerDefaultHeaders(app);
   if (deps.logger !== undefined) {
     registerRequestLog(app, { mode: config.logRequests ?? 'errors', slowMs: config.logSlowMs ?? 1000 });
   }
@@ -99,15 +100,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerErrorHandling(app);
   // Before any route, so every route is counted under its template.
   registerHttpMetrics(app, metrics);
-  // Cookies are parsed only when the auth order reaches them, not on every request.
-  await app.register(cookie, { hook: false });
   await registerOpenApi(app, '0.1.0');
-
-  app.addHook('onSend', (request, reply, payload, done) => {
-    reply.header('x-content-type-options', 'nosniff');
-    if (request.url.startsWith('/api/')) reply.header('cache-control', 'no-store');
-    done(null, payload);
-  });
 
   const cacheSize = config.sessionCacheSize ?? 100_000;
   const onError = (error: unknown, context: string) => app.log.warn({ err: error }, `${context} failed`);
@@ -166,7 +159,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     sessions,
     apiKeys,
     throttle,
-    parseCookie: (header) => app.parseCookie(header),
     onRefusedSession: (_request, credential) => metrics.authFailures.inc({ credential }),
     onFailedAttempt: (request, credential) => {
       metrics.authFailures.inc({ credential });

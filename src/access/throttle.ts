@@ -96,6 +96,14 @@ export class Throttle {
     return this.assertOpenFromStore(subject);
   }
 
+  /** True when memory shows neither `ip` nor everyone locked out; false when it cannot tell, or they are. */
+  isOpenNow(ip: string): boolean {
+    if (!this.feed.isLive) return false;
+    const own = this.locks.get(subjectOf(ip));
+    const global = this.locks.get(GLOBAL_SUBJECT);
+    return own !== undefined && global !== undefined && Math.max(own, global) <= this.options.clock.now();
+  }
+
   private async assertOpenFromStore(subject: string): Promise<void> {
     const nowMs = this.options.clock.now();
     this.refuseUntil(

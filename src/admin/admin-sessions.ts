@@ -59,6 +59,23 @@ export class AdminSessions {
     return claims;
   }
 
+  /**
+   * `verifySession`'s answer when memory alone can give it, with no promise made: the claims,
+   * or null for a token that is forged, expired, revoked or invalidated. Undefined when only
+   * the store can tell.
+   */
+  verifySessionNow(token: string): SessionClaims | null | undefined {
+    const { check, signer, clock, lastSeen } = this.options;
+    if (check.isActiveNow === undefined) return undefined;
+    const nowSeconds = secondsFromMs(clock.now());
+    const claims = signer.verify(token, nowSeconds);
+    if (claims === null) return null;
+    const active = check.isActiveNow(claims, nowSeconds);
+    if (active !== true) return active === undefined ? undefined : null;
+    lastSeen.note(claims.jti);
+    return claims;
+  }
+
   /** Sessions with the given status (or every one), newest first, and the facts to read them by. */
   async list(
     status: SessionStatus | 'all',

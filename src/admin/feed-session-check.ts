@@ -79,20 +79,32 @@ export class FeedSessionCheck implements SessionCheck {
     return this.fallback.isActive(claims, nowSeconds);
   }
 
-  private async fromMemory(claims: SessionClaims, nowSeconds: number): Promise<boolean> {
+  isActiveNow(claims: SessionClaims, nowSeconds: number): boolean | undefined {
+    if (!this.feed.isLive) return undefined;
     if (claims.v !== this.version) return false;
+    return this.remembered(claims, nowSeconds);
+  }
+
+  /** The answer for a session memory holds; undefined for one it does not. */
+  private remembered(claims: SessionClaims, nowSeconds: number): boolean | undefined {
     const sessions = this.sessions;
     const slot = sessions.find(claims.jti);
-    if (slot >= 0) {
-      this.hits++;
-      return (
-        sessions.number(slot, REVOKED) === 0 &&
-        sessions.number(slot, IAT) === claims.iat &&
-        sessions.number(slot, V) === claims.v &&
-        sessions.number(slot, EXP) === claims.exp &&
-        claims.exp > nowSeconds
-      );
-    }
+    if (slot < 0) return undefined;
+    this.hits++;
+    return (
+      sessions.number(slot, REVOKED) === 0 &&
+      sessions.number(slot, IAT) === claims.iat &&
+      sessions.number(slot, V) === claims.v &&
+      sessions.number(slot, EXP) === claims.exp &&
+      claims.exp > nowSeconds
+    );
+  }
+
+  private async fromMemory(claims: SessionClaims, nowSeconds: number): Promise<boolean> {
+    if (claims.v !== this.version) return false;
+    const known = this.remembered(claims, nowSeconds);
+    if (known !== undefined) return known;
+    const sessions = this.sessions;
     this.misses++;
     const epoch = this.feed.epoch;
     const record = await this.options.store.findSession(claims.jti);

@@ -251,7 +251,8 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, o
         },
       },
     },
-    async (request) => {
+    // Synchronous: the answer is already known once the hook has let the caller through.
+    (request) => {
       const caller = callerOf(request);
       const session = caller.session;
       return {

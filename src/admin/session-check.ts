@@ -9,6 +9,11 @@ import { sessionStatus } from './session-status.js';
  */
 export interface SessionCheck {
   isActive(claims: SessionClaims, nowSeconds: number): Promise<boolean>;
+  /**
+   * The same answer when memory alone can give it, with no promise made; undefined when only
+   * the store can tell (`isActive` then asks it).
+   */
+  isActiveNow?(claims: SessionClaims, nowSeconds: number): boolean | undefined;
   /** Begins following whatever keeps the answers exact; called once the store is migrated. */
   start(): void;
   /** Stops following it; checks made afterwards read the store. */

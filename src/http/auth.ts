@@ -1,4 +1,4 @@
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyRequest, onRequestHookHandler } from 'fastify';
 import type { ApiKeyCaller, ApiKeys } from '../access/api-keys.js';
 import { looksLikeApiKey } from '../access/api-keys.js';
 import type { Throttle } from '../access/throttle.js';
@@ -8,7 +8,7 @@ import type { SessionClaims } from '../admin/jwt.js';
 import type { AuditContext } from '../audit/audit-log.js';
 import { TesseraError } from '../errors.js';
 import type { ApiKeyScope } from '../store/types.js';
-import { SESSION_COOKIE } from './session-cookie.js';
+import { readSessionCookie } from './session-cookie.js';
 
 /**
  * Who is calling: the admin key itself, an admin session presented one of two ways, or an
@@ -42,18 +42,17 @@ export interface AuthOptions {
   sessions: AdminSessions;
   apiKeys: ApiKeys;
   throttle: Throttle;
-  parseCookie: (header: string) => Record<string, string | undefined>;
   /** A key attempt failed: logged at warn (never the key). */
   onFailedAttempt(request: FastifyRequest, credential: 'admin_key' | 'api_key'): void;
   /** A request was refused for a bad session token, or for presenting no credential at all. */
   onRefusedSession?(request: FastifyRequest, credential: 'bearer' | 'cookie' | 'none'): void;
 }
 
-export type AuthHook = (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
-
 export interface Auth {
   /** A hook that sets `request.caller`, or refuses with 401 (no good credential), 403 or 429. */
-  require(requirement: Requirement): AuthHook;
+  require(requirement: Requirement): onRequestHookHandler;
+  /** What `require`'s hook does, for a hook that judges other credentials first. */
+  authorize(request: FastifyRequest, requirement: Requirement): Promise<void>;
   /**
    * One throttled key attempt: 429 while the address is locked out (the key unchecked), the
    * checked outcome when it is not null, and otherwise a counted failure and `refusal()`.
@@ -65,6 +64,8 @@ export interface Auth {
     refusal?: () => Promise<TesseraError> | TesseraError,
   ): Promise<T>;
 }
+
+const KEY_CALLER: Caller = Object.freeze({ via: 'key', session: null, apiKey: null });
 
 const unauthorized = () => new TesseraError('UNAUTHORIZED', 'Unauthorized');
 
@@ -90,7 +91,7 @@ const forbidden = (requirement: Requirement) =>
  * guessed, and a stale cookie must not lock a person out.
  */
 export function createAuth(options: AuthOptions): Auth {
-  const { adminKey, sessions, apiKeys, throttle, parseCookie } = options;
+  const { adminKey, sessions, apiKeys, throttle } = options;
 
   const refused = (request: FastifyRequest, credential: 'bearer' | 'cookie' | 'none') => {
     options.onRefusedSession?.(request, credential);
@@ -118,7 +119,7 @@ export function createAuth(options: AuthOptions): Auth {
       await keyAttempt(request, 'admin_key', async () =>
         typeof key === 'string' && (await adminKey.check(key)) ? true : null,
       );
-      return { via: 'key', session: null, apiKey: null };
+      return KEY_CALLER;
     }
     const authorization = request.headers.authorization;
     if (authorization !== undefined) {
@@ -132,7 +133,7 @@ export function createAuth(options: AuthOptions): Auth {
       return { via: 'bearer', session, apiKey: null };
     }
     const cookieHeader = request.headers.cookie;
-    const token = cookieHeader === undefined ? undefined : parseCookie(cookieHeader)[SESSION_COOKIE];
+    const token = cookieHeader === undefined ? undefined : readSessionCookie(cookieHeader);
     if (token === undefined || token === '') throw refused(request, 'none');
     const session = await sessions.verifySession(token);
     if (session === null) throw refused(request, 'cookie');
@@ -144,6 +145,49 @@ export function createAuth(options: AuthOptions): Auth {
     return { via: 'cookie', session, apiKey: null };
   }
 
+  /**
+   * The caller when memory alone can tell, with no promise made: the usual request, whose
+   * credential was checked before. A session token memory knows to be bad is refused here.
+   * Undefined when the store must be asked, and for key attempts that fail (`resolveCaller`
+   * then decides, and counts the failure towards a lockout).
+   */
+  function callerNow(request: FastifyRequest): Caller | undefined {
+    const key = request.headers['x-admin-key'];
+    if (key !== undefined) {
+      return typeof key === 'string' && throttle.isOpenNow(request.ip) && adminKey.checkNow(key) === true
+        ? KEY_CALLER
+        : undefined;
+    }
+    const authorization = request.headers.authorization;
+    let token: string | undefined;
+    let via: 'bearer' | 'cookie';
+    if (authorization !== undefined) {
+      token = BEARER.exec(authorization)?.[1];
+      if (token === undefined) return undefined;
+      if (looksLikeApiKey(token)) {
+        const apiKey = throttle.isOpenNow(request.ip) ? apiKeys.verifyNow(token) : undefined;
+        return apiKey === undefined ? undefined : { via: 'api_key', session: null, apiKey };
+      }
+      via = 'bearer';
+    } else {
+      const cookieHeader = request.headers.cookie;
+      // A state-changing request also has its Origin judged: `resolveCaller` does both.
+      if (cookieHeader === undefined || !SAFE_METHODS.has(request.method)) return undefined;
+      token = readSessionCookie(cookieHeader);
+      if (token === undefined || token === '') return undefined;
+      via = 'cookie';
+    }
+    const session = sessions.verifySessionNow(token);
+    if (session === null) throw refused(request, via);
+    return session === undefined ? undefined : { via, session, apiKey: null };
+  }
+
+  async function authorize(request: FastifyRequest, requirement: Requirement): Promise<void> {
+    const caller = callerNow(request) ?? (await resolveCaller(request));
+    if (!allows(caller, requirement)) throw forbidden(requirement);
+    request.caller = caller;
+  }
+
   function allows(caller: Caller, requirement: Requirement): boolean {
     if (requirement === 'admin_key') return caller.via === 'key';
     if (caller.apiKey === null) return true;
@@ -152,11 +196,22 @@ export function createAuth(options: AuthOptions): Auth {
 
   return {
     keyAttempt,
+    authorize,
     require: (requirement) =>
-      async function authenticate(request: FastifyRequest, _reply: FastifyReply): Promise<void> {
-        const caller = await resolveCaller(request);
-        if (!allows(caller, requirement)) throw forbidden(requirement);
-        request.caller = caller;
+      // Callback style: a caller told from memory goes on at once, with no promise made.
+      function authenticate(request, _reply, done) {
+        const caller = callerNow(request);
+        if (caller !== undefined) {
+          if (!allows(caller, requirement)) throw forbidden(requirement);
+          request.caller = caller;
+          done();
+          return;
+        }
+        resolveCaller(request).then((resolved) => {
+          if (!allows(resolved, requirement)) return done(forbidden(requirement));
+          request.caller = resolved;
+          done();
+        }, done);
       },
   };
 }

@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { Auth } from '../http/auth.js';
 import { AUTHENTICATED, failures, SECURITY } from '../http/openapi.js';
 import type { Metrics } from './metrics.js';
@@ -21,20 +21,19 @@ export const metricsRoutes: FastifyPluginAsync<MetricsRoutesOptions> = async (
   app,
   { metrics, auth, token },
 ) => {
-  const requireScope = auth.require('metrics:read');
   const tokenHash = token === null ? null : sha256(token);
 
   /**
    * The scrape token first, compared over hashes of both sides (constant time whatever the
    * length); anything else presented is judged as every other route judges it.
    */
-  async function authenticate(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  async function authenticate(request: FastifyRequest): Promise<void> {
     const authorization = request.headers.authorization;
     if (tokenHash !== null && authorization !== undefined) {
       const presented = BEARER.exec(authorization)?.[1];
       if (presented !== undefined && timingSafeEqual(sha256(presented), tokenHash)) return;
     }
-    await requireScope(request, reply);
+    await auth.authorize(request, 'metrics:read');
   }
 
   app.get(
