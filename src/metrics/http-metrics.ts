@@ -32,7 +32,7 @@ export function registerHttpMetrics(app: FastifyInstance, metrics: Metrics): voi
         const labels = [route, method, String(status)] as const;
         series = {
           count: metrics.requestCount(...labels),
-          duration: metrics.requestDuration.labels(...labels),
+          duration: metrics.requestDuration.series({ route, method, status: String(status) }),
         };
         byStatus.set(status, series);
       }

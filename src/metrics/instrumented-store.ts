@@ -69,7 +69,7 @@ export function instrumentStore(store: Store, metrics: Metrics): Store {
     Object.defineProperty(instrumented, member, { value: store[member].bind(store) });
   }
   for (const operation of Object.keys(TIMED) as (keyof typeof TIMED)[]) {
-    const duration = metrics.storeDuration.labels(operation);
+    const duration = metrics.storeDuration.series({ operation });
     const errors = metrics.storeErrors.labels(operation);
     errors.inc(0);
     const timed = async (...args: unknown[]): Promise<unknown> => {

@@ -1,4 +1,5 @@
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
+import { SeriesHistogram } from './series-histogram.js';
 
 /** What a revocation revoked: one session, every session (a version bump), all but the caller's. */
 export type RevocationKind = 'one' | 'all' | 'others';
@@ -54,7 +55,7 @@ export class Metrics {
     return counted;
   }
 
-  readonly requestDuration = new Histogram({
+  readonly requestDuration = new SeriesHistogram({
     name: 'tessera_http_request_duration_seconds',
     help: 'Time from receiving a request to sending its answer, by route template, method and status',
     labelNames: ['route', 'method', 'status'] as const,
@@ -88,7 +89,7 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  readonly storeDuration = new Histogram({
+  readonly storeDuration = new SeriesHistogram({
     name: 'tessera_store_operation_duration_seconds',
     help: 'Store calls, by operation, successful or not',
     labelNames: ['operation'] as const,
