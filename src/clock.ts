@@ -27,10 +27,48 @@ export const DAY_MS = 24 * HOUR_MS;
 /** Whole seconds in `ms`, rounded down: Unix seconds from epoch milliseconds, or a duration. */
 export const secondsFromMs = (ms: number): number => Math.floor(ms / 1000);
 
-/** RFC 3339 in UTC with `Z`; the fraction only when there is one (`2026-03-26T11:00:00Z`). */
+/** The latest instant with a four-digit year, 9999-12-31T23:59:59.999Z. */
+const LAST_FOUR_DIGIT_YEAR_MS = 253_402_300_799_999;
+const TWO_DIGITS = Array.from({ length: 100 }, (_, n) => String(n).padStart(2, '0'));
+
+/**
+ * RFC 3339 in UTC with `Z`; the fraction only when there is one (`2026-03-26T11:00:00Z`).
+ * Whole milliseconds from 1970 to 9999 are formatted by arithmetic (listings format two per
+ * row, and `Date#toISOString` formats through printf); anything else goes through Date.
+ */
 export function toRfc3339(ms: number): string {
-  const iso = new Date(ms).toISOString();
-  return iso.endsWith('.000Z') ? `${iso.slice(0, -5)}Z` : iso;
+  if (!Number.isInteger(ms) || ms < 0 || ms > LAST_FOUR_DIGIT_YEAR_MS) {
+    const iso = new Date(ms).toISOString();
+    return iso.endsWith('.000Z') ? `${iso.slice(0, -5)}Z` : iso;
+  }
+  const days = Math.floor(ms / DAY_MS);
+  let rest = ms - days * DAY_MS;
+  const fraction = rest % 1000;
+  rest = (rest - fraction) / 1000;
+  const second = rest % 60;
+  rest = (rest - second) / 60;
+  const minute = rest % 60;
+  const hour = (rest - minute) / 60;
+  // The civil date of a day count (H. Hinnant's days-to-civil, for days >= 0).
+  const z = days + 719_468;
+  const era = Math.floor(z / 146_097);
+  const dayOfEra = z - era * 146_097;
+  const yearOfEra = Math.floor(
+    (dayOfEra -
+      Math.floor(dayOfEra / 1460) +
+      Math.floor(dayOfEra / 36_524) -
+      Math.floor(dayOfEra / 146_096)) /
+      365,
+  );
+  const dayOfYear = dayOfEra - (365 * yearOfEra + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100));
+  const shiftedMonth = Math.floor((5 * dayOfYear + 2) / 153);
+  const day = dayOfYear - Math.floor((153 * shiftedMonth + 2) / 5) + 1;
+  const month = shiftedMonth < 10 ? shiftedMonth + 3 : shiftedMonth - 9;
+  const year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0);
+  const time = `${TWO_DIGITS[hour]}:${TWO_DIGITS[minute]}:${TWO_DIGITS[second]}`;
+  const date = `${year}-${TWO_DIGITS[month]}-${TWO_DIGITS[day]}`;
+  const tail = fraction === 0 ? 'Z' : `.${String(fraction).padStart(3, '0')}Z`;
+  return `${date}T${time}${tail}`;
 }
 
 /** Random bytes, injected so tests can make ids and keys repeatable. */

@@ -1,0 +1,45 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { toRfc3339 } from '../src/clock.js';
+
+/** What toRfc3339 promises, written the obvious way. */
+const throughDate = (ms: number) => {
+  const iso = new Date(ms).toISOString();
+  return iso.endsWith('.000Z') ? `${iso.slice(0, -5)}Z` : iso;
+};
+
+describe('toRfc3339', () => {
+  it.each([
+    [0, '1970-01-01T00:00:00Z'],
+    [1, '1970-01-01T00:00:00.001Z'],
+    [Date.UTC(2026, 2, 26, 11, 0, 0), '2026-03-26T11:00:00Z'],
+    [Date.UTC(2024, 1, 29, 23, 59, 59, 999), '2024-02-29T23:59:59.999Z'],
+    [Date.UTC(2000, 1, 29, 0, 0, 0, 10), '2000-02-29T00:00:00.010Z'],
+    [Date.UTC(2100, 2, 1), '2100-03-01T00:00:00Z'],
+    [253_402_300_799_999, '9999-12-31T23:59:59.999Z'],
+  ])('%d -> %s', (ms, text) => {
+    expect(toRfc3339(ms)).toBe(text);
+  });
+
+  it('agrees with Date on every whole millisecond from 1970 to 9999', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 253_402_300_799_999 }), (ms) => {
+        expect(toRfc3339(ms)).toBe(throughDate(ms));
+      }),
+      { numRuns: 20_000 },
+    );
+  });
+
+  it('agrees with Date around every month boundary of four centuries', () => {
+    for (let year = 1970; year < 2400; year++) {
+      for (let month = 0; month < 12; month++) {
+        const start = Date.UTC(year, month, 1);
+        for (const ms of [start - 1, start, start + 1]) expect(toRfc3339(ms)).toBe(throughDate(ms));
+      }
+    }
+  });
+
+  it('goes through Date outside that range, and for fractions of a millisecond', () => {
+    for (const ms of [-1, -86_400_000, 253_402_300_800_000, 1.5]) expect(toRfc3339(ms)).toBe(throughDate(ms));
+  });
+});
