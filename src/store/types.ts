@@ -60,8 +60,11 @@ export interface StoredTokenQuery {
   nowMs: number;
 }
 
+/** A stored token as a listing shows it: everything but the sealed token and its key id. */
+export type ListedStoredToken = Omit<StoredToken, 'kid' | 'sealed'>;
+
 export interface StoredTokenPage {
-  items: StoredToken[];
+  items: ListedStoredToken[];
   /** Rows matching the query's filters, ignoring offset and limit. */
   total: number;
 }

@@ -1,7 +1,7 @@
 import type { Clock, RandomSource } from '../clock.js';
 import type { EncryptionKey } from '../config.js';
 import { TesseraError } from '../errors.js';
-import type { Store, StoredToken } from '../store/types.js';
+import type { ListedStoredToken, Store, StoredToken } from '../store/types.js';
 import { isValidAt, secondsRemaining } from './expiry.js';
 import { createStoredTokenIdGenerator, isStoredTokenId } from './ids.js';
 import { tokenPreview } from './preview.js';
@@ -226,7 +226,7 @@ export class Vault {
   }
 }
 
-function summarise(record: StoredToken, nowMs: number): StoredTokenSummary {
+function summarise(record: ListedStoredToken, nowMs: number): StoredTokenSummary {
   return {
     id: record.id,
     userId: record.userId,

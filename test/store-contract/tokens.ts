@@ -11,7 +11,7 @@ export function describeTokenContract(ctx: ContractContext): void {
   const insertAll = async (tokens: StoredToken[]) => {
     for (const token of tokens) await ctx.store.insertStoredToken(token);
   };
-  const ids = (tokens: StoredToken[]) => tokens.map((t) => t.id);
+  const ids = (tokens: { id: string }[]) => tokens.map((t) => t.id);
 
   describe('stored tokens', () => {
     it('insertStoredToken/findStoredToken: round trip keeps every field and the exact sealed bytes', async () => {
@@ -51,6 +51,15 @@ export function describeTokenContract(ctx: ContractContext): void {
       const page = await ctx.store.listStoredTokens({ offset: 0, limit: 10, nowMs: NOW });
       expect(ids(page.items)).toEqual(['e', 'c', 'b', 'd', 'a']);
       expect(page.total).toBe(5);
+      // A listing never carries the sealed token (nor reads it).
+      expect(page.items[0]).toEqual({
+        id: 'e',
+        userId: newToken('e').userId,
+        preview: newToken('e').preview,
+        expiresAtMs: newToken('e').expiresAtMs,
+        savedAtMs: T0 + 3,
+        createdAtMs: newToken('e').createdAtMs,
+      });
     });
 
     it('listStoredTokens: walking every page with offset and limit gives each id exactly once', async () => {
@@ -136,7 +145,10 @@ export function describeTokenContract(ctx: ContractContext): void {
       const first = (await ctx.store.listStoredTokens({ offset: 0, limit: 1, valid: true, nowMs: NOW }))
         .items[0];
       expect(first?.id).toBe('t3');
-      expect(await ctx.store.findCurrentStoredToken(NOW)).toEqual(first);
+      expect(await ctx.store.findCurrentStoredToken(NOW)).toEqual({
+        ...newToken('t3', { savedAtMs: T0 }),
+        ...first,
+      });
     });
 
     it('updateStoredToken: a patch of only expiresAtMs leaves the sealed token alone', async () => {

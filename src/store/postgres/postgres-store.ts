@@ -21,7 +21,13 @@ import { PostgresAccessTables } from './access.js';
 import { MIGRATION_DEADLINES, POSTGRES_DEADLINES } from './deadlines.js';
 import { feedChannel, PostgresFeedTransport } from './feed-transport.js';
 import { applyPostgresMigrations, quoteIdentifier } from './migrations.js';
-import { type SessionRow, type StoredTokenRow, toSession, toStoredToken } from './rows.js';
+import {
+  type SessionRow,
+  type StoredTokenRow,
+  toListedStoredToken,
+  toSession,
+  toStoredToken,
+} from './rows.js';
 import { currentStoredTokenQuery, listStoredTokensQuery } from './stored-token-queries.js';
 import { toStoreError } from './unavailable.js';
 
@@ -346,10 +352,13 @@ export class PostgresStore implements Store {
 
   async listStoredTokens(query: StoredTokenQuery): Promise<StoredTokenPage> {
     const { text, values } = listStoredTokensQuery(this.s, query);
-    const { rows } = await this.query<{ total: string | null } & StoredTokenRow>(text, values);
+    const { rows } = await this.query<{ total: string | null } & Omit<StoredTokenRow, 'kid' | 'sealed'>>(
+      text,
+      values,
+    );
     return {
       total: Number(rows[0]?.total ?? 0),
-      items: rows.filter((row) => row.id !== null).map(toStoredToken),
+      items: rows.filter((row) => row.id !== null).map(toListedStoredToken),
     };
   }
 

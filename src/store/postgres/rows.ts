@@ -1,4 +1,4 @@
-import type { SessionRecord, StoredToken } from '../types.js';
+import type { ListedStoredToken, SessionRecord, StoredToken } from '../types.js';
 
 // Rows as pg returns them: bigint columns arrive as strings and are parsed here, so only
 // domain types leave the backend. Every ms or seconds value fits a double exactly.
@@ -42,6 +42,15 @@ export interface StoredTokenRow {
   saved_at_ms: string;
   created_at_ms: string;
 }
+
+export const toListedStoredToken = (row: Omit<StoredTokenRow, 'kid' | 'sealed'>): ListedStoredToken => ({
+  id: row.id,
+  userId: row.user_id,
+  preview: row.preview,
+  expiresAtMs: Number(row.expires_at_ms),
+  savedAtMs: Number(row.saved_at_ms),
+  createdAtMs: Number(row.created_at_ms),
+});
 
 export const toStoredToken = (row: StoredTokenRow): StoredToken => ({
   id: row.id,

@@ -32,7 +32,9 @@ export function listStoredTokensQuery(schema: string, query: StoredTokenQuery): 
       : query.userId === undefined && query.valid !== undefined
         ? validityTotal(schema, query.valid, query.nowMs, param)
         : `SELECT count(*) FROM ${schema}.stored_tokens ${filter}`;
-  const page = `SELECT * FROM ${schema}.stored_tokens ${filter} ${NEWEST_FIRST}
+  // Not the sealed token: a listing never opens one.
+  const page = `SELECT id, user_id, preview, expires_at_ms, saved_at_ms, created_at_ms
+    FROM ${schema}.stored_tokens ${filter} ${NEWEST_FIRST}
     LIMIT ${param(query.limit)} OFFSET ${param(query.offset)}`;
   return {
     text: `SELECT counted.total, page.* FROM (${total}) AS counted (total)

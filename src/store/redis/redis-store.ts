@@ -326,7 +326,13 @@ export class RedisStore implements Store {
   }
 
   listStoredTokens(query: StoredTokenQuery): Promise<StoredTokenPage> {
-    return this.run(() => this.storedTokenPage(query, true));
+    return this.run(async () => {
+      const page = await this.storedTokenPage(query, true);
+      return {
+        total: page.total,
+        items: page.items.map(({ kid: _kid, sealed: _sealed, ...listed }) => listed),
+      };
+    });
   }
 
   findCurrentStoredToken(nowMs: number, userId?: string): Promise<StoredToken | null> {
@@ -340,7 +346,10 @@ export class RedisStore implements Store {
   }
 
   /** See STORED_TOKEN_PAGE for how filters are answered without scanning. */
-  private async storedTokenPage(query: StoredTokenQuery, needTotal: boolean): Promise<StoredTokenPage> {
+  private async storedTokenPage(
+    query: StoredTokenQuery,
+    needTotal: boolean,
+  ): Promise<{ items: StoredToken[]; total: number }> {
     const { userId, offset, limit, nowMs } = query;
     const order = userId === undefined ? this.keys.tokensBySaved : this.keys.userTokens(userId);
     const filter = query.valid === undefined ? 'any' : query.valid ? 'valid' : 'expired';

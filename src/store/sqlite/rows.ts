@@ -1,4 +1,4 @@
-import type { SessionRecord, StoredToken } from '../types.js';
+import type { ListedStoredToken, SessionRecord, StoredToken } from '../types.js';
 
 /** A row of `admin_sessions` as better-sqlite3 returns it. */
 export interface SessionRow {
@@ -35,6 +35,25 @@ export const toSession = (row: SessionRow): SessionRecord => ({
   ip: row.ip,
   userAgent: row.user_agent,
   lastSeenAtMs: row.last_seen_at_ms,
+});
+
+/** A listing's row, its columns in `LISTED_COLUMNS` order. */
+export type ListedRow = [
+  id: string,
+  userId: string,
+  preview: string,
+  expiresAtMs: number,
+  savedAtMs: number,
+  createdAtMs: number,
+];
+
+export const toListedStoredToken = (row: ListedRow): ListedStoredToken => ({
+  id: row[0],
+  userId: row[1],
+  preview: row[2],
+  expiresAtMs: row[3],
+  savedAtMs: row[4],
+  createdAtMs: row[5],
 });
 
 export const toStoredToken = (row: StoredTokenRow): StoredToken => ({

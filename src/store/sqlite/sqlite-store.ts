@@ -24,7 +24,14 @@ import type {
 import { SqliteAccessTables } from './access.js';
 import { SqliteFeedTransport } from './feed-transport.js';
 import { sqliteMigrations } from './migrations.js';
-import { type SessionRow, type StoredTokenRow, toSession, toStoredToken } from './rows.js';
+import {
+  type ListedRow,
+  type SessionRow,
+  type StoredTokenRow,
+  toListedStoredToken,
+  toSession,
+  toStoredToken,
+} from './rows.js';
 import {
   countStoredTokensSql,
   currentStoredTokenSql,
@@ -338,8 +345,9 @@ export class SqliteStore implements Store {
         const { total } = this.statement(countStoredTokensSql(query)).get(params) as {
           total: number;
         };
-        const rows = this.statement(storedTokenPageSql(query)).all(params) as StoredTokenRow[];
-        return { total, items: rows.map(toStoredToken) };
+        // Rows as arrays: no object is built per row with its column names, only the listing's.
+        const rows = this.statement(storedTokenPageSql(query)).raw(true).all(params) as ListedRow[];
+        return { total, items: rows.map(toListedStoredToken) };
       });
       return read();
     });

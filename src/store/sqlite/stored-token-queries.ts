@@ -42,8 +42,11 @@ export const countStoredTokensSql = (query: Pick<StoredTokenQuery, 'userId' | 'v
     + (SELECT COUNT(*) FROM stored_tokens WHERE ${inHour}) AS total`;
 };
 
+/** A listing's columns, in this order (the page is read as arrays): never the sealed token. */
+export const LISTED_COLUMNS = 'id, user_id, preview, expires_at_ms, saved_at_ms, created_at_ms';
+
 export const storedTokenPageSql = (query: Pick<StoredTokenQuery, 'userId' | 'valid'>): string =>
-  `SELECT * FROM stored_tokens ${filters(query, '+expires_at_ms')} ${NEWEST_FIRST} LIMIT @limit OFFSET @offset`;
+  `SELECT ${LISTED_COLUMNS} FROM stored_tokens ${filters(query, '+expires_at_ms')} ${NEWEST_FIRST} LIMIT @limit OFFSET @offset`;
 
 export const currentStoredTokenSql = (byUser: boolean): string =>
   `SELECT * FROM stored_tokens WHERE +expires_at_ms > @nowMs ${byUser ? 'AND user_id = @userId' : ''} ${NEWEST_FIRST} LIMIT 1`;
