@@ -1,6 +1,7 @@
 import { SerializerSelector } from '@fastify/fast-json-stringify-compiler';
 import type { FastifySchema, RouteOptions } from 'fastify';
 import { describe, expect, it } from 'vitest';
+import { requestValidatorCompiler } from '../src/http/validation.js';
 import { useTestApps } from './support/app.js';
 
 /** A response schema, or one per media type (`content`), as Fastify compiles them. */
@@ -35,5 +36,26 @@ describe("every route's schemas compile", () => {
       }
     }
     expect(compiled).toBeGreaterThan(100);
+  });
+
+  it('each request schema (body, query, params, headers), with the validators the app uses', async () => {
+    const routes: RouteOptions[] = [];
+    await start({ onRoute: (route) => void routes.push(route) });
+    const compile = requestValidatorCompiler();
+    const parts = { body: 'body', querystring: 'querystring', params: 'params', headers: 'headers' } as const;
+    let compiled = 0;
+    for (const route of routes) {
+      for (const [key, httpPart] of Object.entries(parts)) {
+        const schema = (route.schema as Record<string, unknown> | undefined)?.[key];
+        if (schema === undefined) continue;
+        const where = `${route.method} ${route.url} ${key}`;
+        expect(
+          () => compile({ schema, method: String(route.method), url: route.url, httpPart }),
+          where,
+        ).not.toThrow();
+        compiled++;
+      }
+    }
+    expect(compiled).toBeGreaterThan(20);
   });
 });
