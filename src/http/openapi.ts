@@ -1,9 +1,9 @@
 import swagger from '@fastify/swagger';
-import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
 import type { TSchema } from 'typebox';
 import Type from 'typebox';
 import type { ErrorCode } from '../errors.js';
+import { registerDocs } from './docs.js';
 import { STATUS } from './errors.js';
 import { OPTIONAL_BODY } from './validation.js';
 
@@ -151,7 +151,7 @@ export async function registerOpenApi(app: FastifyInstance, version: string): Pr
     transformObject: (document) =>
       'openapiObject' in document ? markOptionalBodies(document.openapiObject) : document.swaggerObject,
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
+  registerDocs(app);
   app.get(
     '/openapi.json',
     {
