@@ -52,9 +52,25 @@ export function failure(
   );
 }
 
+/**
+ * One schema per status with its default meaning, shared by every route that answers it:
+ * built once rather than for each route at every start. Nothing changes a schema once built
+ * (the serialisers read it; @fastify/swagger copies it into the document).
+ */
+const defaultFailures = new Map<number, TSchema>();
+
 /** The failures of a route, by status, each with its default meaning. */
 export function failures(...statuses: number[]): Record<number, TSchema> {
-  return Object.fromEntries(statuses.map((status) => [status, failure(status)]));
+  return Object.fromEntries(
+    statuses.map((status) => {
+      let schema = defaultFailures.get(status);
+      if (schema === undefined) {
+        schema = failure(status);
+        defaultFailures.set(status, schema);
+      }
+      return [status, schema];
+    }),
+  );
 }
 
 /** Answers any route behind `auth.require(...)` can give, whatever it does. */

@@ -17,6 +17,15 @@ export const optionalBody = <T extends object>(schema: T): T => ({ ...schema, [O
 type ValidationResult = ReturnType<FastifySchemaCompiler<unknown>>;
 type RequestValidator = ValidationResult & { schemaEnv?: unknown };
 
+/** `make()` on the first call, its value on every call. */
+function once<T>(make: () => T): () => T {
+  let value: T | undefined;
+  return () => {
+    value ??= make();
+    return value;
+  };
+}
+
 /**
  * Two validators. Bodies are checked exactly as sent: a number is not a string, an unknown
  * field is an error (never silently dropped). Query strings and params arrive as text, so
@@ -26,28 +35,25 @@ type RequestValidator = ValidationResult & { schemaEnv?: unknown };
 export function requestValidatorCompiler(): (
   route: Parameters<FastifySchemaCompiler<unknown>>[0],
 ) => RequestValidator {
-  const strict = new Ajv({
-    allErrors: true,
-    removeAdditional: false,
-    coerceTypes: false,
-    useDefaults: true,
-    strict: false,
-    // The schemas are ours, built with TypeBox: checking each against the JSON Schema
-    // meta-schema would compile that meta-schema at every start (about 60 ms) to find nothing.
-    validateSchema: false,
-  });
-  const coercing = new Ajv({
-    allErrors: true,
-    removeAdditional: false,
-    coerceTypes: true,
-    useDefaults: true,
-    strict: false,
-    validateSchema: false,
-  });
-  addFormats.default(strict);
-  addFormats.default(coercing);
+  const ajv = (options: { coerceTypes: boolean }) => {
+    const instance = new Ajv({
+      allErrors: true,
+      removeAdditional: false,
+      coerceTypes: options.coerceTypes,
+      useDefaults: true,
+      strict: false,
+      // The schemas are ours, built with TypeBox: checking each against the JSON Schema
+      // meta-schema would compile that meta-schema at every start (about 60 ms) to find nothing.
+      validateSchema: false,
+    });
+    addFormats.default(instance);
+    return instance;
+  };
+  // Built with the first validator of each kind, not at start-up.
+  const strict = once(() => ajv({ coerceTypes: false }));
+  const coercing = once(() => ajv({ coerceTypes: true }));
   return ({ schema, httpPart }) => {
-    const validate = (httpPart === 'body' ? strict : coercing).compile(schema as FastifySchema & object);
+    const validate = (httpPart === 'body' ? strict() : coercing()).compile(schema as FastifySchema & object);
     if (httpPart !== 'body' || !(OPTIONAL_BODY in (schema as object))) return validate;
     // Fastify hands a missing body over as null. `errors` must stay a live getter: Fastify reads
     // it after a failed call, and a copied value (Object.assign runs getters) is always null,
@@ -62,11 +68,7 @@ export function requestValidatorCompiler(): (
  * call and `errors` just after a failed one, so both are live getters on the compiled function.
  */
 function compiledOnFirstCall(compile: () => RequestValidator): RequestValidator {
-  let validate: RequestValidator | undefined;
-  const compiled = () => {
-    validate ??= compile();
-    return validate;
-  };
+  const compiled = once(compile);
   const lazy = (...args: [data: unknown, context?: unknown]) =>
     (compiled() as (...args: [unknown, unknown?]) => ReturnType<ValidationResult>)(...args);
   return Object.defineProperties(lazy, {
