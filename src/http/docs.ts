@@ -5,7 +5,7 @@ import Fastify from 'fastify';
 
 /*
  * swagger-ui at `/docs`, loaded on the first request there rather than at start-up.
- * Registering @fastify/swagger-ui loads it, @fastify/static and yaml: about a tenth of a cold
+ * Registering @fastify/swagger-ui loads it, @fastify/static and yaml: a large part of a cold
  * start (`npm run bench`, cold start), for pages most processes never serve. Fastify cannot
  * add routes once it listens, so `/docs` and `/docs/*` are the app's own routes, answered by
  * a second Fastify instance built on the first request: @fastify/swagger-ui registered exactly
@@ -51,8 +51,10 @@ export function registerDocs(app: FastifyInstance): void {
       if (value !== undefined && !HOP_BY_HOP.has(name)) reply.header(name, value);
     }
     reply.code(answer.statusCode);
-    // No body (a redirect, a 304) stays no body: a Buffer, even empty, would be typed octet-stream.
-    return answer.rawPayload.length === 0 ? reply.send() : reply.send(answer.rawPayload);
+    // An answer with no body and no type (a redirect, a 304) stays so: a Buffer, even an empty
+    // one, would be typed application/octet-stream.
+    const untyped = answer.rawPayload.length === 0 && answer.headers['content-type'] === undefined;
+    return untyped ? reply.send() : reply.send(answer.rawPayload);
   };
   const options = { schema: { hide: true } };
   app.get('/docs', options, serve);
