@@ -24,6 +24,7 @@ import { registerDefaultHeaders } from './http/default-headers.js';
 import { clientErrorHandler, frameworkErrors, registerErrorHandling } from './http/errors.js';
 import { failure, registerOpenApi, SECURITY } from './http/openapi.js';
 import { registerRequestLog } from './http/request-log.js';
+import { buildLazySerializer } from './http/serialization.js';
 import { registerValidation } from './http/validation.js';
 import { FeedWatch } from './metrics/feed-watch.js';
 import { registerHttpMetrics } from './metrics/http-metrics.js';
@@ -89,6 +90,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // No child logger per request (an allocation on every request, for the few that log):
     // the lines that are written name the request id themselves.
     childLoggerFactory: (logger) => logger,
+    schemaController: { compilersFactory: { buildSerializer: buildLazySerializer } },
   });
   if (deps.onRoute !== undefined) app.addHook('onRoute', deps.onRoute);
   registerDefaultHeaders(app);

@@ -130,6 +130,11 @@ describe('OpenAPI document', () => {
     expect(html).not.toMatch(/https?:\/\/(?!localhost)[a-z0-9.-]+\/[^"']*\.(js|css)/);
     const script = await app.inject({ url: '/docs/static/swagger-ui-bundle.js' });
     expect(script.statusCode).toBe(200);
+    // swagger-ui is loaded on the first request to /docs, over the same document.
+    expect((await app.inject({ url: '/docs/json' })).json()).toEqual(await documentOf(app));
+    const missing = await app.inject({ url: '/docs/static/missing.js' });
+    expect(missing.statusCode).toBe(404);
+    expect(missing.json()).toMatchObject({ success: false, code: 'NOT_FOUND' });
   });
 });
 

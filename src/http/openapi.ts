@@ -1,9 +1,9 @@
 import swagger from '@fastify/swagger';
-import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
 import type { TSchema } from 'typebox';
 import Type from 'typebox';
 import type { ErrorCode } from '../errors.js';
+import { registerDocs } from './docs.js';
 import { STATUS } from './errors.js';
 import { OPTIONAL_BODY } from './validation.js';
 
@@ -52,9 +52,25 @@ export function failure(
   );
 }
 
+/**
+ * One schema per status with its default meaning, shared by every route that answers it:
+ * built once rather than for each route at every start. Nothing changes a schema once built
+ * (the serialisers read it; @fastify/swagger copies it into the document).
+ */
+const defaultFailures = new Map<number, TSchema>();
+
 /** The failures of a route, by status, each with its default meaning. */
 export function failures(...statuses: number[]): Record<number, TSchema> {
-  return Object.fromEntries(statuses.map((status) => [status, failure(status)]));
+  return Object.fromEntries(
+    statuses.map((status) => {
+      let schema = defaultFailures.get(status);
+      if (schema === undefined) {
+        schema = failure(status);
+        defaultFailures.set(status, schema);
+      }
+      return [status, schema];
+    }),
+  );
 }
 
 /** Answers any route behind `auth.require(...)` can give, whatever it does. */
@@ -151,7 +167,7 @@ export async function registerOpenApi(app: FastifyInstance, version: string): Pr
     transformObject: (document) =>
       'openapiObject' in document ? markOptionalBodies(document.openapiObject) : document.swaggerObject,
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
+  registerDocs(app);
   app.get(
     '/openapi.json',
     {
