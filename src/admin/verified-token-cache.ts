@@ -15,11 +15,12 @@ const V = 2;
  * them anew. Claims a SlotTable cannot hold (beyond 2106) are verified every time.
  */
 /**
- * The first 128 bits of the token's SHA-256, as a 16-character one-byte string. A presented
- * token with the same digest is the same token: only tokens this server signed are cached, so
- * letting another token in would take a second preimage of 128 bits, not a birthday collision.
+ * The token's SHA-256, as a 32-character one-byte string. A presented token with the same
+ * digest is the same token: only tokens this server signed are cached, so letting another
+ * token in would take a second preimage of SHA-256. Written straight to a string: through a
+ * Buffer (then 16 of its bytes as a string) it cost three times as much, 0.74 us a check.
  */
-export const digestOf = (token: string): string => hash('sha256', token, 'buffer').toString('latin1', 0, 16);
+export const digestOf = (token: string): string => hash('sha256', token, 'latin1');
 
 export function cachedVerifier(signer: SessionSigner, capacity: number): SessionSigner['verify'] {
   const verified = new SlotTable({ capacity, width: 3, refs: true, hash: leadingBytes });
