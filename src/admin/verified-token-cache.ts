@@ -19,8 +19,9 @@ const V = 2;
  * digest is the same token: only tokens this server signed are cached, so letting another
  * token in would take a second preimage of SHA-256. Written straight to a string: through a
  * Buffer (then 16 of its bytes as a string) it cost three times as much, 0.74 us a check.
+ * ('binary' is latin1: one character per byte.)
  */
-export const digestOf = (token: string): string => hash('sha256', token, 'latin1');
+export const digestOf = (token: string): string => hash('sha256', token, 'binary');
 
 export function cachedVerifier(signer: SessionSigner, capacity: number): SessionSigner['verify'] {
   const verified = new SlotTable({ capacity, width: 3, refs: true, hash: leadingBytes });
