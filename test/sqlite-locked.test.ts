@@ -83,8 +83,10 @@ describe('SQLite with another connection holding the write lock (the CLI, a seco
 
   it('a write whose lock is let go of while it waits is retried and goes through', async () => {
     other.exec('BEGIN IMMEDIATE');
-    // The first try runs (and finds the file locked) inside the call; the retries come later.
+    // The first try runs (and finds the file locked) at the end of this turn, with the other
+    // writes of the turn; the retries come later.
     const insert = t.store.insertStoredToken(newToken('tok_waited'));
+    await new Promise((resolve) => setTimeout(resolve, 30));
     other.exec('COMMIT');
     await withDeadline(insert, BOUND_MS, 'the insert once the lock is released');
     expect((await t.store.findStoredToken('tok_waited'))?.id).toBe('tok_waited');

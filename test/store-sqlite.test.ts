@@ -78,3 +78,67 @@ describe('SQLite migrations', () => {
     }
   });
 });
+
+describe('SQLite batched writes (stored tokens)', () => {
+  const withStore = async (run: (store: SqliteStore, path: string) => Promise<void>) => {
+    const dir = mkdtempSync(join(tmpdir(), 'tessera-store-'));
+    const path = join(dir, 'tessera.db');
+    const store = new SqliteStore(path);
+    try {
+      await store.migrate();
+      await run(store, path);
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+
+  it('writes asked for in one turn are each committed (seen by another connection) when they resolve', async () => {
+    await withStore(async (store, path) => {
+      const other = new Database(path, { readonly: true });
+      try {
+        const count = () =>
+          (other.prepare('SELECT count(*) AS n FROM stored_tokens').get() as { n: number }).n;
+        const writes = Array.from({ length: 20 }, (_, i) => store.insertStoredToken(newToken(`tok_${i}`)));
+        // Nothing is written before the turn ends.
+        expect(count()).toBe(0);
+        await Promise.all(writes);
+        expect(count()).toBe(20);
+      } finally {
+        other.close();
+      }
+    });
+  });
+
+  it('a write that fails in a batch fails alone: the others of its turn commit', async () => {
+    await withStore(async (store) => {
+      await store.insertStoredToken(newToken('tok_a'));
+      const outcomes = await Promise.allSettled([
+        store.insertStoredToken(newToken('tok_b')),
+        store.insertStoredToken(newToken('tok_a', { userId: 'usr_other' })),
+        store.insertStoredToken(newToken('tok_c')),
+      ]);
+      expect(outcomes.map((outcome) => outcome.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+      expect((await store.findStoredToken('tok_a'))?.userId).toBe(newToken('tok_a').userId);
+      expect((await store.findStoredToken('tok_b'))?.id).toBe('tok_b');
+      expect((await store.findStoredToken('tok_c'))?.id).toBe('tok_c');
+    });
+  });
+
+  it('writes asked for just before close are committed before the file is closed', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tessera-store-'));
+    const path = join(dir, 'tessera.db');
+    try {
+      const store = new SqliteStore(path);
+      await store.migrate();
+      const write = store.insertStoredToken(newToken('tok_late'));
+      await store.close();
+      await write;
+      const again = new SqliteStore(path);
+      expect((await again.findStoredToken('tok_late'))?.id).toBe('tok_late');
+      await again.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

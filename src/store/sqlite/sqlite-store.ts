@@ -78,6 +78,8 @@ export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly feed: ChangeFeed;
   private readonly statements = new Map<string, Database.Statement>();
+  /** Writes waiting for this turn's commit (`batched`). */
+  private pending: { write: () => void; resolve: () => void; reject: (error: unknown) => void }[] = [];
   private readonly access = new SqliteAccessTables((sql) => this.statement(sql));
 
   constructor(
@@ -143,6 +145,49 @@ export class SqliteStore implements Store {
   }
 
   /**
+   * A write committed together with the other batched writes of this event-loop turn, before
+   * any of them is answered: one transaction (so one commit, one WAL append of the pages they
+   * share, one lock) instead of one each. Each write runs in a savepoint of its own, so one
+   * that fails (a duplicate id) fails alone. The batch runs and commits in one synchronous
+   * step, so no read ever sees a batched write before it is committed.
+   */
+  private batched(write: () => void): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (this.pending.length === 0) setImmediate(() => this.commitPending());
+      this.pending.push({ write, resolve, reject });
+    });
+  }
+
+  private commitPending(): void {
+    const batch = this.pending;
+    this.pending = [];
+    const failures = new Map<number, unknown>();
+    const commit = this.db.transaction(() => {
+      failures.clear();
+      batch.forEach(({ write }, i) => {
+        try {
+          this.db.transaction(write)();
+        } catch (error) {
+          failures.set(i, error);
+        }
+      });
+    });
+    // IMMEDIATE: the write lock is taken at BEGIN, so another connection's lock is a busy
+    // BEGIN (waited for as any statement's), never one write's failure.
+    this.run(() => commit.immediate()).then(
+      () => {
+        batch.forEach(({ resolve, reject }, i) => {
+          if (failures.has(i)) reject(storeError(failures.get(i)));
+          else resolve();
+        });
+      },
+      (error: unknown) => {
+        for (const { reject } of batch) reject(error);
+      },
+    );
+  }
+
+  /**
    * Runs a mutation that may change sessions; the events it reports reach this instance's
    * listeners before the call returns (other processes see the commit through the feed's poll).
    */
@@ -191,6 +236,8 @@ export class SqliteStore implements Store {
   async close(): Promise<void> {
     // Subscribers hear down() and stop answering from memory: nothing more will reach them.
     await this.feed.close();
+    // Batched writes already asked for are committed first.
+    if (this.pending.length > 0) this.commitPending();
     if (this.db.open) this.db.close();
   }
 
@@ -315,7 +362,7 @@ export class SqliteStore implements Store {
   }
 
   insertStoredToken(token: StoredToken): Promise<void> {
-    return this.run(() => {
+    return this.batched(() => {
       this.statement(
         `INSERT INTO stored_tokens (id, user_id, kid, sealed, preview, expires_at_ms, saved_at_ms, created_at_ms)
            VALUES (@id, @userId, @kid, @sealed, @preview, @expiresAtMs, @savedAtMs, @createdAtMs)`,
@@ -462,6 +509,7 @@ export class SqliteStore implements Store {
   }
 
   appendAudit(entries: readonly AuditEntry[]): Promise<void> {
+    // Not `batched`: the audit log already hands over one turn's entries at once.
     return this.run(() => {
       this.db.transaction(() => {
         for (const entry of entries) this.access.appendAudit(entry);
