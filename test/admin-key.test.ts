@@ -7,6 +7,7 @@ import {
   generateAdminKey,
   hashAdminKey,
   resolveAdminKey,
+  sameLengthEqual,
 } from '../src/admin/admin-key.js';
 import { systemRandom } from '../src/clock.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
@@ -28,6 +29,20 @@ describe('admin key check', () => {
     ['a 100 KB key', 'k'.repeat(100_000)],
   ])('refuses %s', (_name, presented) => {
     expect(check(presented)).toBe(false);
+  });
+
+  it('accepts the key against a stored hash written in upper case', () => {
+    const upper = createAdminKeyCheck(hashAdminKey('the-right-admin-key-0123').toUpperCase(), 'sqlite');
+    expect(upper('the-right-admin-key-0123')).toBe(true);
+    expect(upper('the-right-admin-key-0124')).toBe(false);
+  });
+
+  it('sameLengthEqual: equal only for the same characters, and never for other lengths', () => {
+    expect(sameLengthEqual('abc', 'abc')).toBe(true);
+    expect(sameLengthEqual('abc', 'abd')).toBe(false);
+    expect(sameLengthEqual('abc', 'abcd')).toBe(false);
+    expect(sameLengthEqual('', '')).toBe(true);
+    expect(sameLengthEqual('\u0100', '\u0000')).toBe(false);
   });
 
   it('while the hash is not known yet (store still being reached) it refuses, naming the backend', () => {
