@@ -1,4 +1,4 @@
-import type { NewSession, SessionRecord, StoredToken } from '../types.js';
+import type { ListedStoredToken, NewSession, SessionRecord, StoredToken } from '../types.js';
 
 /**
  * Records as Redis hashes. A null field is an absent hash field (so `''` and null stay
@@ -78,6 +78,21 @@ export function storedTokenFields(token: StoredToken): Field[] {
 }
 
 /** Reads a token hash fetched as buffers: text fields are UTF-8, `sealed` stays bytes. */
+/** A listing's row from STORED_TOKEN_PAGE: id, userId, preview, expiresAtMs, savedAtMs, createdAtMs. */
+export function toListedStoredToken(row: (string | null)[]): ListedStoredToken {
+  const [id, userId, preview, expiresAtMs, savedAtMs, createdAtMs] = row;
+  if (!id || userId == null || preview == null || !expiresAtMs || !savedAtMs || !createdAtMs)
+    throw new Error(`redis store: stored record ${id ?? '?'} lacks a listed field`);
+  return {
+    id,
+    userId,
+    preview,
+    expiresAtMs: Number(expiresAtMs),
+    savedAtMs: Number(savedAtMs),
+    createdAtMs: Number(createdAtMs),
+  };
+}
+
 export function toStoredToken(fields: Map<string, Buffer>): StoredToken {
   const text = (name: string) => need(fields, name).toString('utf8');
   return {

@@ -19,7 +19,14 @@ import type {
 } from '../types.js';
 import { RedisAccessKeys } from './access.js';
 import { ConnectionGate } from './availability.js';
-import { pairsToMap, sessionFields, storedTokenFields, toSession, toStoredToken } from './codec.js';
+import {
+  pairsToMap,
+  sessionFields,
+  storedTokenFields,
+  toListedStoredToken,
+  toSession,
+  toStoredToken,
+} from './codec.js';
 import {
   createClient,
   createSubscriber,
@@ -327,11 +334,14 @@ export class RedisStore implements Store {
 
   listStoredTokens(query: StoredTokenQuery): Promise<StoredTokenPage> {
     return this.run(async () => {
-      const page = await this.storedTokenPage(query, true);
-      return {
-        total: page.total,
-        items: page.items.map(({ kid: _kid, sealed: _sealed, ...listed }) => listed),
-      };
+      const [total, ...rows] = (await this.storedTokenScript(
+        lua.STORED_TOKEN_PAGE,
+        [...this.pageArgs(query, true), 'listed'],
+        { moreKeys: this.pageKeys(query) },
+      )) as [number, ...(string | null)[][]];
+      // A token the TTL removed before the sweeper did has no fields: it is skipped.
+      const items = rows.filter((row) => row[0] !== null).map(toListedStoredToken);
+      return { items, total: Number(total) };
     });
   }
 
@@ -345,19 +355,28 @@ export class RedisStore implements Store {
     });
   }
 
+  /** STORED_TOKEN_PAGE's KEYS[4] and KEYS[5]: the listing order, and scratch space. */
+  private pageKeys(query: StoredTokenQuery): string[] {
+    const order = query.userId === undefined ? this.keys.tokensBySaved : this.keys.userTokens(query.userId);
+    return [order, this.keys.scratch];
+  }
+
+  /** STORED_TOKEN_PAGE's ARGV[3] to [8]. */
+  private pageArgs(query: StoredTokenQuery, needTotal: boolean): (string | number)[] {
+    const filter = query.valid === undefined ? 'any' : query.valid ? 'valid' : 'expired';
+    const scoped = query.userId === undefined ? '0' : '1';
+    return [query.offset, query.limit, filter, query.nowMs, scoped, needTotal ? '1' : '0'];
+  }
+
   /** See STORED_TOKEN_PAGE for how filters are answered without scanning. */
   private async storedTokenPage(
     query: StoredTokenQuery,
     needTotal: boolean,
   ): Promise<{ items: StoredToken[]; total: number }> {
-    const { userId, offset, limit, nowMs } = query;
-    const order = userId === undefined ? this.keys.tokensBySaved : this.keys.userTokens(userId);
-    const filter = query.valid === undefined ? 'any' : query.valid ? 'valid' : 'expired';
-    const scoped = userId === undefined ? '0' : '1';
     const [total, ...hashes] = (await this.storedTokenScript(
       lua.STORED_TOKEN_PAGE,
-      [offset, limit, filter, nowMs, scoped, needTotal ? '1' : '0'],
-      { moreKeys: [order, this.keys.scratch], buffers: true },
+      [...this.pageArgs(query, needTotal), 'whole'],
+      { moreKeys: this.pageKeys(query), buffers: true },
     )) as [number, ...Buffer[][]];
     // An empty hash is a token the TTL removed before the sweeper did; it is skipped.
     const items = hashes.filter((flat) => flat.length > 0).map((flat) => toStoredToken(pairsToMap(flat)));

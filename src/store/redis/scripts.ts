@@ -250,7 +250,9 @@ return #ids`);
  * One page of tokens: `{total, hash, hash, ...}`. KEYS[4] orders the listing (by-saved, or
  * one user's index, both scored by savedAtMs); KEYS[5] is scratch space, deleted before the
  * script ends. ARGV[3] offset, [4] limit, [5] 'any' | 'valid' | 'expired', [6] nowMs,
- * [7] '1' when KEYS[4] is a user's index, [8] '1' when the total is wanted.
+ * [7] '1' when KEYS[4] is a user's index, [8] '1' when the total is wanted, [9] 'listed' for
+ * a listing's fields only (`{total, [id, userId, preview, expiresAtMs, savedAtMs, createdAtMs],
+ * ...}`: never the sealed token), else 'whole' (every field of each hash).
  *
  * Unfiltered: ZCARD and ZREVRANGE, no scan. With a validity filter there are two exact ways,
  * and the script takes the cheaper:
@@ -321,7 +323,13 @@ else
 end
 
 local out = {total}
-for _, id in ipairs(ids) do out[#out + 1] = redis.call('HGETALL', tokenPrefix .. id) end
+if ARGV[9] == 'listed' then
+  for _, id in ipairs(ids) do
+    out[#out + 1] = redis.call('HMGET', tokenPrefix .. id, 'id', 'userId', 'preview', 'expiresAtMs', 'savedAtMs', 'createdAtMs')
+  end
+else
+  for _, id in ipairs(ids) do out[#out + 1] = redis.call('HGETALL', tokenPrefix .. id) end
+end
 return out`);
 
 /**
