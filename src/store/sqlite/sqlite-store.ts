@@ -147,9 +147,9 @@ export class SqliteStore implements Store {
   /**
    * A write committed together with the other batched writes of this event-loop turn, before
    * any of them is answered: one transaction (so one commit, one WAL append of the pages they
-   * share, one lock) instead of one each. Each write runs in a savepoint of its own, so one
-   * that fails (a duplicate id) fails alone. The batch runs and commits in one synchronous
-   * step, so no read ever sees a batched write before it is committed.
+   * share, one lock) instead of one each. `write` must be one statement: one that fails (a
+   * duplicate id) is undone alone and fails alone. The batch runs and commits in one
+   * synchronous step, so no read ever sees a batched write before it is committed.
    */
   private batched(write: () => void): Promise<void> {
     return new Promise((resolve, reject) => {
@@ -166,8 +166,11 @@ export class SqliteStore implements Store {
       failures.clear();
       batch.forEach(({ write }, i) => {
         try {
-          this.db.transaction(write)();
+          write();
         } catch (error) {
+          // A failed statement (a duplicate id) is undone by SQLite alone, the transaction going
+          // on; an error that ended the transaction (disk full, I/O) fails the whole batch.
+          if (!this.db.inTransaction) throw error;
           failures.set(i, error);
         }
       });
