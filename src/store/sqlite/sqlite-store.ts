@@ -160,6 +160,8 @@ export class SqliteStore implements Store {
 
   private commitPending(): void {
     const batch = this.pending;
+    // Already committed by close().
+    if (batch.length === 0) return;
     this.pending = [];
     const failures = new Map<number, unknown>();
     const commit = this.db.transaction(() => {
