@@ -3,12 +3,24 @@ import { describe, expect, it } from 'vitest';
 import type { Store } from '../src/store/types.js';
 import { createSessionVerifier, type Session } from '../src/verify/index.js';
 import { baseUrl, describeEventStream, listening } from './events/suite.js';
-import { ADMIN_KEY, bearer, login, useTestApps } from './support/app.js';
+import { ADMIN_KEY, bearer, login, type TestApp, useTestApps } from './support/app.js';
 import { SseClient } from './support/sse.js';
 import { waitUntil } from './support/wait.js';
 import { describeVerifier } from './verify/suite.js';
 
 const KEY = { 'x-admin-key': ADMIN_KEY };
+
+/** A second instance, listening, on the first's store, and an API key holding sessions:read. */
+async function secondInstanceWithKey(t: TestApp, name: string) {
+  const b = await listening(await t.anotherApp());
+  const created = await t.app.inject({
+    method: 'POST',
+    url: '/api/admin/api-keys',
+    headers: KEY,
+    payload: { name, scopes: ['sessions:read'] },
+  });
+  return { b, apiKey: (created.json() as { key: string }).key };
+}
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -105,16 +117,10 @@ describe('session verifier: the Fastify hook', () => {
 
   it('a Fastify route behind the hook answers 401 without a live session and sees the session with one', async () => {
     const t = await startApp();
-    const b = await listening(await t.anotherApp());
-    const created = await t.app.inject({
-      method: 'POST',
-      url: '/api/admin/api-keys',
-      headers: KEY,
-      payload: { name: 'fastify app', scopes: ['sessions:read'] },
-    });
+    const { b, apiKey } = await secondInstanceWithKey(t, 'fastify app');
     const verifier = createSessionVerifier({
       url: baseUrl(b),
-      apiKey: (created.json() as { key: string }).key,
+      apiKey,
     });
     const guarded = Fastify();
     try {
@@ -144,17 +150,11 @@ describe('session verifier: bounded memory', () => {
 
   it('maxEntries bounds the tokens remembered: one pushed out is asked about again', async () => {
     const t = await startApp();
-    const b = await listening(await t.anotherApp());
-    const created = await t.app.inject({
-      method: 'POST',
-      url: '/api/admin/api-keys',
-      headers: KEY,
-      payload: { name: 'bounded', scopes: ['sessions:read'] },
-    });
+    const { b, apiKey } = await secondInstanceWithKey(t, 'bounded');
     let sessionRequests = 0;
     const verifier = createSessionVerifier({
       url: baseUrl(b),
-      apiKey: (created.json() as { key: string }).key,
+      apiKey,
       maxEntries: 2,
       fetch: (input, init) => {
         if (String(input).endsWith('/api/admin/session')) sessionRequests++;
