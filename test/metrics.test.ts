@@ -8,8 +8,8 @@ describeMetrics('GET /metrics on SQLite');
 
 describe('GET /metrics: store failures', () => {
   const start = useTestApps({ config: { metricsToken: METRICS_TOKEN } });
-
-  it('a store call that fails is counted under its operation', async () => {
+  /** An app whose store calls can be made to fail, one method at a time. */
+  const startFaulty = async () => {
     let fail: ReturnType<typeof faultyStore>['fail'] | undefined;
     const { app } = await start({
       wrapStore: (store) => {
@@ -18,7 +18,13 @@ describe('GET /metrics: store failures', () => {
         return faulty.store;
       },
     });
-    fail?.('listStoredTokens', new StoreUnavailableError('sqlite'));
+    if (fail === undefined) throw new Error('wrapStore was not called');
+    return { app, fail };
+  };
+
+  it('a store call that fails is counted under its operation', async () => {
+    const { app, fail } = await startFaulty();
+    fail('listStoredTokens', new StoreUnavailableError('sqlite'));
     const response = await app.inject({
       url: '/api/v1/session-storage',
       headers: { 'x-admin-key': 'test-admin-key-0123456789abcdef' },
@@ -37,15 +43,8 @@ describe('GET /metrics: store failures', () => {
   });
 
   it('a scrape still answers while the store is down; the failed read is counted', async () => {
-    let fail: ReturnType<typeof faultyStore>['fail'] | undefined;
-    const { app } = await start({
-      wrapStore: (store) => {
-        const faulty = faultyStore(store);
-        fail = faulty.fail;
-        return faulty.store;
-      },
-    });
-    fail?.('listSessions', new StoreUnavailableError('sqlite'));
+    const { app, fail } = await startFaulty();
+    fail('listSessions', new StoreUnavailableError('sqlite'));
     const first = await app.inject({ url: '/metrics', headers: bearer(METRICS_TOKEN) });
     expect(first.statusCode).toBe(200);
     // Metrics are collected side by side, so the failed read shows from the next scrape on.
