@@ -182,10 +182,14 @@ export function createAuth(options: AuthOptions): Auth {
     return session === undefined ? undefined : { via, session, apiKey: null };
   }
 
-  async function authorize(request: FastifyRequest, requirement: Requirement): Promise<void> {
-    const caller = callerNow(request) ?? (await resolveCaller(request));
+  /** Lets `caller` through when it meets `requirement` (setting `request.caller`); else 403. */
+  function admit(request: FastifyRequest, caller: Caller, requirement: Requirement): void {
     if (!allows(caller, requirement)) throw forbidden(requirement);
     request.caller = caller;
+  }
+
+  async function authorize(request: FastifyRequest, requirement: Requirement): Promise<void> {
+    admit(request, callerNow(request) ?? (await resolveCaller(request)), requirement);
   }
 
   function allows(caller: Caller, requirement: Requirement): boolean {
@@ -202,16 +206,13 @@ export function createAuth(options: AuthOptions): Auth {
       function authenticate(request, _reply, done) {
         const caller = callerNow(request);
         if (caller !== undefined) {
-          if (!allows(caller, requirement)) throw forbidden(requirement);
-          request.caller = caller;
+          admit(request, caller, requirement);
           done();
           return;
         }
-        resolveCaller(request).then((resolved) => {
-          if (!allows(resolved, requirement)) return done(forbidden(requirement));
-          request.caller = resolved;
-          done();
-        }, done);
+        resolveCaller(request)
+          .then((resolved) => admit(request, resolved, requirement))
+          .then(() => done(), done);
       },
   };
 }
