@@ -5,7 +5,7 @@
 // dist/server.mjs.map (the server's bundle) back to their source file or package, and the
 // totals per package.
 // Case `bare` profiles the bare node:http anchor instead, for comparison.
-//   node bench/profile.mjs [--seconds 10] [--cases healthz,bearer,cookie,x-admin-key,post,bare] [--backend sqlite] [--top 25]
+//   node bench/profile.mjs [--seconds 10] [--cases healthz,bearer,cookie,x-admin-key,post,get,current,validity,list,bare] [--backend sqlite] [--top 25]
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { SourceMap } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -13,7 +13,7 @@ import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { backendEnv } from './backends.mjs';
-import { ADMIN_KEY, loadTest, login, startBareHttp, startServer } from './lib.mjs';
+import { ADMIN_KEY, call, loadTest, login, startBareHttp, startServer } from './lib.mjs';
 
 const { values: options } = parseArgs({
   options: {
@@ -32,8 +32,33 @@ const CASES = {
   cookie: async (url) => ({ cookie: (await login(url)).cookie }),
   'x-admin-key': async () => ({ 'x-admin-key': ADMIN_KEY }),
   post: async () => ({ 'x-admin-key': ADMIN_KEY, 'content-type': 'application/json' }),
+  get: async () => ({ 'x-admin-key': ADMIN_KEY }),
+  current: async () => ({ 'x-admin-key': ADMIN_KEY }),
+  validity: async () => ({ 'x-admin-key': ADMIN_KEY }),
+  list: async () => ({ 'x-admin-key': ADMIN_KEY }),
   bare: async () => ({}),
 };
+/** Storage reads: the path to load, after storing what it reads (51 tokens, one user). */
+const STORAGE_PATHS = /** @type {Record<string, (url: string) => Promise<string>>} */ ({
+  get: async (url) => `/api/v1/session-storage/${await storeTokens(url)}`,
+  current: async (url) => (await storeTokens(url), '/api/v1/session-storage/current?user_id=usr_bench'),
+  validity: async (url) => (await storeTokens(url), '/api/v1/session-storage/validity?user_id=usr_bench'),
+  list: async (url) => (await storeTokens(url), '/api/v1/session-storage?limit=50'),
+});
+/** Stores 51 tokens for usr_bench; resolves to the last one's id. @param {string} url */
+async function storeTokens(url) {
+  let id = '';
+  for (let i = 0; i < 51; i++) {
+    const stored = await call(`${url}/api/v1/session-storage`, {
+      method: 'POST',
+      headers: { 'x-admin-key': ADMIN_KEY },
+      body: JSON.parse(/** @type {string} */ (BODIES.post)),
+    });
+    if (stored.status !== 201) throw new Error(`storing a token failed: ${stored.status}`);
+    id = stored.json.id;
+  }
+  return id;
+}
 const PATHS = /** @type {Record<string, string>} */ ({
   healthz: '/healthz',
   bare: '/healthz',
@@ -182,7 +207,8 @@ async function main() {
       const server = name === 'bare' ? await startBareHttp(profiling) : await startServer(env, profiling);
       let result;
       try {
-        const url = `${server.url}${PATHS[name] ?? '/api/admin/session'}`;
+        const path = (await STORAGE_PATHS[name]?.(server.url)) ?? PATHS[name] ?? '/api/admin/session';
+        const url = `${server.url}${path}`;
         const headers = await headersFor(server.url);
         await new Promise((resolve) => setTimeout(resolve, PAUSE_MS)); // marks where start-up ends
         const body = BODIES[name];
