@@ -142,3 +142,81 @@ describe('SQLite batched writes (stored tokens)', () => {
     }
   });
 });
+
+describe('SQLite reads of one turn (stored tokens)', () => {
+  const withStores = async (run: (store: SqliteStore, other: Database.Database) => Promise<void>) => {
+    const dir = mkdtempSync(join(tmpdir(), 'tessera-store-'));
+    const path = join(dir, 'tessera.db');
+    const store = new SqliteStore(path);
+    const other = new Database(path);
+    try {
+      await store.migrate();
+      await run(store, other);
+    } finally {
+      other.close();
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+  const insertElsewhere = (other: Database.Database, id: string) => {
+    const token = newToken(id);
+    other
+      .prepare(
+        `INSERT INTO stored_tokens (id, user_id, kid, sealed, preview, expires_at_ms, saved_at_ms, created_at_ms)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(
+        token.id,
+        token.userId,
+        token.kid,
+        token.sealed,
+        token.preview,
+        token.expiresAtMs,
+        token.savedAtMs,
+        token.createdAtMs,
+      );
+  };
+  const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+
+  it("share one snapshot, which ends with the turn: another connection's commit is seen from the next turn", async () => {
+    await withStores(async (store, other) => {
+      expect(await store.findStoredToken('tok_elsewhere')).toBeNull();
+      // Still the first read's turn: its snapshot holds.
+      const sameTurn = store.findStoredToken('tok_elsewhere');
+      insertElsewhere(other, 'tok_elsewhere');
+      const afterCommit = store.findStoredToken('tok_elsewhere');
+      expect(await sameTurn).toBeNull();
+      expect(await afterCommit).toBeNull();
+      await nextTurn();
+      expect((await store.findStoredToken('tok_elsewhere'))?.id).toBe('tok_elsewhere');
+      // The turn's transaction is over: another connection can take the write lock and
+      // checkpoint the whole log.
+      await nextTurn();
+      const [checkpoint] = other.pragma('wal_checkpoint(TRUNCATE)') as { busy: number }[];
+      expect(checkpoint?.busy).toBe(0);
+    });
+  });
+
+  it("a write of this connection ends the turn's reads: it is committed when it returns, and reads after it see it", async () => {
+    await withStores(async (store, other) => {
+      await store.insertStoredToken(newToken('tok_a'));
+      await nextTurn();
+      const read = () => other.prepare('SELECT id FROM stored_tokens').pluck().all();
+      const seen = store.findStoredToken('tok_a');
+      const deleted = store.deleteStoredToken('tok_a');
+      // Committed already: another connection no longer sees it, in the same turn.
+      expect(read()).toEqual([]);
+      const after = store.findStoredToken('tok_a');
+      const listed = store.listStoredTokens({ nowMs: T0, limit: 10, offset: 0 });
+      expect((await seen)?.id).toBe('tok_a');
+      expect(await deleted).toBe(true);
+      expect(await after).toBeNull();
+      expect((await listed).total).toBe(0);
+      // A batched write asked for after a read of its turn commits as well.
+      const written = store.insertStoredToken(newToken('tok_b'));
+      expect(await store.findStoredToken('tok_b')).toBeNull();
+      await written;
+      expect(read()).toEqual(['tok_b']);
+    });
+  });
+});
