@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { toRfc3339 } from '../src/clock.js';
+import { systemRandom, toRfc3339 } from '../src/clock.js';
 
 /** What toRfc3339 promises, written the obvious way. */
 const throughDate = (ms: number) => {
@@ -41,5 +41,39 @@ describe('toRfc3339', () => {
 
   it('goes through Date outside that range, and for fractions of a millisecond', () => {
     for (const ms of [-1, -86_400_000, 253_402_300_800_000, 1.5]) expect(toRfc3339(ms)).toBe(throughDate(ms));
+  });
+});
+
+describe('systemRandom', () => {
+  it('hands out bytes of the size asked for, each call its own, across refills of its page', () => {
+    const seen = new Set<string>();
+    let total = 0;
+    for (let i = 0; i < 3000; i++) {
+      const size = 16 + (i % 48);
+      const bytes = systemRandom(size);
+      expect(bytes.length).toBe(size);
+      total += size;
+      // 128 random bits or more: a repeat means bytes were handed out twice.
+      const hex = bytes.toString('hex');
+      expect(seen.has(hex)).toBe(false);
+      seen.add(hex);
+    }
+    expect(total).toBeGreaterThan(20 * 4096);
+    // A copy: writing to one answer changes no later one.
+    const first = systemRandom(32);
+    const kept = Buffer.from(first);
+    first.fill(0);
+    expect(systemRandom(32).equals(kept)).toBe(false);
+    expect(systemRandom(100_000).length).toBe(100_000);
+  });
+
+  it('looks uniform: every byte value turns up about equally often', () => {
+    const counts = new Array<number>(256).fill(0);
+    for (let i = 0; i < 4000; i++)
+      for (const byte of systemRandom(64)) counts[byte] = (counts[byte] ?? 0) + 1;
+    // 256,000 bytes, 1,000 expected per value: a chi-square over 400 for 255 degrees of freedom
+    // has a probability under 1e-8; bytes handed out after they were wiped would be far above it.
+    const chiSquare = counts.reduce((sum, n) => sum + (n - 1000) ** 2 / 1000, 0);
+    expect(chiSquare).toBeLessThan(400);
   });
 });
