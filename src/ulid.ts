@@ -51,12 +51,17 @@ function encodeTime(ms: number): string {
   return out;
 }
 
+/** The 80 bits as two 40-bit halves of 8 characters each (a 40-bit number is exact in a double). */
 function encodeRandom(bytes: Buffer): string {
-  let rest = BigInt(`0x${bytes.toString('hex')}`);
+  return encode40(bytes, 0) + encode40(bytes, 5);
+}
+
+function encode40(bytes: Buffer, at: number): string {
+  let rest = (bytes[at] as number) * 2 ** 32 + bytes.readUInt32BE(at + 1);
   let out = '';
-  for (let i = 0; i < RANDOM_CHARS; i++) {
-    out = CROCKFORD.charAt(Number(rest & 31n)) + out;
-    rest >>= 5n;
+  for (let i = 0; i < RANDOM_CHARS / 2; i++) {
+    out = CROCKFORD.charAt(rest % 32) + out;
+    rest = Math.floor(rest / 32);
   }
   return out;
 }

@@ -93,3 +93,23 @@ describe('isStoredTokenId', () => {
     expect(isStoredTokenId(id)).toBe(expected);
   });
 });
+
+describe('the random part of an id', () => {
+  it('is the 80 bits as one big-endian number in 16 Crockford characters', () => {
+    const crockford = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+    const byBigInt = (bytes: Buffer) => {
+      let rest = BigInt(`0x${bytes.toString('hex')}`);
+      let out = '';
+      for (let i = 0; i < 16; i++) {
+        out = crockford.charAt(Number(rest & 31n)) + out;
+        rest >>= 5n;
+      }
+      return out;
+    };
+    for (let i = 0; i < 2000; i++) {
+      const bytes = systemRandom(10);
+      const id = createStoredTokenIdGenerator(new ManualClock(i * 1000), () => bytes)();
+      expect(id.slice(16)).toBe(byBigInt(bytes));
+    }
+  });
+});
