@@ -41,9 +41,18 @@ const CASES = {
 /** Storage reads: the path to load, after storing what it reads (51 tokens, one user). */
 const STORAGE_PATHS = /** @type {Record<string, (url: string) => Promise<string>>} */ ({
   get: async (url) => `/api/v1/session-storage/${await storeTokens(url)}`,
-  current: async (url) => (await storeTokens(url), '/api/v1/session-storage/current?user_id=usr_bench'),
-  validity: async (url) => (await storeTokens(url), '/api/v1/session-storage/validity?user_id=usr_bench'),
-  list: async (url) => (await storeTokens(url), '/api/v1/session-storage?limit=50'),
+  current: async (url) => {
+    await storeTokens(url);
+    return '/api/v1/session-storage/current?user_id=usr_bench';
+  },
+  validity: async (url) => {
+    await storeTokens(url);
+    return '/api/v1/session-storage/validity?user_id=usr_bench';
+  },
+  list: async (url) => {
+    await storeTokens(url);
+    return '/api/v1/session-storage?limit=50';
+  },
 });
 /** Stores 51 tokens for usr_bench; resolves to the last one's id. @param {string} url */
 async function storeTokens(url) {
