@@ -41,19 +41,17 @@ const CASES = {
 /** Storage reads: the path to load, after storing what it reads (51 tokens, one user). */
 const STORAGE_PATHS = /** @type {Record<string, (url: string) => Promise<string>>} */ ({
   get: async (url) => `/api/v1/session-storage/${await storeTokens(url)}`,
-  current: async (url) => {
-    await storeTokens(url);
-    return '/api/v1/session-storage/current?user_id=usr_bench';
-  },
-  validity: async (url) => {
-    await storeTokens(url);
-    return '/api/v1/session-storage/validity?user_id=usr_bench';
-  },
-  list: async (url) => {
-    await storeTokens(url);
-    return '/api/v1/session-storage?limit=50';
-  },
+  current: afterStoring('/api/v1/session-storage/current?user_id=usr_bench'),
+  validity: afterStoring('/api/v1/session-storage/validity?user_id=usr_bench'),
+  list: afterStoring('/api/v1/session-storage?limit=50'),
 });
+/** A fixed path to load once the tokens are stored. @param {string} path */
+function afterStoring(path) {
+  return /** @param {string} url */ async (url) => {
+    await storeTokens(url);
+    return path;
+  };
+}
 /** Stores 51 tokens for usr_bench; resolves to the last one's id. @param {string} url */
 async function storeTokens(url) {
   let id = '';
