@@ -55,10 +55,10 @@ describe('SQLite migrations', () => {
       // Back to the migration before it, tokens kept, then forward again: what it finds on an
       // existing file.
       const db = new Database(path);
-      const version = sqliteMigrations.length;
+      const version = migrationCreating('token_expiry_counts');
       db.exec(`DROP TRIGGER stored_tokens_expiry_insert; DROP TRIGGER stored_tokens_expiry_delete;
         DROP TRIGGER stored_tokens_expiry_update; DROP TABLE token_expiry_counts;
-        DELETE FROM schema_migrations WHERE version = ${version};`);
+        DELETE FROM schema_migrations WHERE version >= ${version};`);
       db.close();
       const again = new SqliteStore(path);
       await again.migrate();
@@ -78,6 +78,13 @@ describe('SQLite migrations', () => {
     }
   });
 });
+
+/** The 1-based version of the migration that creates `table`. */
+function migrationCreating(table: string): number {
+  const index = sqliteMigrations.findIndex((sql) => sql.includes(`CREATE TABLE ${table} `));
+  if (index < 0) throw new Error(`no migration creates ${table}`);
+  return index + 1;
+}
 
 describe('SQLite batched writes (stored tokens)', () => {
   const withStore = async (run: (store: SqliteStore, path: string) => Promise<void>) => {
