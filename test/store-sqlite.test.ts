@@ -5,6 +5,7 @@ import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { sqliteMigrations } from '../src/store/sqlite/migrations.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
+import type { AuditEntry } from '../src/store/types.js';
 import { newToken } from './store-contract/support.js';
 import { describeStoreContract } from './store-contract.js';
 import { T0 } from './support/time.js';
@@ -77,6 +78,59 @@ describe('SQLite migrations', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('the audit_log migration keeps every entry, listed in the same order, by action too', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tessera-store-'));
+    const path = join(dir, 'tessera.db');
+    const version = migrationCreating('audit_log_by_time');
+    try {
+      // A file at the migration before it, as an earlier version left it.
+      const db = new Database(path);
+      db.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at_ms INTEGER NOT NULL)');
+      for (const [i, sql] of sqliteMigrations.slice(0, version - 1).entries()) {
+        db.exec(sql);
+        db.prepare('INSERT INTO schema_migrations (version, applied_at_ms) VALUES (?, 0)').run(i + 1);
+      }
+      const entries: AuditEntry[] = [
+        // Two at the same millisecond: the id orders them.
+        auditEntry('audit_01', T0, 'login'),
+        auditEntry('audit_03', T0 + 5, 'storage.read_token', { target: 'tok_1', ip: '10.0.0.1' }),
+        auditEntry('audit_02', T0 + 5, 'login'),
+        auditEntry('audit_04', T0 + 9, 'session.revoke', { reason: 'left', userAgent: 'curl/8' }),
+      ];
+      const insert = db.prepare(
+        `INSERT INTO audit_log (id, at_ms, action, actor, ip, user_agent, target, reason)
+           VALUES (@id, @atMs, @action, @actor, @ip, @userAgent, @target, @reason)`,
+      );
+      for (const entry of entries) insert.run(entry);
+      db.close();
+
+      const store = new SqliteStore(path);
+      try {
+        await store.migrate();
+        const newestFirst = [entries[3], entries[1], entries[2], entries[0]];
+        expect(await store.listAudit({ offset: 0, limit: 10 })).toEqual({ items: newestFirst, total: 4 });
+        expect(await store.listAudit({ offset: 1, limit: 2 })).toEqual({
+          items: newestFirst.slice(1, 3),
+          total: 4,
+        });
+        expect(await store.listAudit({ offset: 0, limit: 10, action: 'login' })).toEqual({
+          items: [entries[2], entries[0]],
+          total: 2,
+        });
+        // Written after it, listed with them; purged by time as before.
+        const later = auditEntry('audit_05', T0 + 20, 'logout');
+        await store.appendAudit([later]);
+        expect((await store.listAudit({ offset: 0, limit: 1 })).items).toEqual([later]);
+        expect(await store.purgeAudit(T0 + 5)).toBe(1);
+        expect((await store.listAudit({ offset: 0, limit: 10 })).total).toBe(4);
+      } finally {
+        await store.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 /** The 1-based version of the migration that creates `table`. */
@@ -84,6 +138,20 @@ function migrationCreating(table: string): number {
   const index = sqliteMigrations.findIndex((sql) => sql.includes(`CREATE TABLE ${table} `));
   if (index < 0) throw new Error(`no migration creates ${table}`);
   return index + 1;
+}
+
+function auditEntry(id: string, atMs: number, action: string, fields: Partial<AuditEntry> = {}): AuditEntry {
+  return {
+    id,
+    atMs,
+    action,
+    actor: 'admin_key',
+    ip: null,
+    userAgent: null,
+    target: null,
+    reason: null,
+    ...fields,
+  };
 }
 
 describe('SQLite batched writes (stored tokens)', () => {

@@ -89,4 +89,24 @@ export const sqliteMigrations: string[] = [
      INSERT OR IGNORE INTO token_expiry_counts (hour, n) VALUES (${hourOf('NEW.expires_at_ms')}, 0);
      UPDATE token_expiry_counts SET n = n + 1 WHERE hour = ${hourOf('NEW.expires_at_ms')};
    END;`,
+  // The audit trail keyed by what it is listed and purged by, (at_ms, id), in a table without a
+  // rowid: an entry is written to two B-trees (the table and the action index) instead of four
+  // (rowid table, id index, time index, action index), so the commit each read of a stored
+  // token waits for appends half the pages to the WAL. Ids are ULIDs, unique by construction.
+  `CREATE TABLE audit_log_by_time (
+     at_ms INTEGER NOT NULL,
+     id TEXT NOT NULL,
+     action TEXT NOT NULL,
+     actor TEXT NOT NULL,
+     ip TEXT,
+     user_agent TEXT,
+     target TEXT,
+     reason TEXT,
+     PRIMARY KEY (at_ms, id)
+   ) STRICT, WITHOUT ROWID;
+   INSERT INTO audit_log_by_time (at_ms, id, action, actor, ip, user_agent, target, reason)
+     SELECT at_ms, id, action, actor, ip, user_agent, target, reason FROM audit_log;
+   DROP TABLE audit_log;
+   ALTER TABLE audit_log_by_time RENAME TO audit_log;
+   CREATE INDEX audit_log_action_at ON audit_log (action, at_ms DESC, id DESC);`,
 ];
