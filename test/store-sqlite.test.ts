@@ -108,6 +108,19 @@ describe('SQLite migrations', () => {
       const store = new SqliteStore(path);
       try {
         await store.migrate();
+        // Two B-trees an entry is written to: the table (keyed by time and id) and the action index.
+        const schema = new Database(path, { readonly: true });
+        try {
+          const btrees = schema
+            .prepare(
+              "SELECT name FROM sqlite_schema WHERE tbl_name = 'audit_log' AND rootpage > 0 ORDER BY name",
+            )
+            .pluck()
+            .all();
+          expect(btrees).toEqual(['audit_log', 'audit_log_action_at']);
+        } finally {
+          schema.close();
+        }
         const newestFirst = [entries[3], entries[1], entries[2], entries[0]];
         expect(await store.listAudit({ offset: 0, limit: 10 })).toEqual({ items: newestFirst, total: 4 });
         expect(await store.listAudit({ offset: 1, limit: 2 })).toEqual({
