@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { AuditEntry, FeedEvent, NewApiKey } from '../../src/store/types.js';
+import type { FeedEvent, NewApiKey } from '../../src/store/types.js';
 import { T0 } from '../support/time.js';
 import { waitUntil } from '../support/wait.js';
-import { type ContractContext, type CrossInstanceFeed, RecordingListener } from './support.js';
+import { auditEntry, type ContractContext, type CrossInstanceFeed, RecordingListener } from './support.js';
 
 const newApiKey = (id: string, overrides: Partial<NewApiKey> = {}): NewApiKey => ({
   id,
@@ -10,18 +10,6 @@ const newApiKey = (id: string, overrides: Partial<NewApiKey> = {}): NewApiKey =>
   scopes: ['storage:read'],
   keyHash: `${id}`.padEnd(64, '0'),
   createdAtMs: T0,
-  ...overrides,
-});
-
-const auditEntry = (id: string, overrides: Partial<AuditEntry> = {}): AuditEntry => ({
-  id,
-  atMs: T0,
-  action: 'login',
-  actor: 'admin_key',
-  ip: '203.0.113.7',
-  userAgent: 'curl/8',
-  target: null,
-  reason: null,
   ...overrides,
 });
 

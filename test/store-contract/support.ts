@@ -1,4 +1,11 @@
-import type { FeedEvent, FeedListener, NewSession, Store, StoredToken } from '../../src/store/types.js';
+import type {
+  AuditEntry,
+  FeedEvent,
+  FeedListener,
+  NewSession,
+  Store,
+  StoredToken,
+} from '../../src/store/types.js';
 import { T0, T0_SECONDS } from '../support/time.js';
 import { waitUntil } from '../support/wait.js';
 
@@ -55,6 +62,18 @@ export const newToken = (id: string, overrides: Partial<StoredToken> = {}): Stor
   expiresAtMs: T0 + 3_600_000,
   savedAtMs: T0,
   createdAtMs: T0,
+  ...overrides,
+});
+
+export const auditEntry = (id: string, overrides: Partial<AuditEntry> = {}): AuditEntry => ({
+  id,
+  atMs: T0,
+  action: 'login',
+  actor: 'admin_key',
+  ip: '203.0.113.7',
+  userAgent: 'curl/8',
+  target: null,
+  reason: null,
   ...overrides,
 });
 
