@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { sqliteMigrations } from '../src/store/sqlite/migrations.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import type { AuditEntry } from '../src/store/types.js';
-import { newToken } from './store-contract/support.js';
+import { auditEntry, newToken } from './store-contract/support.js';
 import { describeStoreContract } from './store-contract.js';
 import { T0 } from './support/time.js';
 
@@ -93,10 +93,10 @@ describe('SQLite migrations', () => {
       }
       const entries: AuditEntry[] = [
         // Two at the same millisecond: the id orders them.
-        auditEntry('audit_01', T0, 'login'),
-        auditEntry('audit_03', T0 + 5, 'storage.read_token', { target: 'tok_1', ip: '10.0.0.1' }),
-        auditEntry('audit_02', T0 + 5, 'login'),
-        auditEntry('audit_04', T0 + 9, 'session.revoke', { reason: 'left', userAgent: 'curl/8' }),
+        auditEntry('audit_01', { atMs: T0 }),
+        auditEntry('audit_03', { atMs: T0 + 5, action: 'storage.read_token', target: 'tok_1', ip: null }),
+        auditEntry('audit_02', { atMs: T0 + 5 }),
+        auditEntry('audit_04', { atMs: T0 + 9, action: 'session.revoke', reason: 'left', userAgent: null }),
       ];
       const insert = db.prepare(
         `INSERT INTO audit_log (id, at_ms, action, actor, ip, user_agent, target, reason)
@@ -132,7 +132,7 @@ describe('SQLite migrations', () => {
           total: 2,
         });
         // Written after it, listed with them; purged by time as before.
-        const later = auditEntry('audit_05', T0 + 20, 'logout');
+        const later = auditEntry('audit_05', { atMs: T0 + 20, action: 'logout' });
         await store.appendAudit([later]);
         expect((await store.listAudit({ offset: 0, limit: 1 })).items).toEqual([later]);
         expect(await store.purgeAudit(T0 + 5)).toBe(1);
@@ -151,20 +151,6 @@ function migrationCreating(table: string): number {
   const index = sqliteMigrations.findIndex((sql) => sql.includes(`CREATE TABLE ${table} `));
   if (index < 0) throw new Error(`no migration creates ${table}`);
   return index + 1;
-}
-
-function auditEntry(id: string, atMs: number, action: string, fields: Partial<AuditEntry> = {}): AuditEntry {
-  return {
-    id,
-    atMs,
-    action,
-    actor: 'admin_key',
-    ip: null,
-    userAgent: null,
-    target: null,
-    reason: null,
-    ...fields,
-  };
 }
 
 describe('SQLite batched writes (stored tokens)', () => {
