@@ -141,6 +141,22 @@ await describeWithService(
         expect(left).toEqual(['{tessera}:schema', '{tessera}:tokens:kid-index-built', '{tessera}:version']);
       });
 
+      it('a token whose hash the TTL removed is dropped from its key id set; a live one stays, read whole', async () => {
+        const { store, config } = await open({ ttlMarginMs: 1 });
+        // TTLs follow the wall clock: the live token expires an hour from the real now.
+        const live = newToken('tok_live', { kid: 'k_ttl', expiresAtMs: Date.now() + 3_600_000 });
+        await store.insertStoredToken(newToken('tok_gone', { kid: 'k_ttl', expiresAtMs: T0 }));
+        await store.insertStoredToken(live);
+        await waitUntil(
+          'the TTL to remove the expired hash',
+          async () => !(await dumpKeys(config)).some(({ key }) => key.endsWith(':token:tok_gone')),
+          { intervalMs: 20 },
+        );
+        expect(await store.countStoredTokensSealedWith('k_ttl')).toBe(2);
+        expect(await store.listStoredTokensSealedWith('k_ttl', 10)).toEqual([live]);
+        expect(await store.countStoredTokensSealedWith('k_ttl')).toBe(1);
+      });
+
       it('validity filters match a plain sort and filter, on both listing strategies', async () => {
         const { store } = await open();
         // 32 valid and 8 expired tokens, 4 of them expiring exactly at NOW, spread over every
@@ -221,7 +237,7 @@ await describeWithService(
           const calls: [string, () => Promise<unknown>][] = [
             ['PING', () => store.ping()],
             ['GET (plain command)', () => store.getSessionVersion()],
-            ['HGETALL (plain command)', () => store.findStoredToken('tok_1')],
+            ['HMGET (plain command)', () => store.findStoredToken('tok_1')],
             ['script', () => store.revokeSession('s1', T0)],
           ];
           const outcomes = await Promise.allSettled(

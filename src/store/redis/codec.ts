@@ -77,7 +77,6 @@ export function storedTokenFields(token: StoredToken): Field[] {
   ];
 }
 
-/** Reads a token hash fetched as buffers: text fields are UTF-8, `sealed` stays bytes. */
 /** A listing's row from STORED_TOKEN_PAGE: id, userId, preview, expiresAtMs, savedAtMs, createdAtMs. */
 export function toListedStoredToken(row: (string | null)[]): ListedStoredToken {
   const [id, userId, preview, expiresAtMs, savedAtMs, createdAtMs] = row;
@@ -93,17 +92,39 @@ export function toListedStoredToken(row: (string | null)[]): ListedStoredToken {
   };
 }
 
-export function toStoredToken(fields: Map<string, Buffer>): StoredToken {
-  const text = (name: string) => need(fields, name).toString('utf8');
+/** A stored token's hash fields, in the order `HMGET` reads them for `fromStoredTokenValues`. */
+export const STORED_TOKEN_FIELDS = [
+  'id',
+  'userId',
+  'kid',
+  'sealed',
+  'preview',
+  'expiresAtMs',
+  'savedAtMs',
+  'createdAtMs',
+] as const;
+
+/**
+ * A token from its field values in STORED_TOKEN_FIELDS order, fetched as buffers: text fields
+ * are UTF-8, `sealed` stays bytes. A missing field is a damaged record, and an error.
+ */
+export function fromStoredTokenValues(values: readonly (Buffer | null)[]): StoredToken {
+  const field = (index: number): Buffer => {
+    const value = values[index];
+    if (value == null)
+      throw new Error(`redis store: stored record lacks field "${STORED_TOKEN_FIELDS[index]}"`);
+    return value;
+  };
+  const text = (index: number) => field(index).toString('utf8');
   return {
-    id: text('id'),
-    userId: text('userId'),
-    kid: text('kid'),
+    id: text(0),
+    userId: text(1),
+    kid: text(2),
     // A copy: the reply buffer may be a slice of a larger socket buffer.
-    sealed: Buffer.from(need(fields, 'sealed')),
-    preview: text('preview'),
-    expiresAtMs: Number(text('expiresAtMs')),
-    savedAtMs: Number(text('savedAtMs')),
-    createdAtMs: Number(text('createdAtMs')),
+    sealed: Buffer.from(field(3)),
+    preview: text(4),
+    expiresAtMs: Number(text(5)),
+    savedAtMs: Number(text(6)),
+    createdAtMs: Number(text(7)),
   };
 }

@@ -20,12 +20,13 @@ import type {
 import { RedisAccessKeys } from './access.js';
 import { ConnectionGate } from './availability.js';
 import {
+  fromStoredTokenValues,
   pairsToMap,
+  STORED_TOKEN_FIELDS,
   sessionFields,
   storedTokenFields,
   toListedStoredToken,
   toSession,
-  toStoredToken,
 } from './codec.js';
 import {
   createClient,
@@ -327,8 +328,9 @@ export class RedisStore implements Store {
 
   findStoredToken(id: string): Promise<StoredToken | null> {
     return this.run(async () => {
-      const fields = await this.client.hgetallBuffer(this.keys.token(id));
-      return Object.keys(fields).length === 0 ? null : toStoredToken(new Map(Object.entries(fields)));
+      // HMGET of fixed fields: an array in a known order, where HGETALL builds an object per read.
+      const values = await this.client.hmgetBuffer(this.keys.token(id), ...STORED_TOKEN_FIELDS);
+      return values.every((value) => value === null) ? null : fromStoredTokenValues(values);
     });
   }
 
@@ -377,9 +379,9 @@ export class RedisStore implements Store {
       lua.STORED_TOKEN_PAGE,
       [...this.pageArgs(query, needTotal), 'whole'],
       { moreKeys: this.pageKeys(query), buffers: true },
-    )) as [number, ...Buffer[][]];
-    // An empty hash is a token the TTL removed before the sweeper did; it is skipped.
-    const items = hashes.filter((flat) => flat.length > 0).map((flat) => toStoredToken(pairsToMap(flat)));
+    )) as [number, ...(Buffer | null)[][]];
+    // A token the TTL removed before the sweeper did has no fields: it is skipped.
+    const items = hashes.filter((values) => values[0] !== null).map(fromStoredTokenValues);
     return { items, total: Number(total) };
   }
 
@@ -392,14 +394,14 @@ export class RedisStore implements Store {
       if (patch.preview !== undefined) fields.push('preview', patch.preview);
       if (expiresAtMs !== undefined) fields.push('expiresAtMs', String(expiresAtMs));
       const expiry = expiresAtMs === undefined ? ['', ''] : [expiresAtMs, this.ttlMs(expiresAtMs)];
-      const flat = (await this.storedTokenScript(
+      const values = (await this.storedTokenScript(
         lua.UPDATE_STORED_TOKEN,
         [id, savedAtMs, ...expiry, ...fields],
         {
           buffers: true,
         },
-      )) as Buffer[] | null;
-      return flat === null ? null : toStoredToken(pairsToMap(flat));
+      )) as (Buffer | null)[] | null;
+      return values === null ? null : fromStoredTokenValues(values);
     });
   }
 
@@ -499,8 +501,8 @@ export class RedisStore implements Store {
     return this.run(async () => {
       const [, ...hashes] = (await this.storedTokenScript(lua.STORED_TOKENS_SEALED_WITH, [kid, limit], {
         buffers: true,
-      })) as [number, ...Buffer[][]];
-      return hashes.map((flat) => toStoredToken(pairsToMap(flat)));
+      })) as [number, ...(Buffer | null)[][]];
+      return hashes.map(fromStoredTokenValues);
     });
   }
 

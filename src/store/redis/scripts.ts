@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { STORED_TOKEN_FIELDS } from './codec.js';
 import type { RedisClient } from './connection.js';
 
 /**
@@ -168,6 +169,9 @@ return #gone`);
 // user index prefix, ... The owners hash outlives a token hash removed by TTL, so its
 // per-user index entry can still be found and removed.
 
+/** A token hash's fields in STORED_TOKEN_FIELDS order, as Lua arguments to HMGET. */
+const TOKEN_FIELDS = STORED_TOKEN_FIELDS.map((name) => `'${name}'`).join(', ');
+
 const STORED_TOKEN_PRELUDE = `
 local bySaved, byExpiry, owners = KEYS[1], KEYS[2], KEYS[3]
 local tokenPrefix, userPrefix = ARGV[1], ARGV[2]
@@ -212,7 +216,7 @@ return 1`);
 
 /**
  * ARGV[3] id, [4] savedAtMs, [5] expiresAtMs or '', [6] ttl ms or '', [7..] hash fields.
- * Returns the updated hash, or nil for an unknown id.
+ * Returns the updated token's fields (STORED_TOKEN_FIELDS), or nil for an unknown id.
  */
 export const UPDATE_STORED_TOKEN = lua(`${STORED_TOKEN_PRELUDE}
 local id = ARGV[3]
@@ -226,7 +230,7 @@ if ARGV[5] ~= '' then
   redis.call('ZADD', byExpiry, ARGV[5], id)
   redis.call('PEXPIRE', key, ARGV[6])
 end
-return redis.call('HGETALL', key)`);
+return redis.call('HMGET', key, ${TOKEN_FIELDS})`);
 
 /** ARGV[3] id. Returns 1 when the token existed. */
 export const DELETE_STORED_TOKEN = lua(`${STORED_TOKEN_PRELUDE}
@@ -252,7 +256,7 @@ return #ids`);
  * script ends. ARGV[3] offset, [4] limit, [5] 'any' | 'valid' | 'expired', [6] nowMs,
  * [7] '1' when KEYS[4] is a user's index, [8] '1' when the total is wanted, [9] 'listed' for
  * a listing's fields only (`{total, [id, userId, preview, expiresAtMs, savedAtMs, createdAtMs],
- * ...}`: never the sealed token), else 'whole' (every field of each hash).
+ * ...}`: never the sealed token), else 'whole' (every field, in STORED_TOKEN_FIELDS order).
  *
  * Unfiltered: ZCARD and ZREVRANGE, no scan. With a validity filter there are two exact ways,
  * and the script takes the cheaper:
@@ -328,7 +332,7 @@ if ARGV[9] == 'listed' then
     out[#out + 1] = redis.call('HMGET', tokenPrefix .. id, 'id', 'userId', 'preview', 'expiresAtMs', 'savedAtMs', 'createdAtMs')
   end
 else
-  for _, id in ipairs(ids) do out[#out + 1] = redis.call('HGETALL', tokenPrefix .. id) end
+  for _, id in ipairs(ids) do out[#out + 1] = redis.call('HMGET', tokenPrefix .. id, ${TOKEN_FIELDS}) end
 end
 return out`);
 
@@ -345,15 +349,16 @@ setKid(id, ARGV[5])
 return 1`);
 
 /**
- * ARGV[3] key id, [4] how many. Tokens sealed under it: `{count, hash, hash, ...}`. Drops
+ * ARGV[3] key id, [4] how many. Tokens sealed under it: `{count, fields, fields, ...}`, each in
+ * STORED_TOKEN_FIELDS order. Drops
  * set members whose hash the TTL removed.
  */
 export const STORED_TOKENS_SEALED_WITH = lua(`${STORED_TOKEN_PRELUDE}
 local set = kidPrefix .. ARGV[3]
 local out = {0}
 for _, id in ipairs(redis.call('SRANDMEMBER', set, tonumber(ARGV[4]))) do
-  local fields = redis.call('HGETALL', tokenPrefix .. id)
-  if #fields == 0 then removeToken(id) else out[#out + 1] = fields end
+  local fields = redis.call('HMGET', tokenPrefix .. id, ${TOKEN_FIELDS})
+  if not fields[1] then removeToken(id) else out[#out + 1] = fields end
 end
 out[1] = redis.call('SCARD', set)
 return out`);
