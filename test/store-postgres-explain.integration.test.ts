@@ -4,6 +4,7 @@ import { quoteIdentifier } from '../src/store/postgres/migrations.js';
 import { PostgresStore } from '../src/store/postgres/postgres-store.js';
 import {
   currentStoredTokenQuery,
+  LATE_ROW_LOOKUP_OFFSET,
   listStoredTokensQuery,
   type SqlQuery,
 } from '../src/store/postgres/stored-token-queries.js';
@@ -66,7 +67,9 @@ await describeWithService(
                 'eyJhbGci...Q3Yk', ${T0} + g * 1000, ${T0} + g, ${T0} + g
          FROM generate_series(1, ${ROWS}) AS g`,
       );
-      await adminQuery(`ANALYZE ${s}.stored_tokens`);
+      // VACUUM too, as autovacuum would after a bulk load: it marks the pages all-visible, which
+      // is what lets a deep page be found through the listing index alone.
+      await adminQuery(`VACUUM ANALYZE ${s}.stored_tokens`);
     }, 120_000);
 
     afterAll(async () => {
@@ -88,6 +91,43 @@ await describeWithService(
 
     it('a later unfiltered page: still an index scan', async () => {
       expectIndexedOnTokens(await plan(listStoredTokensQuery(s, { offset: 1000, limit: 50, nowMs: NOW })));
+    });
+
+    it('a deep page, with or without a user: ids through the listing index alone, then its rows by key', async () => {
+      // With a user, its total is counted by an index-only scan of the same index as well.
+      const deep = [
+        { query: { offset: 5000, limit: 50, nowMs: NOW }, indexOnly: ['stored_tokens_saved'] },
+        {
+          query: { offset: LATE_ROW_LOOKUP_OFFSET, limit: 50, userId: 'usr_7', nowMs: NOW },
+          indexOnly: ['stored_tokens_user_saved', 'stored_tokens_user_saved'],
+        },
+      ];
+      for (const { query, indexOnly } of deep) {
+        const nodes = await plan(listStoredTokensQuery(s, query));
+        expectIndexedOnTokens(nodes);
+        const scans = nodes.filter((node) => node['Node Type'] === 'Index Only Scan');
+        expect(scans.map((node) => node['Index Name'])).toEqual(indexOnly);
+      }
+    });
+
+    it('deep pages hold the same tokens, in the same order, as a direct scan gives them', async () => {
+      const id = (g: number) => `tok_${String(g).padStart(8, '0')}`;
+      const deep = await store.listStoredTokens({ offset: 5000, limit: 50, nowMs: NOW });
+      expect(deep.total).toBe(ROWS);
+      expect(deep.items.map((t) => t.id)).toEqual(Array.from({ length: 50 }, (_, i) => id(ROWS - 5000 - i)));
+      // usr_7's tokens are g = 7, 107, ..., 99907; newest (largest g) first.
+      const offset = LATE_ROW_LOOKUP_OFFSET + 100;
+      const user = await store.listStoredTokens({ offset, limit: 50, userId: 'usr_7', nowMs: NOW });
+      expect(user.total).toBe(ROWS / USERS);
+      expect(user.items.map((t) => t.id)).toEqual(
+        Array.from({ length: 50 }, (_, i) => id(ROWS - 100 + 7 - 100 * (offset + i))),
+      );
+      // Across the threshold: a direct page of 100 from 50 before it, and the late page at it.
+      const from = LATE_ROW_LOOKUP_OFFSET - 50;
+      const direct = await store.listStoredTokens({ offset: from, limit: 100, nowMs: NOW });
+      const late = await store.listStoredTokens({ offset: LATE_ROW_LOOKUP_OFFSET, limit: 50, nowMs: NOW });
+      expect(late.items).toEqual(direct.items.slice(50));
+      expect(late.items).toHaveLength(50);
     });
 
     it('page by user_id, with its count: index scans', async () => {

@@ -9,6 +9,17 @@ export interface SqlQuery {
 const NEWEST_FIRST = 'ORDER BY saved_at_ms DESC, id DESC';
 
 /**
+ * From this many rows skipped on, a page without a validity filter is found in the listing
+ * index alone (an index-only scan: ids, no table rows) and only its own rows are then read
+ * by key. Reading every skipped row from the table costs a heap visit each: at 1,000,000
+ * tokens page 1000 took 18 to 20 ms that way and 8 to 9 ms through the index alone, and 950
+ * rows into one user's tokens (spread over the table) 7 to 15 ms against 0.7 to 1.6 ms. For
+ * shallow pages the 50 key lookups cost more than they save (offset 50: 0.11 against 0.23 ms).
+ * A validity filter reads the expiry from the table anyway, so it keeps the direct scan.
+ */
+export const LATE_ROW_LOOKUP_OFFSET = 500;
+
+/**
  * One page and its total in a single statement, so both come from one snapshot. The
  * unfiltered total is the sum of `token_counts` (no count over the table), a `valid` total
  * comes from `token_expiry_counts` (`validityTotal`); one with a user is counted over its
@@ -32,10 +43,15 @@ export function listStoredTokensQuery(schema: string, query: StoredTokenQuery): 
       : query.userId === undefined && query.valid !== undefined
         ? validityTotal(schema, query.valid, query.nowMs, param)
         : `SELECT count(*) FROM ${schema}.stored_tokens ${filter}`;
+  const limits = `LIMIT ${param(query.limit)} OFFSET ${param(query.offset)}`;
   // Not the sealed token: a listing never opens one.
-  const page = `SELECT id, user_id, preview, expires_at_ms, saved_at_ms, created_at_ms
-    FROM ${schema}.stored_tokens ${filter} ${NEWEST_FIRST}
-    LIMIT ${param(query.limit)} OFFSET ${param(query.offset)}`;
+  const page =
+    query.valid === undefined && query.offset >= LATE_ROW_LOOKUP_OFFSET
+      ? `SELECT t.id, t.user_id, t.preview, t.expires_at_ms, t.saved_at_ms, t.created_at_ms
+          FROM (SELECT id FROM ${schema}.stored_tokens ${filter} ${NEWEST_FIRST} ${limits}) AS skipped
+          JOIN ${schema}.stored_tokens AS t ON t.id = skipped.id`
+      : `SELECT id, user_id, preview, expires_at_ms, saved_at_ms, created_at_ms
+          FROM ${schema}.stored_tokens ${filter} ${NEWEST_FIRST} ${limits}`;
   return {
     text: `SELECT counted.total, page.* FROM (${total}) AS counted (total)
       LEFT JOIN (${page}) AS page ON true
