@@ -1,6 +1,3 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   createAdminKeyCheck,
@@ -11,6 +8,7 @@ import {
 } from '../src/admin/admin-key.js';
 import { systemRandom } from '../src/clock.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
+import { type TempDatabase, tempDatabase } from './support/temp-database.js';
 
 describe('admin key check', () => {
   const check = createAdminKeyCheck(hashAdminKey('the-right-admin-key-0123'), 'sqlite');
@@ -60,16 +58,16 @@ describe('admin key check', () => {
 });
 
 describe('resolveAdminKey', () => {
-  let dir: string;
+  let file: TempDatabase;
   let store: SqliteStore;
   beforeEach(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'tessera-adminkey-'));
-    store = new SqliteStore(join(dir, 'tessera.db'));
+    file = tempDatabase();
+    store = new SqliteStore(file.path);
     await store.migrate();
   });
   afterEach(async () => {
     await store.close();
-    rmSync(dir, { recursive: true, force: true });
+    file.remove();
   });
 
   it('the first start without ADMIN_KEY generates a key, returns it once and keeps only its hash', async () => {
@@ -94,7 +92,7 @@ describe('resolveAdminKey', () => {
   });
 
   it('two instances starting at once agree on one key; only the winner shows it', async () => {
-    const other = new SqliteStore(join(dir, 'tessera.db'));
+    const other = new SqliteStore(file.path);
     try {
       const [a, b] = await Promise.all([
         resolveAdminKey(store, null, systemRandom),

@@ -1,6 +1,3 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AdminSessions } from '../src/admin/admin-sessions.js';
 import { FeedSessionCheck } from '../src/admin/feed-session-check.js';
@@ -11,6 +8,7 @@ import { cachedVerifier } from '../src/admin/verified-token-cache.js';
 import { ManualClock, systemRandom } from '../src/clock.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import { countingReads } from './support/counting-store.js';
+import { type TempDatabase, tempDatabase } from './support/temp-database.js';
 import { T0, T0_SECONDS } from './support/time.js';
 import { waitUntil } from './support/wait.js';
 
@@ -69,7 +67,7 @@ describe('cachedVerifier', () => {
 });
 
 describe('FeedSessionCheck on SQLite', () => {
-  let dir: string;
+  let file: TempDatabase;
   let store: SqliteStore;
   let other: SqliteStore;
   let clock: ManualClock;
@@ -79,11 +77,11 @@ describe('FeedSessionCheck on SQLite', () => {
   let reads: () => number;
 
   beforeEach(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'tessera-cache-'));
-    store = new SqliteStore(join(dir, 'tessera.db'), { crossProcessPollMs: 1 });
+    file = tempDatabase();
+    store = new SqliteStore(file.path, { crossProcessPollMs: 1 });
     await store.migrate();
     // A second connection to the same file stands for another process (the CLI, a second server).
-    other = new SqliteStore(join(dir, 'tessera.db'));
+    other = new SqliteStore(file.path);
     clock = new ManualClock(T0);
     const counting = countingReads(store);
     reads = counting.reads;
@@ -121,7 +119,7 @@ describe('FeedSessionCheck on SQLite', () => {
     await state.stop();
     await store.close();
     await other.close();
-    rmSync(dir, { recursive: true, force: true });
+    file.remove();
   });
 
   it('answers repeat checks from memory, without store reads', async () => {
@@ -165,7 +163,7 @@ describe('FeedSessionCheck on SQLite', () => {
   });
 
   it('with the default poll interval, refuses a session revoked by another connection', async () => {
-    const polled = new SqliteStore(join(dir, 'tessera.db'));
+    const polled = new SqliteStore(file.path);
     const polledCheck = new FeedSessionCheck({
       store: polled,
       clock,

@@ -1,6 +1,3 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
@@ -9,6 +6,7 @@ import {
   currentStoredTokenSql,
   storedTokenPageSql,
 } from '../src/store/sqlite/stored-token-queries.js';
+import { tempDatabase } from './support/temp-database.js';
 
 const SAMPLE: Record<string, unknown> = { nowMs: 1_000_000, userId: 'usr_7', limit: 50, offset: 100 };
 
@@ -26,11 +24,11 @@ function plan(db: Database.Database, sql: string): string[] {
  * index in listing order, never sort the table.
  */
 describe('SQLite token queries use the listing indexes', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'tessera-plan-'));
+  const file = tempDatabase();
   let db: Database.Database;
 
   beforeAll(async () => {
-    const store = new SqliteStore(join(dir, 'tessera.db'));
+    const store = new SqliteStore(file.path);
     await store.migrate();
     for (let i = 0; i < 5000; i++) {
       await store.insertStoredToken({
@@ -45,11 +43,11 @@ describe('SQLite token queries use the listing indexes', () => {
       });
     }
     await store.close();
-    db = new Database(join(dir, 'tessera.db'), { readonly: true });
+    db = new Database(file.path, { readonly: true });
   });
   afterAll(() => {
     db.close();
-    rmSync(dir, { recursive: true, force: true });
+    file.remove();
   });
 
   it.each([

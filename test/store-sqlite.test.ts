@@ -1,6 +1,3 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { sqliteMigrations } from '../src/store/sqlite/migrations.js';
@@ -8,13 +5,13 @@ import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import type { AuditEntry } from '../src/store/types.js';
 import { auditEntry, newToken } from './store-contract/support.js';
 import { describeStoreContract } from './store-contract.js';
+import { tempDatabase, withTempDatabase } from './support/temp-database.js';
 import { T0 } from './support/time.js';
 
 describeStoreContract(
   'SQLite (temp file)',
   async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tessera-store-'));
-    const path = join(dir, 'tessera.db');
+    const { path, remove } = tempDatabase();
     const open = async () => {
       // The feed reads data_version every millisecond, so the suite sees another instance's
       // commit quickly (the default interval is tested with the FeedSessionCheck tests).
@@ -25,7 +22,7 @@ describeStoreContract(
     return {
       store: await open(),
       reopen: open,
-      cleanup: async () => rmSync(dir, { recursive: true, force: true }),
+      cleanup: async () => remove(),
     };
   },
   { crossInstanceFeed: 'resync' },
@@ -33,9 +30,7 @@ describeStoreContract(
 
 describe('SQLite migrations', () => {
   it('the token_expiry_counts migration counts the tokens stored before it, negative expiries included', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tessera-store-'));
-    const path = join(dir, 'tessera.db');
-    try {
+    await withTempDatabase(async (path) => {
       const store = new SqliteStore(path);
       await store.migrate();
       const hour = 3_600_000;
@@ -74,16 +69,12 @@ describe('SQLite migrations', () => {
       expect(await totals(-hour - 2)).toEqual([8, 0]);
       expect((await again.listStoredTokens({ offset: 0, limit: 1, nowMs })).total).toBe(8);
       await again.close();
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   it('the audit_log migration keeps every entry, listed in the same order, by action too', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tessera-store-'));
-    const path = join(dir, 'tessera.db');
     const version = migrationCreating('audit_log_by_time');
-    try {
+    await withTempDatabase(async (path) => {
       // A file at the migration before it, as an earlier version left it.
       const db = new Database(path);
       db.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at_ms INTEGER NOT NULL)');
@@ -140,9 +131,7 @@ describe('SQLite migrations', () => {
       } finally {
         await store.close();
       }
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 });
 
@@ -154,18 +143,16 @@ function migrationCreating(table: string): number {
 }
 
 describe('SQLite batched writes (stored tokens)', () => {
-  const withStore = async (run: (store: SqliteStore, path: string) => Promise<void>) => {
-    const dir = mkdtempSync(join(tmpdir(), 'tessera-store-'));
-    const path = join(dir, 'tessera.db');
-    const store = new SqliteStore(path);
-    try {
-      await store.migrate();
-      await run(store, path);
-    } finally {
-      await store.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
-  };
+  const withStore = (run: (store: SqliteStore, path: string) => Promise<void>) =>
+    withTempDatabase(async (path) => {
+      const store = new SqliteStore(path);
+      try {
+        await store.migrate();
+        await run(store, path);
+      } finally {
+        await store.close();
+      }
+    });
 
   it('writes asked for in one turn are each committed (seen by another connection) when they resolve', async () => {
     await withStore(async (store, path) => {
@@ -200,9 +187,7 @@ describe('SQLite batched writes (stored tokens)', () => {
   });
 
   it('writes asked for just before close are committed before the file is closed', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tessera-store-'));
-    const path = join(dir, 'tessera.db');
-    try {
+    await withTempDatabase(async (path) => {
       const store = new SqliteStore(path);
       await store.migrate();
       const write = store.insertStoredToken(newToken('tok_late'));
@@ -211,27 +196,23 @@ describe('SQLite batched writes (stored tokens)', () => {
       const again = new SqliteStore(path);
       expect((await again.findStoredToken('tok_late'))?.id).toBe('tok_late');
       await again.close();
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 });
 
 describe('SQLite reads of one turn (stored tokens)', () => {
-  const withStores = async (run: (store: SqliteStore, other: Database.Database) => Promise<void>) => {
-    const dir = mkdtempSync(join(tmpdir(), 'tessera-store-'));
-    const path = join(dir, 'tessera.db');
-    const store = new SqliteStore(path);
-    const other = new Database(path);
-    try {
-      await store.migrate();
-      await run(store, other);
-    } finally {
-      other.close();
-      await store.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
-  };
+  const withStores = (run: (store: SqliteStore, other: Database.Database) => Promise<void>) =>
+    withTempDatabase(async (path) => {
+      const store = new SqliteStore(path);
+      const other = new Database(path);
+      try {
+        await store.migrate();
+        await run(store, other);
+      } finally {
+        other.close();
+        await store.close();
+      }
+    });
   const insertElsewhere = (other: Database.Database, id: string) => {
     const token = newToken(id);
     other

@@ -1,25 +1,23 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_THROTTLE_POLICY, Throttle } from '../src/access/throttle.js';
 import { ManualClock } from '../src/clock.js';
 import { RateLimitedError } from '../src/errors.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import { countingReads } from './support/counting-store.js';
+import { type TempDatabase, tempDatabase } from './support/temp-database.js';
 import { T0 } from './support/time.js';
 import { waitUntil } from './support/wait.js';
 
 describe('Throttle.assertOpen on SQLite', () => {
-  let dir: string;
+  let file: TempDatabase;
   let store: SqliteStore;
   let clock: ManualClock;
   let throttle: Throttle;
   let reads: () => number;
 
   beforeEach(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'tessera-throttle-'));
-    store = new SqliteStore(join(dir, 'tessera.db'), { crossProcessPollMs: 1 });
+    file = tempDatabase();
+    store = new SqliteStore(file.path, { crossProcessPollMs: 1 });
     await store.migrate();
     clock = new ManualClock(T0);
     const counting = countingReads(store);
@@ -41,7 +39,7 @@ describe('Throttle.assertOpen on SQLite', () => {
   afterEach(async () => {
     throttle.stop();
     await store.close();
-    rmSync(dir, { recursive: true, force: true });
+    file.remove();
   });
 
   it('reads the store for an address it does not know, then answers from memory with no promise', async () => {

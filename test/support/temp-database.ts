@@ -1,0 +1,24 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** A database file's path in a fresh temp directory; `remove()` deletes the directory (WAL files too). */
+export interface TempDatabase {
+  path: string;
+  remove: () => void;
+}
+
+export function tempDatabase(): TempDatabase {
+  const dir = mkdtempSync(join(tmpdir(), 'tessera-store-'));
+  return { path: join(dir, 'tessera.db'), remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Runs `run` with a fresh temp database path, and removes it afterwards, whatever happened. */
+export async function withTempDatabase<T>(run: (path: string) => Promise<T>): Promise<T> {
+  const { path, remove } = tempDatabase();
+  try {
+    return await run(path);
+  } finally {
+    remove();
+  }
+}
