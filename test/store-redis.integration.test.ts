@@ -157,6 +157,26 @@ await describeWithService(
         expect(await store.countStoredTokensSealedWith('k_ttl')).toBe(1);
       });
 
+      it('a token hash that lacks a field is reported by every read, never skipped or removed', async () => {
+        const { store, config } = await open();
+        await store.insertStoredToken(newToken('tok_bad', { kid: 'k_bad' }));
+        const key = `${config.prefix}{tessera}:token:tok_bad`;
+        const raw = new Redis(TEST_REDIS_URL);
+        try {
+          expect(await raw.hdel(key, 'id')).toBe(1);
+          await expect(store.findStoredToken('tok_bad')).rejects.toThrow('lacks field "id"');
+          await expect(store.findCurrentStoredToken(T0)).rejects.toThrow('lacks field "id"');
+          await expect(store.listStoredTokens({ offset: 0, limit: 10, nowMs: T0 })).rejects.toThrow(
+            'lacks a listed field',
+          );
+          await expect(store.listStoredTokensSealedWith('k_bad', 10)).rejects.toThrow('lacks field "id"');
+          expect(await raw.exists(key)).toBe(1);
+          expect(await store.countStoredTokensSealedWith('k_bad')).toBe(1);
+        } finally {
+          raw.disconnect();
+        }
+      });
+
       it('validity filters match a plain sort and filter, on both listing strategies', async () => {
         const { store } = await open();
         // 32 valid and 8 expired tokens, 4 of them expiring exactly at NOW, spread over every

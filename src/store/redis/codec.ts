@@ -104,6 +104,10 @@ export const STORED_TOKEN_FIELDS = [
   'createdAtMs',
 ] as const;
 
+/** An `HMGET` of a hash that does not exist: every field absent (a hash missing only some is damaged). */
+export const isAbsent = (values: readonly (Buffer | string | null)[]): boolean =>
+  values.every((value) => value === null);
+
 /**
  * A token from its field values in STORED_TOKEN_FIELDS order, fetched as buffers: text fields
  * are UTF-8, `sealed` stays bytes. A missing field is a damaged record, and an error.

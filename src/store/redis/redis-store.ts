@@ -21,6 +21,7 @@ import { RedisAccessKeys } from './access.js';
 import { ConnectionGate } from './availability.js';
 import {
   fromStoredTokenValues,
+  isAbsent,
   pairsToMap,
   STORED_TOKEN_FIELDS,
   sessionFields,
@@ -330,7 +331,7 @@ export class RedisStore implements Store {
     return this.run(async () => {
       // HMGET of fixed fields: an array in a known order, where HGETALL builds an object per read.
       const values = await this.client.hmgetBuffer(this.keys.token(id), ...STORED_TOKEN_FIELDS);
-      return values.every((value) => value === null) ? null : fromStoredTokenValues(values);
+      return isAbsent(values) ? null : fromStoredTokenValues(values);
     });
   }
 
@@ -342,7 +343,7 @@ export class RedisStore implements Store {
         { moreKeys: this.pageKeys(query) },
       )) as [number, ...(string | null)[][]];
       // A token the TTL removed before the sweeper did has no fields: it is skipped.
-      const items = rows.filter((row) => row[0] !== null).map(toListedStoredToken);
+      const items = rows.filter((row) => !isAbsent(row)).map(toListedStoredToken);
       return { items, total: Number(total) };
     });
   }
@@ -375,13 +376,13 @@ export class RedisStore implements Store {
     query: StoredTokenQuery,
     needTotal: boolean,
   ): Promise<{ items: StoredToken[]; total: number }> {
-    const [total, ...hashes] = (await this.storedTokenScript(
+    const [total, ...rows] = (await this.storedTokenScript(
       lua.STORED_TOKEN_PAGE,
       [...this.pageArgs(query, needTotal), 'whole'],
       { moreKeys: this.pageKeys(query), buffers: true },
     )) as [number, ...(Buffer | null)[][]];
     // A token the TTL removed before the sweeper did has no fields: it is skipped.
-    const items = hashes.filter((values) => values[0] !== null).map(fromStoredTokenValues);
+    const items = rows.filter((values) => !isAbsent(values)).map(fromStoredTokenValues);
     return { items, total: Number(total) };
   }
 
@@ -499,10 +500,10 @@ export class RedisStore implements Store {
 
   listStoredTokensSealedWith(kid: string, limit: number): Promise<StoredToken[]> {
     return this.run(async () => {
-      const [, ...hashes] = (await this.storedTokenScript(lua.STORED_TOKENS_SEALED_WITH, [kid, limit], {
+      const [, ...rows] = (await this.storedTokenScript(lua.STORED_TOKENS_SEALED_WITH, [kid, limit], {
         buffers: true,
       })) as [number, ...(Buffer | null)[][]];
-      return hashes.map(fromStoredTokenValues);
+      return rows.map(fromStoredTokenValues);
     });
   }
 

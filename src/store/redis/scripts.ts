@@ -251,12 +251,13 @@ for _, id in ipairs(ids) do removeToken(id) end
 return #ids`);
 
 /**
- * One page of tokens: `{total, hash, hash, ...}`. KEYS[4] orders the listing (by-saved, or
+ * One page of tokens: `{total, fields, fields, ...}`. KEYS[4] orders the listing (by-saved, or
  * one user's index, both scored by savedAtMs); KEYS[5] is scratch space, deleted before the
  * script ends. ARGV[3] offset, [4] limit, [5] 'any' | 'valid' | 'expired', [6] nowMs,
  * [7] '1' when KEYS[4] is a user's index, [8] '1' when the total is wanted, [9] 'listed' for
  * a listing's fields only (`{total, [id, userId, preview, expiresAtMs, savedAtMs, createdAtMs],
  * ...}`: never the sealed token), else 'whole' (every field, in STORED_TOKEN_FIELDS order).
+ * A token whose hash the TTL removed comes back with every field nil (false in Lua).
  *
  * Unfiltered: ZCARD and ZREVRANGE, no scan. With a validity filter there are two exact ways,
  * and the script takes the cheaper:
@@ -350,15 +351,19 @@ return 1`);
 
 /**
  * ARGV[3] key id, [4] how many. Tokens sealed under it: `{count, fields, fields, ...}`, each in
- * STORED_TOKEN_FIELDS order. Drops
- * set members whose hash the TTL removed.
+ * STORED_TOKEN_FIELDS order. Drops set members whose hash the TTL removed; a hash that exists
+ * but lacks fields is returned as it is, for the reader to report.
  */
 export const STORED_TOKENS_SEALED_WITH = lua(`${STORED_TOKEN_PRELUDE}
 local set = kidPrefix .. ARGV[3]
 local out = {0}
 for _, id in ipairs(redis.call('SRANDMEMBER', set, tonumber(ARGV[4]))) do
-  local fields = redis.call('HMGET', tokenPrefix .. id, ${TOKEN_FIELDS})
-  if not fields[1] then removeToken(id) else out[#out + 1] = fields end
+  local key = tokenPrefix .. id
+  if redis.call('EXISTS', key) == 0 then
+    removeToken(id)
+  else
+    out[#out + 1] = redis.call('HMGET', key, ${TOKEN_FIELDS})
+  end
 end
 out[1] = redis.call('SCARD', set)
 return out`);
