@@ -61,7 +61,7 @@ describe('resolveAdminKey', () => {
   let file: TempDatabase;
   let store: SqliteStore;
   beforeEach(async () => {
-    file = tempDatabase();
+    file = tempDatabase('adminkey');
     store = new SqliteStore(file.path);
     await store.migrate();
   });

@@ -77,7 +77,7 @@ describe('FeedSessionCheck on SQLite', () => {
   let reads: () => number;
 
   beforeEach(async () => {
-    file = tempDatabase();
+    file = tempDatabase('cache');
     store = new SqliteStore(file.path, { crossProcessPollMs: 1 });
     await store.migrate();
     // A second connection to the same file stands for another process (the CLI, a second server).

@@ -1,6 +1,3 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
@@ -9,6 +6,7 @@ import { StoreMismatchError, StoreUnavailableError } from '../src/errors.js';
 import { adminKeyBanner, connectStore, type RetryOptions } from '../src/startup.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import type { Store } from '../src/store/types.js';
+import { withTempDatabase } from './support/temp-database.js';
 
 const silent = pino({ level: 'silent' });
 
@@ -66,9 +64,7 @@ describe('connectStore', () => {
   });
 
   it('SQLite: a file at a later migration than this version knows is a StoreMismatchError', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tessera-mismatch-'));
-    const path = join(dir, 'tessera.db');
-    try {
+    await withTempDatabase(async (path) => {
       const first = new SqliteStore(path);
       await first.migrate();
       await first.close();
@@ -87,9 +83,7 @@ describe('connectStore', () => {
       } finally {
         await later.close();
       }
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    }, 'mismatch');
   });
 });
 

@@ -24,7 +24,7 @@ function plan(db: Database.Database, sql: string): string[] {
  * index in listing order, never sort the table.
  */
 describe('SQLite token queries use the listing indexes', () => {
-  const file = tempDatabase();
+  const file = tempDatabase('plan');
   let db: Database.Database;
 
   beforeAll(async () => {

@@ -16,7 +16,7 @@ describe('Throttle.assertOpen on SQLite', () => {
   let reads: () => number;
 
   beforeEach(async () => {
-    file = tempDatabase();
+    file = tempDatabase('throttle');
     store = new SqliteStore(file.path, { crossProcessPollMs: 1 });
     await store.migrate();
     clock = new ManualClock(T0);

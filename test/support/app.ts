@@ -1,6 +1,3 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { afterEach } from 'vitest';
 import { hashAdminKey } from '../../src/admin/admin-key.js';
@@ -10,6 +7,7 @@ import { ManualClock, systemRandom } from '../../src/clock.js';
 import type { Secrets } from '../../src/secrets.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import type { Store } from '../../src/store/types.js';
+import { type TempDatabase, tempDatabase } from './temp-database.js';
 import { T0 } from './time.js';
 
 export const ADMIN_KEY = 'test-admin-key-0123456789abcdef';
@@ -82,14 +80,14 @@ export interface TestAppOptions {
 
 /** An in-process app on a real, migrated store with a frozen clock, and the admin key ADMIN_KEY. */
 async function createTestApp(options: TestAppOptions): Promise<TestApp> {
-  let dir: string | null = null;
+  let file: TempDatabase | null = null;
   let store: Store;
   const shared = (await options.instances?.data()) ?? null;
   if (shared !== null) {
     store = shared.open();
   } else if (options.store === undefined) {
-    dir = mkdtempSync(join(tmpdir(), 'tessera-test-'));
-    store = new SqliteStore(join(dir, 'tessera.db'));
+    file = tempDatabase('test');
+    store = new SqliteStore(file.path);
   } else {
     store = typeof options.store === 'function' ? await options.store() : options.store;
   }
@@ -131,7 +129,7 @@ async function createTestApp(options: TestAppOptions): Promise<TestApp> {
     app,
     store,
     clock,
-    dbPath: dir === null ? null : join(dir, 'tessera.db'),
+    dbPath: file === null ? null : file.path,
     async anotherApp(more = {}) {
       const other = await buildApp({ ...deps, secrets: more.secrets ?? deps.secrets });
       others.push(other);
@@ -144,7 +142,7 @@ async function createTestApp(options: TestAppOptions): Promise<TestApp> {
         await store.close();
         for (const own of instanceStores) await own.close();
         await shared?.cleanup();
-        if (dir !== null) rmSync(dir, { recursive: true, force: true });
+        file?.remove();
       })();
       return closing;
     },

@@ -8,14 +8,15 @@ export interface TempDatabase {
   remove: () => void;
 }
 
-export function tempDatabase(): TempDatabase {
-  const dir = mkdtempSync(join(tmpdir(), 'tessera-store-'));
+/** `prefix` names the suite in the directory's name (`tessera-<prefix>-...`), for one left behind. */
+export function tempDatabase(prefix = 'store'): TempDatabase {
+  const dir = mkdtempSync(join(tmpdir(), `tessera-${prefix}-`));
   return { path: join(dir, 'tessera.db'), remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
 /** Runs `run` with a fresh temp database path, and removes it afterwards, whatever happened. */
-export async function withTempDatabase<T>(run: (path: string) => Promise<T>): Promise<T> {
-  const { path, remove } = tempDatabase();
+export async function withTempDatabase<T>(run: (path: string) => Promise<T>, prefix = 'store'): Promise<T> {
+  const { path, remove } = tempDatabase(prefix);
   try {
     return await run(path);
   } finally {
