@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isValidAt, parseRfc3339, secondsRemaining } from '../src/vault/expiry.js';
 import { tokenPreview } from '../src/vault/preview.js';
@@ -14,6 +15,24 @@ describe('tokenPreview', () => {
     ['short🔑', '...t🔑'],
   ])('%s -> %s', (token, preview) => {
     expect(tokenPreview(token)).toBe(preview);
+  });
+
+  it('is the first 8 and last 4 code points (or the last 2) of any string, lone surrogates included', () => {
+    const reference = (token: string) => {
+      const chars = Array.from(token);
+      return chars.length < 16
+        ? `...${chars.slice(-2).join('')}`
+        : `${chars.slice(0, 8).join('')}...${chars.slice(-4).join('')}`;
+    };
+    const text = fc.oneof(
+      fc.string({ maxLength: 40 }),
+      fc.string({ unit: 'grapheme', maxLength: 30 }),
+      fc.string({ unit: 'binary', maxLength: 30 }),
+    );
+    fc.assert(
+      fc.property(text, (token) => tokenPreview(token) === reference(token)),
+      { numRuns: 2000 },
+    );
   });
 
   it('shows 15 of 16+ characters at most, and never the middle', () => {
