@@ -118,6 +118,27 @@ export function describeAccessContract(ctx: ContractContext, crossInstance: Cros
       expect(listed.items).toEqual([entries[2], entries[1], entries[0]]);
     });
 
+    it('appendAudit: a batch of 200 (the largest the audit log sends) is written whole; an empty one writes nothing', async () => {
+      await ctx.store.appendAudit([]);
+      expect((await ctx.store.listAudit({ offset: 0, limit: 1 })).total).toBe(0);
+      const entries = Array.from({ length: 200 }, (_, i) =>
+        auditEntry(`b${String(i).padStart(3, '0')}`, {
+          atMs: T0 + i,
+          action: i % 4 === 0 ? 'storage.read_token' : 'login',
+          target: i % 3 === 0 ? `store_${i}` : null,
+          reason: i % 5 === 0 ? `reason ${i}` : null,
+          ip: i % 2 === 0 ? null : '203.0.113.7',
+        }),
+      );
+      await ctx.store.appendAudit(entries);
+      const listed = await ctx.store.listAudit({ offset: 0, limit: 100 });
+      expect(listed.total).toBe(200);
+      expect(listed.items).toEqual(entries.slice(100).reverse());
+      const reads = await ctx.store.listAudit({ offset: 0, limit: 100, action: 'storage.read_token' });
+      expect(reads.total).toBe(50);
+      expect(reads.items[0]).toEqual(entries[196]);
+    });
+
     it('listAudit: the action filter limits items and total; paging walks every entry once', async () => {
       for (let i = 0; i < 7; i++) {
         await ctx.store.appendAudit([

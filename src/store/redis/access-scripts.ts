@@ -52,15 +52,21 @@ end
 return 1`);
 
 /**
- * KEYS[1] by-time. ARGV[1] audit prefix, [2] action index prefix, [3] id, [4] atMs,
- * [5] action, [6] ttl ms, [7..] hash fields.
+ * A batch of entries in one call. KEYS[1] by-time. ARGV[1] audit prefix, [2] action index
+ * prefix, [3] ttl ms, then for each entry: id, atMs, action, the number of hash field
+ * arguments that follow, and those arguments (name, value, ...).
  */
 export const APPEND_AUDIT: LuaScript = lua(`
-local key = ARGV[1] .. ARGV[3]
-redis.call('HSET', key, unpack(ARGV, 7))
-redis.call('PEXPIRE', key, ARGV[6])
-redis.call('ZADD', KEYS[1], ARGV[4], ARGV[3])
-redis.call('ZADD', ARGV[2] .. ARGV[5], ARGV[4], ARGV[3])
+local i = 4
+while i <= #ARGV do
+  local id, at, action, n = ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3])
+  local key = ARGV[1] .. id
+  redis.call('HSET', key, unpack(ARGV, i + 4, i + 3 + n))
+  redis.call('PEXPIRE', key, ARGV[3])
+  redis.call('ZADD', KEYS[1], at, id)
+  redis.call('ZADD', ARGV[2] .. action, at, id)
+  i = i + 4 + n
+end
 return 1`);
 
 /**

@@ -113,38 +113,27 @@ export class RedisAccessKeys {
   }
 
   /**
-   * One script call per entry, sent together (one round trip when pipelined); Redis has no
-   * multi-key transaction across them, so a failure part-way keeps the entries before it.
+   * The whole batch in one script call: one command written, one round trip, and the entries
+   * run together, with nothing else in between.
    */
   async appendAudit(entries: readonly AuditEntry[]): Promise<void> {
-    await Promise.all(entries.map((entry) => this.appendAuditEntry(entry)));
-  }
-
-  private async appendAuditEntry(entry: AuditEntry): Promise<void> {
+    if (entries.length === 0) return;
     const { keys } = this;
-    const fields = flatFields({
-      id: entry.id,
-      atMs: entry.atMs,
-      action: entry.action,
-      actor: entry.actor,
-      ip: entry.ip,
-      userAgent: entry.userAgent,
-      target: entry.target,
-      reason: entry.reason,
-    });
-    await this.run(
-      scripts.APPEND_AUDIT,
-      [keys.auditByTime],
-      [
-        keys.auditPrefix,
-        keys.auditByActionPrefix,
-        entry.id,
-        entry.atMs,
-        entry.action,
-        this.auditTtlMs,
-        ...fields,
-      ],
-    );
+    const args: (string | number)[] = [keys.auditPrefix, keys.auditByActionPrefix, this.auditTtlMs];
+    for (const entry of entries) {
+      const fields = flatFields({
+        id: entry.id,
+        atMs: entry.atMs,
+        action: entry.action,
+        actor: entry.actor,
+        ip: entry.ip,
+        userAgent: entry.userAgent,
+        target: entry.target,
+        reason: entry.reason,
+      });
+      args.push(entry.id, entry.atMs, entry.action, fields.length, ...fields);
+    }
+    await this.run(scripts.APPEND_AUDIT, [keys.auditByTime], args);
   }
 
   async listAudit(query: AuditQuery): Promise<{ items: AuditEntry[]; total: number }> {
