@@ -318,8 +318,10 @@ else
         local expires = tonumber(redis.call('ZSCORE', byExpiry, id))
         if expires and (expires > now) == wantValid then
           matched = matched + 1
-          if matched > offset and #ids < limit then ids[#ids + 1] = id end
+          if matched > offset then ids[#ids + 1] = id end
         end
+        -- The total is ZCOUNT's: once the page is full, the rest of the batch is not read.
+        if #ids == limit then break end
       end
       if #batch < chunk then break end
       position = position + chunk
