@@ -56,28 +56,44 @@ export function toSession(fields: Map<string, string>): SessionRecord {
   };
 }
 
+/** A stored token's hash fields, in the order `HMGET` reads them for `fromStoredTokenValues`. */
+export const STORED_TOKEN_FIELDS = [
+  'id',
+  'userId',
+  'kid',
+  'sealed',
+  'preview',
+  'expiresAtMs',
+  'savedAtMs',
+  'createdAtMs',
+] as const;
+
+/** A token as HSET arguments (name, value, ...), with the very field names the reads ask for. */
 export function storedTokenFields(token: StoredToken): Field[] {
-  return [
-    'id',
-    token.id,
-    'userId',
-    token.userId,
-    'kid',
-    token.kid,
-    'sealed',
-    token.sealed,
-    'preview',
-    token.preview,
-    'expiresAtMs',
-    String(token.expiresAtMs),
-    'savedAtMs',
-    String(token.savedAtMs),
-    'createdAtMs',
-    String(token.createdAtMs),
-  ];
+  const values: Record<(typeof STORED_TOKEN_FIELDS)[number], Field> = {
+    id: token.id,
+    userId: token.userId,
+    kid: token.kid,
+    sealed: token.sealed,
+    preview: token.preview,
+    expiresAtMs: String(token.expiresAtMs),
+    savedAtMs: String(token.savedAtMs),
+    createdAtMs: String(token.createdAtMs),
+  };
+  return STORED_TOKEN_FIELDS.flatMap((name) => [name, values[name]]);
 }
 
-/** A listing's row from STORED_TOKEN_PAGE: id, userId, preview, expiresAtMs, savedAtMs, createdAtMs. */
+/** What a listing reads of a token (never the sealed token), in this order. */
+export const LISTED_TOKEN_FIELDS = [
+  'id',
+  'userId',
+  'preview',
+  'expiresAtMs',
+  'savedAtMs',
+  'createdAtMs',
+] as const satisfies readonly (typeof STORED_TOKEN_FIELDS)[number][];
+
+/** A listing's row from STORED_TOKEN_PAGE, its values in LISTED_TOKEN_FIELDS order. */
 export function toListedStoredToken(row: (string | null)[]): ListedStoredToken {
   const [id, userId, preview, expiresAtMs, savedAtMs, createdAtMs] = row;
   if (!id || userId == null || preview == null || !expiresAtMs || !savedAtMs || !createdAtMs)
@@ -91,18 +107,6 @@ export function toListedStoredToken(row: (string | null)[]): ListedStoredToken {
     createdAtMs: Number(createdAtMs),
   };
 }
-
-/** A stored token's hash fields, in the order `HMGET` reads them for `fromStoredTokenValues`. */
-export const STORED_TOKEN_FIELDS = [
-  'id',
-  'userId',
-  'kid',
-  'sealed',
-  'preview',
-  'expiresAtMs',
-  'savedAtMs',
-  'createdAtMs',
-] as const;
 
 /** An `HMGET` of a hash that does not exist: every field absent (a hash missing only some is damaged). */
 export const isAbsent = (values: readonly (Buffer | string | null)[]): boolean =>

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { STORED_TOKEN_FIELDS } from './codec.js';
+import { LISTED_TOKEN_FIELDS, STORED_TOKEN_FIELDS } from './codec.js';
 import type { RedisClient } from './connection.js';
 
 /**
@@ -169,8 +169,10 @@ return #gone`);
 // user index prefix, ... The owners hash outlives a token hash removed by TTL, so its
 // per-user index entry can still be found and removed.
 
-/** A token hash's fields in STORED_TOKEN_FIELDS order, as Lua arguments to HMGET. */
-const TOKEN_FIELDS = STORED_TOKEN_FIELDS.map((name) => `'${name}'`).join(', ');
+/** Field names as Lua arguments to HMGET, in their order. */
+const luaArguments = (names: readonly string[]) => names.map((name) => `'${name}'`).join(', ');
+const TOKEN_FIELDS = luaArguments(STORED_TOKEN_FIELDS);
+const LISTED_FIELDS = luaArguments(LISTED_TOKEN_FIELDS);
 
 const STORED_TOKEN_PRELUDE = `
 local bySaved, byExpiry, owners = KEYS[1], KEYS[2], KEYS[3]
@@ -255,8 +257,8 @@ return #ids`);
  * one user's index, both scored by savedAtMs); KEYS[5] is scratch space, deleted before the
  * script ends. ARGV[3] offset, [4] limit, [5] 'any' | 'valid' | 'expired', [6] nowMs,
  * [7] '1' when KEYS[4] is a user's index, [8] '1' when the total is wanted, [9] 'listed' for
- * a listing's fields only (`{total, [id, userId, preview, expiresAtMs, savedAtMs, createdAtMs],
- * ...}`: never the sealed token), else 'whole' (every field, in STORED_TOKEN_FIELDS order).
+ * a listing's fields only (`{total, fields, ...}` in LISTED_TOKEN_FIELDS order: never the
+ * sealed token), else 'whole' (every field, in STORED_TOKEN_FIELDS order).
  * A token whose hash the TTL removed comes back with every field nil (false in Lua).
  *
  * Unfiltered: ZCARD and ZREVRANGE, no scan. With a validity filter there are two exact ways,
@@ -332,7 +334,7 @@ end
 local out = {total}
 if ARGV[9] == 'listed' then
   for _, id in ipairs(ids) do
-    out[#out + 1] = redis.call('HMGET', tokenPrefix .. id, 'id', 'userId', 'preview', 'expiresAtMs', 'savedAtMs', 'createdAtMs')
+    out[#out + 1] = redis.call('HMGET', tokenPrefix .. id, ${LISTED_FIELDS})
   end
 else
   for _, id in ipairs(ids) do out[#out + 1] = redis.call('HMGET', tokenPrefix .. id, ${TOKEN_FIELDS}) end
