@@ -8,6 +8,10 @@ export interface SqlQuery {
 /** The listing order, served by `stored_tokens_saved` and `stored_tokens_user_saved`. */
 const NEWEST_FIRST = 'ORDER BY saved_at_ms DESC, id DESC';
 
+/** A listing's columns: never the sealed token, which a listing never opens. */
+const LISTED_COLUMNS = ['id', 'user_id', 'preview', 'expires_at_ms', 'saved_at_ms', 'created_at_ms'];
+const listed = (table = '') => LISTED_COLUMNS.map((column) => `${table}${column}`).join(', ');
+
 /**
  * From this many rows skipped on, a page without a validity filter is found in the listing
  * index alone (an index-only scan: ids, no table rows) and only its own rows are then read
@@ -46,14 +50,12 @@ export function listStoredTokensQuery(schema: string, query: StoredTokenQuery): 
         ? validityTotal(schema, query.valid, query.nowMs, param)
         : `SELECT count(*) FROM ${schema}.stored_tokens ${filter}`;
   const limits = `LIMIT ${param(query.limit)} OFFSET ${param(query.offset)}`;
-  // Not the sealed token: a listing never opens one.
   const page =
     query.valid === undefined && query.offset >= LATE_ROW_LOOKUP_OFFSET
-      ? `SELECT t.id, t.user_id, t.preview, t.expires_at_ms, t.saved_at_ms, t.created_at_ms
+      ? `SELECT ${listed('t.')}
           FROM (SELECT id FROM ${schema}.stored_tokens ${filter} ${NEWEST_FIRST} ${limits}) AS skipped
           JOIN ${schema}.stored_tokens AS t ON t.id = skipped.id`
-      : `SELECT id, user_id, preview, expires_at_ms, saved_at_ms, created_at_ms
-          FROM ${schema}.stored_tokens ${filter} ${NEWEST_FIRST} ${limits}`;
+      : `SELECT ${listed()} FROM ${schema}.stored_tokens ${filter} ${NEWEST_FIRST} ${limits}`;
   return {
     text: `SELECT counted.total, page.* FROM (${total}) AS counted (total)
       LEFT JOIN (${page}) AS page ON true
