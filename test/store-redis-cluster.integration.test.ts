@@ -1,14 +1,15 @@
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { StoreUnavailableError } from '../src/errors.js';
 import type { RedisBackendConfig } from '../src/store/redis/connection.js';
 import { RedisStore } from '../src/store/redis/redis-store.js';
+import { TurnWrites } from '../src/store/redis/turn-writes.js';
 import type { FeedEvent } from '../src/store/types.js';
 import { newSession, RecordingListener } from './store-contract/support.js';
 import { describeStoreContract } from './store-contract.js';
 import { deleteKeys, redisFixture, testRedisConfig } from './support/redis.js';
 import { type RedisCluster, startRedisCluster } from './support/redis-cluster.js';
-import { describeWithService } from './support/services.js';
+import { describeWithService, uniqueName } from './support/services.js';
 import { T0 } from './support/time.js';
 import { waitUntil, withDeadline } from './support/wait.js';
 
@@ -153,6 +154,24 @@ await describeWithService(
           (e) => e.type === 'version' && e.version === version,
         );
         expect(await nodeOfClient(running().ports, `${config.prefix}feed`)).not.toBe(owner);
+      });
+      it("TurnWrites holds every master's socket for the turn; the commands are answered", async () => {
+        const client = new Cluster([{ host: '127.0.0.1', port: running().ports[0] ?? 0 }]);
+        try {
+          await client.ping();
+          const masters = client.nodes('master');
+          // A master's connection is made on its first command.
+          await Promise.all(masters.map((node) => node.ping()));
+          expect(masters.length).toBeGreaterThan(1);
+          new TurnWrites(client).hold();
+          expect(masters.map((node) => node.stream.writableCorked)).toEqual(masters.map(() => 1));
+          const key = `${uniqueName('turn_writes')}{tessera}`;
+          const replies = await Promise.all([client.set(key, 'held', 'PX', 60_000), client.get(key)]);
+          expect(replies).toEqual(['OK', 'held']);
+          expect(masters.map((node) => node.stream.writableCorked)).toEqual(masters.map(() => 0));
+        } finally {
+          client.disconnect();
+        }
       });
     });
   },

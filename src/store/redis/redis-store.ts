@@ -41,6 +41,7 @@ import {
 import { RedisFeedTransport } from './feed-transport.js';
 import { RedisKeys } from './keys.js';
 import * as lua from './scripts.js';
+import { TurnWrites } from './turn-writes.js';
 
 /** The key layout `keys.ts` describes; bump it with a migration when the layout changes. */
 const SCHEMA_VERSION = 1;
@@ -88,6 +89,8 @@ export class RedisStore implements Store {
   private readonly feed: ChangeFeed;
   private readonly ttlMarginMs: number;
   private readonly gate: ConnectionGate;
+  /** Holds the socket's writes to the end of the turn (see turn-writes.ts). */
+  private readonly writes: TurnWrites;
   private readonly access: RedisAccessKeys;
   private closed = false;
 
@@ -103,6 +106,7 @@ export class RedisStore implements Store {
     // Names for CLIENT LIST: which connections are this store's, and which one is its feed.
     this.client = createClient(this.server, config.cluster, `${config.prefix}store`);
     this.gate = new ConnectionGate(this.client, commandTimeoutMs);
+    this.writes = new TurnWrites(this.client);
     this.access = new RedisAccessKeys(this.client, this.keys, options.auditTtlMs ?? 91 * DAY_MS);
     this.feed = new ChangeFeed(
       new RedisFeedTransport(
@@ -114,6 +118,7 @@ export class RedisStore implements Store {
   }
 
   private run<T>(operation: () => Promise<T>): Promise<T> {
+    this.writes.hold();
     return this.gate.run(operation);
   }
 
