@@ -1,6 +1,7 @@
 import type { Clock, RandomSource } from '../clock.js';
 import type { EncryptionKey } from '../config.js';
 import { TesseraError } from '../errors.js';
+import { TurnBatch } from '../store/turn-batch.js';
 import type { ListedStoredToken, Store, StoredToken } from '../store/types.js';
 import { isValidAt, secondsRemaining } from './expiry.js';
 import { createStoredTokenIdGenerator, isStoredTokenId } from './ids.js';
@@ -73,6 +74,12 @@ export class Vault {
   private readonly clock: Clock;
   private readonly random: RandomSource;
   private readonly newId: () => string;
+  /**
+   * `current` and `validity` reads made in one event-loop turn, at the same millisecond, for
+   * the same user (or for none): one store read answers them all. The key is
+   * `[nowMs, userId]` as JSON.
+   */
+  private readonly currentReads: TurnBatch<StoredToken | null>;
 
   /** Throws ConfigError for an unusable key ring, so a bad one stops start-up. */
   constructor(options: VaultOptions) {
@@ -82,6 +89,20 @@ export class Vault {
     this.clock = options.clock;
     this.random = options.random;
     this.newId = createStoredTokenIdGenerator(options.clock, options.random);
+    this.currentReads = new TurnBatch(async (keys) => {
+      const found = await Promise.all(
+        keys.map(async (key) => {
+          const [nowMs, userId] = JSON.parse(key) as [number, string | null];
+          return [key, await this.store.findCurrentStoredToken(nowMs, userId ?? undefined)] as const;
+        }),
+      );
+      return new Map(found);
+    });
+  }
+
+  /** The token `current` answers with at `nowMs`, read together with the turn's same reads. */
+  private async findCurrent(nowMs: number, userId: string | undefined): Promise<StoredToken | null> {
+    return (await this.currentReads.get(JSON.stringify([nowMs, userId ?? null]))) ?? null;
   }
 
   /** Seals and stores a new token; `savedAtMs` and `createdAtMs` are both now. */
@@ -124,7 +145,7 @@ export class Vault {
   /** The most recently saved token that is still valid (for one user, if given). */
   async current(userId?: string): Promise<OpenedStoredToken> {
     const nowMs = this.clock.now();
-    const record = await this.store.findCurrentStoredToken(nowMs, userId);
+    const record = await this.findCurrent(nowMs, userId);
     if (record === null) {
       const whose = userId === undefined ? '' : ` for user_id ${JSON.stringify(userId)}`;
       throw new TesseraError('TOKEN_NOT_FOUND', `No stored token is currently valid${whose}`);
@@ -135,7 +156,7 @@ export class Vault {
   /** Describes the token `current` would return, without opening it. */
   async validity(userId?: string): Promise<StoredTokenValidity> {
     const nowMs = this.clock.now();
-    const record = await this.store.findCurrentStoredToken(nowMs, userId);
+    const record = await this.findCurrent(nowMs, userId);
     if (record === null) return { isValid: false, expiresAtMs: null, secondsRemaining: 0 };
     return {
       isValid: isValidAt(record.expiresAtMs, nowMs),

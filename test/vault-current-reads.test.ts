@@ -1,0 +1,74 @@
+import { describe, expect, it } from 'vitest';
+import { HOUR_MS, ManualClock, systemRandom } from '../src/clock.js';
+import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
+import type { Store } from '../src/store/types.js';
+import { Vault } from '../src/vault/vault.js';
+import { withTempDatabase } from './support/temp-database.js';
+import { T0 } from './support/time.js';
+
+/** A vault on a real SQLite store, with the store's findCurrentStoredToken calls recorded. */
+async function withVault(run: (vault: Vault, clock: ManualClock, calls: unknown[][]) => Promise<void>) {
+  await withTempDatabase(async (path) => {
+    const store = new SqliteStore(path);
+    await store.migrate();
+    const calls: unknown[][] = [];
+    const counted: Store = Object.create(store, {
+      findCurrentStoredToken: {
+        value: (...args: [number, string?]) => {
+          calls.push(args);
+          return store.findCurrentStoredToken(...args);
+        },
+      },
+    });
+    const clock = new ManualClock(T0);
+    const vault = new Vault({
+      store: counted,
+      keys: [{ kid: 'k1', key: Buffer.alloc(32, 1) }],
+      clock,
+      random: systemRandom,
+    });
+    try {
+      await run(vault, clock, calls);
+    } finally {
+      await store.close();
+    }
+  }, 'vault-current');
+}
+
+describe('Vault: current and validity reads of one turn', () => {
+  it('share one store read when made at the same millisecond for the same user', async () => {
+    await withVault(async (vault, _clock, calls) => {
+      await vault.save({ userId: 'usr_1', token: 'token-one', expiresAtMs: T0 + HOUR_MS });
+      const [a, b, validity] = await Promise.all([vault.current(), vault.current(), vault.validity()]);
+      expect(calls).toEqual([[T0, undefined]]);
+      expect(a.token).toBe('token-one');
+      expect(b).toEqual(a);
+      expect(validity).toEqual({ isValid: true, expiresAtMs: T0 + HOUR_MS, secondsRemaining: 3600 });
+    });
+  });
+
+  it('read apart for another user, at another millisecond, and in the next turn', async () => {
+    await withVault(async (vault, clock, calls) => {
+      await vault.save({ userId: 'usr_1', token: 'token-one', expiresAtMs: T0 + HOUR_MS });
+      await vault.save({ userId: 'usr_2', token: 'token-two', expiresAtMs: T0 + HOUR_MS });
+      const first = vault.current('usr_1');
+      const second = vault.current('usr_2');
+      clock.advance(1);
+      const third = vault.current('usr_1');
+      expect((await Promise.all([first, second, third])).map((opened) => opened.token)).toEqual([
+        'token-one',
+        'token-two',
+        'token-one',
+      ]);
+      expect(calls).toEqual([
+        [T0, 'usr_1'],
+        [T0, 'usr_2'],
+        [T0 + 1, 'usr_1'],
+      ]);
+      // Nothing is remembered: a token deleted in between is gone from the next turn's answer.
+      await vault.remove((await third).id);
+      await expect(vault.current('usr_1')).rejects.toMatchObject({ code: 'TOKEN_NOT_FOUND' });
+      expect(calls).toHaveLength(4);
+    });
+  });
+});
