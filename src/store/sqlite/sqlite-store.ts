@@ -24,20 +24,8 @@ import type {
 import { SqliteAccessTables } from './access.js';
 import { SqliteFeedTransport } from './feed-transport.js';
 import { sqliteMigrations } from './migrations.js';
-import {
-  type ListedRow,
-  type SessionRow,
-  type StoredTokenRow,
-  toListedStoredToken,
-  toSession,
-  toStoredToken,
-} from './rows.js';
-import {
-  countStoredTokensSql,
-  currentStoredTokenSql,
-  hourParams,
-  storedTokenPageSql,
-} from './stored-token-queries.js';
+import { type SessionRow, toSession } from './rows.js';
+import { SqliteStoredTokenTables } from './stored-tokens.js';
 
 /** SQLite error codes that mean "the file is not usable now", not "the query is wrong". */
 const UNAVAILABLE = /^SQLITE_(BUSY|LOCKED|IOERR|CANTOPEN|FULL|READONLY|CORRUPT|NOTADB)/;
@@ -81,6 +69,7 @@ export class SqliteStore implements Store {
   /** Writes waiting for this turn's commit (`batched`). */
   private pending: { write: () => void; resolve: () => void; reject: (error: unknown) => void }[] = [];
   private readonly access = new SqliteAccessTables((sql) => this.statement(sql));
+  private readonly storedTokens = new SqliteStoredTokenTables((sql) => this.statement(sql));
   /** This turn's read transaction is open (`joinReadTurn`). */
   private readTurn = false;
 
@@ -413,112 +402,47 @@ export class SqliteStore implements Store {
   }
 
   insertStoredToken(token: StoredToken): Promise<void> {
-    return this.batched(() => {
-      this.statement(
-        `INSERT INTO stored_tokens (id, user_id, kid, sealed, preview, expires_at_ms, saved_at_ms, created_at_ms)
-           VALUES (@id, @userId, @kid, @sealed, @preview, @expiresAtMs, @savedAtMs, @createdAtMs)`,
-      ).run(token);
-    });
+    return this.batched(() => this.storedTokens.insertStoredToken(token));
   }
 
   findStoredToken(id: string): Promise<StoredToken | null> {
-    return this.read(() => {
-      const row = this.statement('SELECT * FROM stored_tokens WHERE id = ?').get(id) as
-        | StoredTokenRow
-        | undefined;
-      return row === undefined ? null : toStoredToken(row);
-    });
+    return this.read(() => this.storedTokens.findStoredToken(id));
   }
 
   listStoredTokens(query: StoredTokenQuery): Promise<StoredTokenPage> {
-    return this.read(() => {
-      const params = {
-        userId: query.userId,
-        nowMs: query.nowMs,
-        limit: query.limit,
-        offset: query.offset,
-        ...hourParams(query.nowMs),
-      };
-      // The total and the page come from one snapshot: the turn's read transaction.
-      const { total } = this.statement(countStoredTokensSql(query)).get(params) as {
-        total: number;
-      };
-      // Rows as arrays: no object is built per row with its column names, only the listing's.
-      const rows = this.statement(storedTokenPageSql(query)).raw(true).all(params) as ListedRow[];
-      return { total, items: rows.map(toListedStoredToken) };
-    });
+    return this.read(() => this.storedTokens.listStoredTokens(query));
   }
 
   findCurrentStoredToken(nowMs: number, userId?: string): Promise<StoredToken | null> {
-    return this.read(() => {
-      const row = this.statement(currentStoredTokenSql(userId !== undefined)).get({ nowMs, userId }) as
-        | StoredTokenRow
-        | undefined;
-      return row === undefined ? null : toStoredToken(row);
-    });
+    return this.read(() => this.storedTokens.findCurrentStoredToken(nowMs, userId));
   }
 
   updateStoredToken(id: string, patch: StoredTokenPatch): Promise<StoredToken | null> {
-    return this.run(() => {
-      const row = this.statement(
-        `UPDATE stored_tokens SET
-             kid = COALESCE(@kid, kid), sealed = COALESCE(@sealed, sealed), preview = COALESCE(@preview, preview),
-             expires_at_ms = COALESCE(@expiresAtMs, expires_at_ms), saved_at_ms = @savedAtMs
-           WHERE id = @id RETURNING *`,
-      ).get({
-        id,
-        kid: patch.kid ?? null,
-        sealed: patch.sealed ?? null,
-        preview: patch.preview ?? null,
-        expiresAtMs: patch.expiresAtMs ?? null,
-        savedAtMs: patch.savedAtMs,
-      }) as StoredTokenRow | undefined;
-      return row === undefined ? null : toStoredToken(row);
-    });
+    return this.run(() => this.storedTokens.updateStoredToken(id, patch));
   }
 
   deleteStoredToken(id: string): Promise<boolean> {
-    return this.run(() => this.statement('DELETE FROM stored_tokens WHERE id = ?').run(id).changes > 0);
+    return this.run(() => this.storedTokens.deleteStoredToken(id));
   }
 
   clearStoredTokens(): Promise<number> {
-    return this.run(() => this.statement('DELETE FROM stored_tokens').run().changes);
+    return this.run(() => this.storedTokens.clearStoredTokens());
   }
 
   purgeStoredTokens(beforeMs: number): Promise<number> {
-    return this.run(
-      () => this.statement('DELETE FROM stored_tokens WHERE expires_at_ms < ?').run(beforeMs).changes,
-    );
+    return this.run(() => this.storedTokens.purgeStoredTokens(beforeMs));
   }
 
   listStoredTokensSealedWith(kid: string, limit: number): Promise<StoredToken[]> {
-    return this.run(() =>
-      (
-        this.statement('SELECT * FROM stored_tokens WHERE kid = ? LIMIT ?').all(
-          kid,
-          limit,
-        ) as StoredTokenRow[]
-      ).map(toStoredToken),
-    );
+    return this.run(() => this.storedTokens.listStoredTokensSealedWith(kid, limit));
   }
 
   countStoredTokensSealedWith(kid: string): Promise<number> {
-    return this.run(
-      () =>
-        (this.statement('SELECT count(*) AS n FROM stored_tokens WHERE kid = ?').get(kid) as { n: number }).n,
-    );
+    return this.run(() => this.storedTokens.countStoredTokensSealedWith(kid));
   }
 
   resealStoredToken(id: string, fromKid: string, to: { kid: string; sealed: Buffer }): Promise<boolean> {
-    return this.run(
-      () =>
-        this.statement('UPDATE stored_tokens SET kid = ?, sealed = ? WHERE id = ? AND kid = ?').run(
-          to.kid,
-          to.sealed,
-          id,
-          fromKid,
-        ).changes > 0,
-    );
+    return this.run(() => this.storedTokens.resealStoredToken(id, fromKid, to));
   }
 
   rotateAdminKeyHash(hash: string): Promise<void> {
