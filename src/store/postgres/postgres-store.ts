@@ -21,14 +21,8 @@ import { PostgresAccessTables } from './access.js';
 import { MIGRATION_DEADLINES, POSTGRES_DEADLINES } from './deadlines.js';
 import { feedChannel, PostgresFeedTransport } from './feed-transport.js';
 import { applyPostgresMigrations, quoteIdentifier } from './migrations.js';
-import {
-  type SessionRow,
-  type StoredTokenRow,
-  toListedStoredToken,
-  toSession,
-  toStoredToken,
-} from './rows.js';
-import { currentStoredTokenQuery, listStoredTokensQuery } from './stored-token-queries.js';
+import { type SessionRow, toSession } from './rows.js';
+import { PostgresStoredTokenTables } from './stored-tokens.js';
 import { toStoreError } from './unavailable.js';
 
 export interface PostgresStoreOptions {
@@ -66,6 +60,7 @@ export class PostgresStore implements Store {
   private readonly channel: string;
   private readonly feed: ChangeFeed;
   private readonly access: PostgresAccessTables;
+  private readonly storedTokens: PostgresStoredTokenTables;
   private closing: Promise<void> | null = null;
   /**
    * Each statement text's name: statements are prepared once per connection and then only
@@ -98,6 +93,10 @@ export class PostgresStore implements Store {
     // crash the process. The pool drops the client; the next query reconnects or reports.
     this.pool.on('error', () => undefined);
     this.access = new PostgresAccessTables((text, values) => this.query(text, values), this.s);
+    this.storedTokens = new PostgresStoredTokenTables(
+      (text, values, options) => this.query(text, values, options),
+      this.s,
+    );
     this.channel = feedChannel(config.schema);
     this.feed = new ChangeFeed(new PostgresFeedTransport(config.url, this.channel, options.feedHeartbeatMs));
   }
@@ -334,85 +333,36 @@ export class PostgresStore implements Store {
     );
   }
 
-  async insertStoredToken(token: StoredToken): Promise<void> {
-    await this.query(
-      `INSERT INTO ${this.s}.stored_tokens (id, user_id, kid, sealed, preview, expires_at_ms, saved_at_ms, created_at_ms)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-      [
-        token.id,
-        token.userId,
-        token.kid,
-        token.sealed,
-        token.preview,
-        token.expiresAtMs,
-        token.savedAtMs,
-        token.createdAtMs,
-      ],
-    );
+  insertStoredToken(token: StoredToken): Promise<void> {
+    return this.storedTokens.insertStoredToken(token);
   }
 
-  async findStoredToken(id: string): Promise<StoredToken | null> {
-    const { rows } = await this.query<StoredTokenRow>(`SELECT * FROM ${this.s}.stored_tokens WHERE id = $1`, [
-      id,
-    ]);
-    return rows[0] === undefined ? null : toStoredToken(rows[0]);
+  findStoredToken(id: string): Promise<StoredToken | null> {
+    return this.storedTokens.findStoredToken(id);
   }
 
-  async listStoredTokens(query: StoredTokenQuery): Promise<StoredTokenPage> {
-    const { text, values } = listStoredTokensQuery(this.s, query);
-    const { rows } = await this.query<{ total: string | null } & Omit<StoredTokenRow, 'kid' | 'sealed'>>(
-      text,
-      values,
-      { prepared: false },
-    );
-    return {
-      total: Number(rows[0]?.total ?? 0),
-      items: rows.filter((row) => row.id !== null).map(toListedStoredToken),
-    };
+  listStoredTokens(query: StoredTokenQuery): Promise<StoredTokenPage> {
+    return this.storedTokens.listStoredTokens(query);
   }
 
-  async findCurrentStoredToken(nowMs: number, userId?: string): Promise<StoredToken | null> {
-    const { text, values } = currentStoredTokenQuery(this.s, nowMs, userId);
-    const { rows } = await this.query<StoredTokenRow>(text, values);
-    return rows[0] === undefined ? null : toStoredToken(rows[0]);
+  findCurrentStoredToken(nowMs: number, userId?: string): Promise<StoredToken | null> {
+    return this.storedTokens.findCurrentStoredToken(nowMs, userId);
   }
 
-  async updateStoredToken(id: string, patch: StoredTokenPatch): Promise<StoredToken | null> {
-    const { rows } = await this.query<StoredTokenRow>(
-      `UPDATE ${this.s}.stored_tokens SET
-         kid = COALESCE($2, kid), sealed = COALESCE($3::bytea, sealed), preview = COALESCE($4, preview),
-         expires_at_ms = COALESCE($5::bigint, expires_at_ms), saved_at_ms = $6
-       WHERE id = $1 RETURNING *`,
-      [
-        id,
-        patch.kid ?? null,
-        patch.sealed ?? null,
-        patch.preview ?? null,
-        patch.expiresAtMs ?? null,
-        patch.savedAtMs,
-      ],
-    );
-    return rows[0] === undefined ? null : toStoredToken(rows[0]);
+  updateStoredToken(id: string, patch: StoredTokenPatch): Promise<StoredToken | null> {
+    return this.storedTokens.updateStoredToken(id, patch);
   }
 
-  async deleteStoredToken(id: string): Promise<boolean> {
-    const { rowCount } = await this.query(`DELETE FROM ${this.s}.stored_tokens WHERE id = $1`, [id]);
-    return rowCount === 1;
+  deleteStoredToken(id: string): Promise<boolean> {
+    return this.storedTokens.deleteStoredToken(id);
   }
 
   clearStoredTokens(): Promise<number> {
-    return this.deleteInBatches(
-      `DELETE FROM ${this.s}.stored_tokens WHERE id IN (SELECT id FROM ${this.s}.stored_tokens LIMIT $1)`,
-      [],
-    );
+    return this.deleteInBatches(this.storedTokens.clearStoredTokensSql(), []);
   }
 
   purgeStoredTokens(beforeMs: number): Promise<number> {
-    return this.deleteInBatches(
-      `DELETE FROM ${this.s}.stored_tokens WHERE id IN (
-         SELECT id FROM ${this.s}.stored_tokens WHERE expires_at_ms < $1 LIMIT $2)`,
-      [beforeMs],
-    );
+    return this.deleteInBatches(this.storedTokens.purgeStoredTokensSql(), [beforeMs]);
   }
 
   /**
@@ -428,32 +378,16 @@ export class PostgresStore implements Store {
     }
   }
 
-  async listStoredTokensSealedWith(kid: string, limit: number): Promise<StoredToken[]> {
-    const { rows } = await this.query<StoredTokenRow>(
-      `SELECT * FROM ${this.s}.stored_tokens WHERE kid = $1 LIMIT $2`,
-      [kid, limit],
-    );
-    return rows.map(toStoredToken);
+  listStoredTokensSealedWith(kid: string, limit: number): Promise<StoredToken[]> {
+    return this.storedTokens.listStoredTokensSealedWith(kid, limit);
   }
 
-  async countStoredTokensSealedWith(kid: string): Promise<number> {
-    const { rows } = await this.query<{ n: string }>(
-      `SELECT count(*) AS n FROM ${this.s}.stored_tokens WHERE kid = $1`,
-      [kid],
-    );
-    return Number(rows[0]?.n ?? 0);
+  countStoredTokensSealedWith(kid: string): Promise<number> {
+    return this.storedTokens.countStoredTokensSealedWith(kid);
   }
 
-  async resealStoredToken(
-    id: string,
-    fromKid: string,
-    to: { kid: string; sealed: Buffer },
-  ): Promise<boolean> {
-    const { rowCount } = await this.query(
-      `UPDATE ${this.s}.stored_tokens SET kid = $1, sealed = $2 WHERE id = $3 AND kid = $4`,
-      [to.kid, to.sealed, id, fromKid],
-    );
-    return rowCount === 1;
+  resealStoredToken(id: string, fromKid: string, to: { kid: string; sealed: Buffer }): Promise<boolean> {
+    return this.storedTokens.resealStoredToken(id, fromKid, to);
   }
 
   async rotateAdminKeyHash(hash: string): Promise<void> {

@@ -1,0 +1,128 @@
+import type { QueryResult, QueryResultRow } from 'pg';
+import type { StoredToken, StoredTokenPage, StoredTokenPatch, StoredTokenQuery } from '../types.js';
+import { type StoredTokenRow, toListedStoredToken, toStoredToken } from './rows.js';
+import { currentStoredTokenQuery, listStoredTokensQuery } from './stored-token-queries.js';
+
+type Query = <R extends QueryResultRow>(
+  text: string,
+  values?: unknown[],
+  options?: { prepared?: boolean },
+) => Promise<QueryResult<R>>;
+
+/**
+ * Stored tokens on Postgres: each method one statement. Clearing and purging run as repeated
+ * bounded DELETEs (the store's `deleteInBatches`), so for those this gives the statement,
+ * whose last parameter is the batch size.
+ */
+export class PostgresStoredTokenTables {
+  constructor(
+    private readonly query: Query,
+    /** The quoted schema. */
+    private readonly s: string,
+  ) {}
+
+  async insertStoredToken(token: StoredToken): Promise<void> {
+    await this.query(
+      `INSERT INTO ${this.s}.stored_tokens (id, user_id, kid, sealed, preview, expires_at_ms, saved_at_ms, created_at_ms)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+      [
+        token.id,
+        token.userId,
+        token.kid,
+        token.sealed,
+        token.preview,
+        token.expiresAtMs,
+        token.savedAtMs,
+        token.createdAtMs,
+      ],
+    );
+  }
+
+  async findStoredToken(id: string): Promise<StoredToken | null> {
+    const { rows } = await this.query<StoredTokenRow>(`SELECT * FROM ${this.s}.stored_tokens WHERE id = $1`, [
+      id,
+    ]);
+    return rows[0] === undefined ? null : toStoredToken(rows[0]);
+  }
+
+  async listStoredTokens(query: StoredTokenQuery): Promise<StoredTokenPage> {
+    const { text, values } = listStoredTokensQuery(this.s, query);
+    const { rows } = await this.query<{ total: string | null } & Omit<StoredTokenRow, 'kid' | 'sealed'>>(
+      text,
+      values,
+      { prepared: false },
+    );
+    return {
+      total: Number(rows[0]?.total ?? 0),
+      items: rows.filter((row) => row.id !== null).map(toListedStoredToken),
+    };
+  }
+
+  async findCurrentStoredToken(nowMs: number, userId?: string): Promise<StoredToken | null> {
+    const { text, values } = currentStoredTokenQuery(this.s, nowMs, userId);
+    const { rows } = await this.query<StoredTokenRow>(text, values);
+    return rows[0] === undefined ? null : toStoredToken(rows[0]);
+  }
+
+  async updateStoredToken(id: string, patch: StoredTokenPatch): Promise<StoredToken | null> {
+    const { rows } = await this.query<StoredTokenRow>(
+      `UPDATE ${this.s}.stored_tokens SET
+         kid = COALESCE($2, kid), sealed = COALESCE($3::bytea, sealed), preview = COALESCE($4, preview),
+         expires_at_ms = COALESCE($5::bigint, expires_at_ms), saved_at_ms = $6
+       WHERE id = $1 RETURNING *`,
+      [
+        id,
+        patch.kid ?? null,
+        patch.sealed ?? null,
+        patch.preview ?? null,
+        patch.expiresAtMs ?? null,
+        patch.savedAtMs,
+      ],
+    );
+    return rows[0] === undefined ? null : toStoredToken(rows[0]);
+  }
+
+  async deleteStoredToken(id: string): Promise<boolean> {
+    const { rowCount } = await this.query(`DELETE FROM ${this.s}.stored_tokens WHERE id = $1`, [id]);
+    return rowCount === 1;
+  }
+
+  /** `$1` the batch size. */
+  clearStoredTokensSql(): string {
+    return `DELETE FROM ${this.s}.stored_tokens WHERE id IN (SELECT id FROM ${this.s}.stored_tokens LIMIT $1)`;
+  }
+
+  /** `$1` beforeMs, `$2` the batch size. */
+  purgeStoredTokensSql(): string {
+    return `DELETE FROM ${this.s}.stored_tokens WHERE id IN (
+         SELECT id FROM ${this.s}.stored_tokens WHERE expires_at_ms < $1 LIMIT $2)`;
+  }
+
+  async listStoredTokensSealedWith(kid: string, limit: number): Promise<StoredToken[]> {
+    const { rows } = await this.query<StoredTokenRow>(
+      `SELECT * FROM ${this.s}.stored_tokens WHERE kid = $1 LIMIT $2`,
+      [kid, limit],
+    );
+    return rows.map(toStoredToken);
+  }
+
+  async countStoredTokensSealedWith(kid: string): Promise<number> {
+    const { rows } = await this.query<{ n: string }>(
+      `SELECT count(*) AS n FROM ${this.s}.stored_tokens WHERE kid = $1`,
+      [kid],
+    );
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  async resealStoredToken(
+    id: string,
+    fromKid: string,
+    to: { kid: string; sealed: Buffer },
+  ): Promise<boolean> {
+    const { rowCount } = await this.query(
+      `UPDATE ${this.s}.stored_tokens SET kid = $1, sealed = $2 WHERE id = $3 AND kid = $4`,
+      [to.kid, to.sealed, id, fromKid],
+    );
+    return rowCount === 1;
+  }
+}
