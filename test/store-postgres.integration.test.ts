@@ -1,8 +1,10 @@
+import { Pool } from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { StoreUnavailableError } from '../src/errors.js';
 import { feedChannel } from '../src/store/postgres/feed-transport.js';
 import { quoteIdentifier } from '../src/store/postgres/migrations.js';
 import { PostgresStore } from '../src/store/postgres/postgres-store.js';
+import { PostgresStoredTokenTables } from '../src/store/postgres/stored-tokens.js';
 import { newToken, RecordingListener } from './store-contract/support.js';
 import { describeStoreContract } from './store-contract.js';
 import { freezableRelay } from './support/freezable-relay.js';
@@ -205,6 +207,33 @@ await describeWithService(
         expect(row?.text).toContain(sealed.toString('hex'));
         expect(row?.text).not.toContain('CLEAR-MARKER');
         expect(row?.text).not.toContain(clear.slice(8, -4));
+      });
+      it('the lookups by id of one turn are answered by one statement, each with its own row', async () => {
+        const schema = uniqueName('tessera_test');
+        const store = track(schema);
+        await store.migrate();
+        await store.insertStoredToken(newToken('tok_one'));
+        await store.insertStoredToken(newToken('tok_two', { userId: 'usr_b' }));
+        const pool = new Pool({ connectionString: TEST_DATABASE_URL, max: 2 });
+        try {
+          const statements: unknown[][] = [];
+          const tables = new PostgresStoredTokenTables(async (text, values) => {
+            statements.push(values ?? []);
+            return pool.query(text, values);
+          }, quoteIdentifier(schema));
+          const found = await Promise.all(
+            ['tok_one', 'tok_missing', 'tok_two', 'tok_one'].map((id) => tables.findStoredToken(id)),
+          );
+          expect(statements).toEqual([[['tok_one', 'tok_missing', 'tok_two']]]);
+          expect(found.map((token) => token?.id ?? null)).toEqual(['tok_one', null, 'tok_two', 'tok_one']);
+          expect(found[2]).toEqual(newToken('tok_two', { userId: 'usr_b' }));
+          // The next turn reads again, and sees a delete made in between.
+          await store.deleteStoredToken('tok_one');
+          expect(await tables.findStoredToken('tok_one')).toBeNull();
+          expect(statements).toHaveLength(2);
+        } finally {
+          await pool.end();
+        }
       });
     });
   },

@@ -1,4 +1,5 @@
 import type { QueryResult, QueryResultRow } from 'pg';
+import { TurnBatch } from '../turn-batch.js';
 import type { StoredToken, StoredTokenPage, StoredTokenPatch, StoredTokenQuery } from '../types.js';
 import { type StoredTokenRow, toListedStoredToken, toStoredToken } from './rows.js';
 import { currentStoredTokenQuery, listStoredTokensQuery } from './stored-token-queries.js';
@@ -39,11 +40,21 @@ export class PostgresStoredTokenTables {
   }
 
   async findStoredToken(id: string): Promise<StoredToken | null> {
-    const { rows } = await this.query<StoredTokenRow>(`SELECT * FROM ${this.s}.stored_tokens WHERE id = $1`, [
-      id,
-    ]);
-    return rows[0] === undefined ? null : toStoredToken(rows[0]);
+    return (await this.lookups.get(id)) ?? null;
   }
+
+  /**
+   * The lookups by id of one event-loop turn, answered by one statement: Postgres runs one
+   * index scan for them, on one pooled connection, where each would take a connection, a
+   * round trip and a statement of its own.
+   */
+  private readonly lookups = new TurnBatch<StoredToken>(async (ids) => {
+    const { rows } = await this.query<StoredTokenRow>(
+      `SELECT * FROM ${this.s}.stored_tokens WHERE id = ANY($1::text[])`,
+      [ids],
+    );
+    return new Map(rows.map((row) => [row.id, toStoredToken(row)]));
+  });
 
   async listStoredTokens(query: StoredTokenQuery): Promise<StoredTokenPage> {
     const { text, values } = listStoredTokensQuery(this.s, query);
