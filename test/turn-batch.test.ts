@@ -11,10 +11,10 @@ function recordingLoad(missing: string[] = []) {
   return { calls, load };
 }
 
-describe('TurnBatch', () => {
+describe('TurnBatch.ofBatches', () => {
   it('answers the lookups of one turn with one load, each with its own value', async () => {
     const { calls, load } = recordingLoad(['b']);
-    const batch = new TurnBatch(load);
+    const batch = TurnBatch.ofBatches(load);
     const answers = await Promise.all([batch.get('a'), batch.get('b'), batch.get('c')]);
     expect(answers).toEqual(['value:a', undefined, 'value:c']);
     expect(calls).toEqual([['a', 'b', 'c']]);
@@ -22,7 +22,7 @@ describe('TurnBatch', () => {
 
   it('loads a key asked twice in one turn once, and gives both lookups its value', async () => {
     const { calls, load } = recordingLoad();
-    const batch = new TurnBatch(load);
+    const batch = TurnBatch.ofBatches(load);
     expect(await Promise.all([batch.get('a'), batch.get('a'), batch.get('b')])).toEqual([
       'value:a',
       'value:a',
@@ -33,7 +33,7 @@ describe('TurnBatch', () => {
 
   it('remembers nothing: the next turn loads again', async () => {
     const { calls, load } = recordingLoad();
-    const batch = new TurnBatch(load);
+    const batch = TurnBatch.ofBatches(load);
     await batch.get('a');
     await batch.get('a');
     expect(calls).toEqual([['a'], ['a']]);
@@ -45,7 +45,7 @@ describe('TurnBatch', () => {
     const gate = new Promise<void>((resolve) => {
       release = resolve;
     });
-    const batch = new TurnBatch(async (keys: string[]) => {
+    const batch = TurnBatch.ofBatches(async (keys: string[]) => {
       calls.push(keys);
       await gate;
       return new Map(keys.map((key) => [key, key.toUpperCase()]));
@@ -62,7 +62,7 @@ describe('TurnBatch', () => {
 
   it('fails every lookup of a batch whose load failed, and the next turn loads again', async () => {
     let fail = true;
-    const batch = new TurnBatch(async (keys: string[]) => {
+    const batch = TurnBatch.ofBatches(async (keys: string[]) => {
       if (fail) throw new Error('store down');
       return new Map(keys.map((key) => [key, key]));
     });
@@ -75,4 +75,44 @@ describe('TurnBatch', () => {
     fail = false;
     expect(await batch.get('a')).toBe('a');
   });
+});
+
+describe('TurnBatch.ofKeys', () => {
+  it('reads each distinct key of a turn once, and lookups of one key share its answer', async () => {
+    const reads: string[] = [];
+    const batch = TurnBatch.ofKeys(async (key: string) => {
+      reads.push(key);
+      return `value:${key}`;
+    });
+    expect(await Promise.all([batch.get('a'), batch.get('b'), batch.get('a')])).toEqual([
+      'value:a',
+      'value:b',
+      'value:a',
+    ]);
+    expect(reads).toEqual(['a', 'b']);
+  });
+
+  it("fails only the failed key's lookups, including a read that throws at once", async () => {
+    const batch = TurnBatch.ofKeys((key: string) => {
+      if (key === 'throws') throw new Error('thrown at once');
+      if (key === 'rejects') return Promise.reject(new Error('rejected'));
+      return Promise.resolve(`value:${key}`);
+    });
+    const results = await Promise.allSettled([
+      batch.get('a'),
+      batch.get('throws'),
+      batch.get('rejects'),
+      batch.get('rejects'),
+    ]);
+    expect(
+      results.map((result) => (result.status === 'fulfilled' ? result.value : String(result.reason))),
+    ).toEqual(['value:a', 'Error: thrown at once', 'Error: rejected', 'Error: rejected']);
+  });
+});
+
+it('TurnBatch.ofBatches: a load that throws at once fails its lookups, and nothing else', async () => {
+  const batch = TurnBatch.ofBatches((_keys: string[]): Promise<Map<string, string>> => {
+    throw new Error('thrown at once');
+  });
+  await expect(batch.get('a')).rejects.toThrow('thrown at once');
 });

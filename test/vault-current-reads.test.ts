@@ -1,7 +1,6 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { HOUR_MS, ManualClock, systemRandom } from '../src/clock.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
-import type { Store } from '../src/store/types.js';
 import { Vault } from '../src/vault/vault.js';
 import { withTempDatabase } from './support/temp-database.js';
 import { T0 } from './support/time.js';
@@ -12,17 +11,16 @@ async function withVault(run: (vault: Vault, clock: ManualClock, calls: unknown[
     const store = new SqliteStore(path);
     await store.migrate();
     const calls: unknown[][] = [];
-    const counted: Store = Object.create(store, {
-      findCurrentStoredToken: {
-        value: (...args: [number, string?]) => {
-          calls.push(args);
-          return store.findCurrentStoredToken(...args);
-        },
-      },
+    const read = store.findCurrentStoredToken.bind(store);
+    vi.spyOn(store, 'findCurrentStoredToken').mockImplementation((...args) => {
+      calls.push(args);
+      // A read for this user fails, as a store read can, to show it fails no other read.
+      if (args[1] === 'usr_failing') return Promise.reject(new Error('store read failed'));
+      return read(...args);
     });
     const clock = new ManualClock(T0);
     const vault = new Vault({
-      store: counted,
+      store,
       keys: [{ kid: 'k1', key: Buffer.alloc(32, 1) }],
       clock,
       random: systemRandom,
@@ -69,6 +67,23 @@ describe('Vault: current and validity reads of one turn', () => {
       await vault.remove((await third).id);
       await expect(vault.current('usr_1')).rejects.toMatchObject({ code: 'TOKEN_NOT_FOUND' });
       expect(calls).toHaveLength(4);
+    });
+  });
+
+  it("a failed read fails only its own user's requests, not the turn's others", async () => {
+    await withVault(async (vault, _clock, calls) => {
+      await vault.save({ userId: 'usr_1', token: 'token-one', expiresAtMs: T0 + HOUR_MS });
+      const results = await Promise.allSettled([
+        vault.current('usr_failing'),
+        vault.current('usr_1'),
+        vault.validity('usr_failing'),
+      ]);
+      expect(results.map((result) => result.status)).toEqual(['rejected', 'fulfilled', 'rejected']);
+      expect(results[1]).toMatchObject({ value: { token: 'token-one' } });
+      expect(calls).toEqual([
+        [T0, 'usr_failing'],
+        [T0, 'usr_1'],
+      ]);
     });
   });
 });

@@ -76,8 +76,8 @@ export class Vault {
   private readonly newId: () => string;
   /**
    * `current` and `validity` reads made in one event-loop turn, at the same millisecond, for
-   * the same user (or for none): one store read answers them all. The key is
-   * `[nowMs, userId]` as JSON.
+   * the same user (or for none): one store read answers them all, and a failed read fails
+   * only them. The key is `[nowMs, userId]` as JSON.
    */
   private readonly currentReads: TurnBatch<StoredToken | null>;
 
@@ -89,20 +89,15 @@ export class Vault {
     this.clock = options.clock;
     this.random = options.random;
     this.newId = createStoredTokenIdGenerator(options.clock, options.random);
-    this.currentReads = new TurnBatch(async (keys) => {
-      const found = await Promise.all(
-        keys.map(async (key) => {
-          const [nowMs, userId] = JSON.parse(key) as [number, string | null];
-          return [key, await this.store.findCurrentStoredToken(nowMs, userId ?? undefined)] as const;
-        }),
-      );
-      return new Map(found);
+    this.currentReads = TurnBatch.ofKeys((key) => {
+      const [nowMs, userId] = JSON.parse(key) as [number, string | null];
+      return this.store.findCurrentStoredToken(nowMs, userId ?? undefined);
     });
   }
 
   /** The token `current` answers with at `nowMs`, read together with the turn's same reads. */
-  private async findCurrent(nowMs: number, userId: string | undefined): Promise<StoredToken | null> {
-    return (await this.currentReads.get(JSON.stringify([nowMs, userId ?? null]))) ?? null;
+  private findCurrent(nowMs: number, userId: string | undefined): Promise<StoredToken | null> {
+    return this.currentReads.get(JSON.stringify([nowMs, userId ?? null]));
   }
 
   /** Seals and stores a new token; `savedAtMs` and `createdAtMs` are both now. */

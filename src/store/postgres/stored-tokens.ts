@@ -48,7 +48,7 @@ export class PostgresStoredTokenTables {
    * index scan for them, on one pooled connection, where each would take a connection, a
    * round trip and a statement of its own.
    */
-  private readonly lookups = new TurnBatch<StoredToken>(async (ids) => {
+  private readonly lookups = TurnBatch.ofBatches<StoredToken>(async (ids) => {
     const { rows } = await this.query<StoredTokenRow>(
       `SELECT * FROM ${this.s}.stored_tokens WHERE id = ANY($1::text[])`,
       [ids],
