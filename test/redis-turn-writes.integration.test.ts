@@ -4,28 +4,7 @@ import { afterEach, expect, it } from 'vitest';
 import { TurnWrites } from '../src/store/redis/turn-writes.js';
 import { probeRedis } from './support/redis.js';
 import { describeWithService, TEST_REDIS_URL, uniqueName } from './support/services.js';
-
-/** Counts the writes a socket hands to the operating system (one `_write` or `_writev` each). */
-function countWrites(stream: Socket): { writes: number; chunks: number } {
-  const counts = { writes: 0, chunks: 0 };
-  const internal = stream as unknown as {
-    _write(chunk: unknown, encoding: string, done: () => void): void;
-    _writev(chunks: unknown[], done: () => void): void;
-  };
-  const write = internal._write.bind(stream);
-  const writev = internal._writev.bind(stream);
-  internal._write = (chunk, encoding, done) => {
-    counts.writes++;
-    counts.chunks++;
-    write(chunk, encoding, done);
-  };
-  internal._writev = (chunks, done) => {
-    counts.writes++;
-    counts.chunks += chunks.length;
-    writev(chunks, done);
-  };
-  return counts;
-}
+import { countWrites } from './support/socket-writes.js';
 
 await describeWithService(
   'Redis',
@@ -99,6 +78,24 @@ await describeWithService(
       expect(await client.ping()).toBe('PONG');
       // The socket made by that first command is not left corked.
       expect((client.stream as Socket).writableCorked).toBe(0);
+    });
+
+    it('a connection lost while held leaves nothing hanging, and the new connection is held in turn', async () => {
+      const client = await connected();
+      const writes = new TurnWrites(client);
+      writes.hold();
+      const sent = client.ping();
+      const reconnected = new Promise<void>((resolve) => client.once('ready', () => resolve()));
+      (client.stream as Socket).destroy();
+      // ioredis sends an unanswered command again once it has reconnected.
+      expect(await sent).toBe('PONG');
+      await reconnected;
+      const stream = client.stream as Socket;
+      const counts = countWrites(stream);
+      writes.hold();
+      expect(stream.writableCorked).toBe(1);
+      expect(await Promise.all([client.ping(), client.ping()])).toEqual(['PONG', 'PONG']);
+      expect(counts).toEqual({ writes: 1, chunks: 2 });
     });
   },
 );

@@ -227,6 +227,11 @@ await describeWithService(
           expect(statements).toEqual([[['tok_one', 'tok_missing', 'tok_two']]]);
           expect(found.map((token) => token?.id ?? null)).toEqual(['tok_one', null, 'tok_two', 'tok_one']);
           expect(found[2]).toEqual(newToken('tok_two', { userId: 'usr_b' }));
+          // The same through the store: its pool, prepared statement and deadline.
+          const throughStore = await Promise.all(
+            ['tok_two', 'tok_missing', 'tok_one'].map((id) => store.findStoredToken(id)),
+          );
+          expect(throughStore.map((token) => token?.id ?? null)).toEqual(['tok_two', null, 'tok_one']);
           // The next turn reads again, and sees a delete made in between.
           await store.deleteStoredToken('tok_one');
           expect(await tables.findStoredToken('tok_one')).toBeNull();

@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { StoreUnavailableError } from '../src/errors.js';
@@ -9,6 +10,7 @@ import { describeStoreContract } from './store-contract.js';
 import { freezableRelay } from './support/freezable-relay.js';
 import { deleteKeys, dumpKeys, probeRedis, redisFixture, testRedisConfig } from './support/redis.js';
 import { describeWithService, TEST_REDIS_URL } from './support/services.js';
+import { countWrites } from './support/socket-writes.js';
 import { T0, T0_SECONDS } from './support/time.js';
 import { waitUntil, withDeadline } from './support/wait.js';
 
@@ -40,6 +42,19 @@ await describeWithService(
           await store.close();
           await deleteKeys(config);
         }
+      });
+
+      it("the store's commands of one turn leave in one socket write, each with its own answer", async () => {
+        const { store } = await open();
+        for (const id of ['tok_one', 'tok_two']) await store.insertStoredToken(newToken(id));
+        // The store's own connection (private): what RedisStore.run holds for the turn.
+        const client = (store as unknown as { client: Redis }).client;
+        const counts = countWrites(client.stream as Socket);
+        const found = await Promise.all(
+          ['tok_one', 'tok_missing', 'tok_two'].map((id) => store.findStoredToken(id)),
+        );
+        expect(found.map((token) => token?.id ?? null)).toEqual(['tok_one', null, 'tok_two']);
+        expect(counts).toEqual({ writes: 1, chunks: 3 });
       });
 
       it('the store adds nothing in clear: only the preview of a stored token is readable on the server', async () => {
