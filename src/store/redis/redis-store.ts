@@ -19,16 +19,7 @@ import type {
 } from '../types.js';
 import { RedisAccessKeys } from './access.js';
 import { ConnectionGate } from './availability.js';
-import {
-  fromStoredTokenValues,
-  isAbsent,
-  pairsToMap,
-  STORED_TOKEN_FIELDS,
-  sessionFields,
-  storedTokenFields,
-  toListedStoredToken,
-  toSession,
-} from './codec.js';
+import { pairsToMap, sessionFields, toSession } from './codec.js';
 import {
   createClient,
   createSubscriber,
@@ -41,12 +32,11 @@ import {
 import { RedisFeedTransport } from './feed-transport.js';
 import { RedisKeys } from './keys.js';
 import * as lua from './scripts.js';
+import { RedisStoredTokens } from './stored-tokens.js';
 import { TurnWrites } from './turn-writes.js';
 
 /** The key layout `keys.ts` describes; bump it with a migration when the layout changes. */
 const SCHEMA_VERSION = 1;
-/** Tokens deleted per script call by clear and purge, so no call blocks Redis for long. */
-const BATCH = 500;
 
 export interface RedisStoreOptions {
   /**
@@ -92,6 +82,7 @@ export class RedisStore implements Store {
   /** Holds the socket's writes to the end of the turn (see turn-writes.ts). */
   private readonly writes: TurnWrites;
   private readonly access: RedisAccessKeys;
+  private readonly storedTokens: RedisStoredTokens;
   private closed = false;
 
   constructor(config: RedisBackendConfig, options: RedisStoreOptions = {}) {
@@ -108,6 +99,9 @@ export class RedisStore implements Store {
     this.gate = new ConnectionGate(this.client, commandTimeoutMs);
     this.writes = new TurnWrites(this.client);
     this.access = new RedisAccessKeys(this.client, this.keys, options.auditTtlMs ?? 91 * DAY_MS);
+    this.storedTokens = new RedisStoredTokens(this.client, this.keys, (expiresAtMs) =>
+      this.ttlMs(expiresAtMs),
+    );
     this.feed = new ChangeFeed(
       new RedisFeedTransport(
         this.keys.channel,
@@ -140,22 +134,6 @@ export class RedisStore implements Store {
     );
   }
 
-  /** Runs a token script with the KEYS and leading ARGV that STORED_TOKEN_PRELUDE expects. */
-  private storedTokenScript(
-    script: lua.LuaScript,
-    args: (string | Buffer | number)[],
-    { moreKeys = [], buffers = false }: { moreKeys?: string[]; buffers?: boolean } = {},
-  ): Promise<unknown> {
-    const { keys } = this;
-    return lua.runScript(
-      this.client,
-      script,
-      [keys.tokensBySaved, keys.tokensByExpiry, keys.tokenOwners, ...moreKeys],
-      [keys.tokenPrefix, keys.userTokensPrefix, ...args],
-      buffers,
-    );
-  }
-
   /** Milliseconds a record's hash lives: until its expiry plus the margin, never less than the margin. */
   private ttlMs(expiresAtMs: number): number {
     // Wall clock on purpose: the TTL is physical clean-up, not domain time.
@@ -178,22 +156,8 @@ export class RedisStore implements Store {
             'or set REDIS_PREFIX to a prefix of its own',
         );
       }
-      await this.indexStoredTokensByKid();
+      await this.storedTokens.indexStoredTokensByKid();
     });
-  }
-
-  /**
-   * Builds the per-key-id sets for tokens written before they existed, once: a walk of the
-   * by-saved index in batches (each one script), then a marker. Instances doing it at once add
-   * the same members; the scripts keep the sets exact from then on.
-   */
-  private async indexStoredTokensByKid(): Promise<void> {
-    if ((await this.client.exists(this.keys.tokensSealedWithBuilt)) === 1) return;
-    for (let start = 0; ; start += BATCH) {
-      const read = Number(await this.storedTokenScript(lua.INDEX_STORED_TOKENS_BY_KID, [start, BATCH]));
-      if (read < BATCH) break;
-    }
-    await this.client.set(this.keys.tokensSealedWithBuilt, '1');
   }
 
   ping(): Promise<void> {
@@ -318,121 +282,35 @@ export class RedisStore implements Store {
   }
 
   insertStoredToken(token: StoredToken): Promise<void> {
-    return this.run(async () => {
-      const { id, userId, savedAtMs, expiresAtMs } = token;
-      const ttlMs = this.ttlMs(expiresAtMs);
-      await this.storedTokenScript(lua.INSERT_STORED_TOKEN, [
-        id,
-        userId,
-        savedAtMs,
-        expiresAtMs,
-        ttlMs,
-        ...storedTokenFields(token),
-      ]);
-    });
+    return this.run(() => this.storedTokens.insertStoredToken(token));
   }
 
   findStoredToken(id: string): Promise<StoredToken | null> {
-    return this.run(async () => {
-      // HMGET of fixed fields: an array in a known order, where HGETALL builds an object per read.
-      const values = await this.client.hmgetBuffer(this.keys.token(id), ...STORED_TOKEN_FIELDS);
-      return isAbsent(values) ? null : fromStoredTokenValues(values);
-    });
+    return this.run(() => this.storedTokens.findStoredToken(id));
   }
 
   listStoredTokens(query: StoredTokenQuery): Promise<StoredTokenPage> {
-    return this.run(async () => {
-      const [total, ...rows] = (await this.storedTokenScript(
-        lua.STORED_TOKEN_PAGE,
-        [...this.pageArgs(query, true), 'listed'],
-        { moreKeys: this.pageKeys(query) },
-      )) as [number, ...(string | null)[][]];
-      // A token the TTL removed before the sweeper did has no fields: it is skipped.
-      const items = rows.filter((row) => !isAbsent(row)).map(toListedStoredToken);
-      return { items, total: Number(total) };
-    });
+    return this.run(() => this.storedTokens.listStoredTokens(query));
   }
 
   findCurrentStoredToken(nowMs: number, userId?: string): Promise<StoredToken | null> {
-    return this.run(async () => {
-      const page = await this.storedTokenPage(
-        { offset: 0, limit: 1, valid: true, nowMs, ...(userId === undefined ? {} : { userId }) },
-        false,
-      );
-      return page.items[0] ?? null;
-    });
-  }
-
-  /** STORED_TOKEN_PAGE's KEYS[4] and KEYS[5]: the listing order, and scratch space. */
-  private pageKeys(query: StoredTokenQuery): string[] {
-    const order = query.userId === undefined ? this.keys.tokensBySaved : this.keys.userTokens(query.userId);
-    return [order, this.keys.scratch];
-  }
-
-  /** STORED_TOKEN_PAGE's ARGV[3] to [8]. */
-  private pageArgs(query: StoredTokenQuery, needTotal: boolean): (string | number)[] {
-    const filter = query.valid === undefined ? 'any' : query.valid ? 'valid' : 'expired';
-    const scoped = query.userId === undefined ? '0' : '1';
-    return [query.offset, query.limit, filter, query.nowMs, scoped, needTotal ? '1' : '0'];
-  }
-
-  /** See STORED_TOKEN_PAGE for how filters are answered without scanning. */
-  private async storedTokenPage(
-    query: StoredTokenQuery,
-    needTotal: boolean,
-  ): Promise<{ items: StoredToken[]; total: number }> {
-    const [total, ...rows] = (await this.storedTokenScript(
-      lua.STORED_TOKEN_PAGE,
-      [...this.pageArgs(query, needTotal), 'whole'],
-      { moreKeys: this.pageKeys(query), buffers: true },
-    )) as [number, ...(Buffer | null)[][]];
-    // A token the TTL removed before the sweeper did has no fields: it is skipped.
-    const items = rows.filter((values) => !isAbsent(values)).map(fromStoredTokenValues);
-    return { items, total: Number(total) };
+    return this.run(() => this.storedTokens.findCurrentStoredToken(nowMs, userId));
   }
 
   updateStoredToken(id: string, patch: StoredTokenPatch): Promise<StoredToken | null> {
-    return this.run(async () => {
-      const { savedAtMs, expiresAtMs } = patch;
-      const fields: (string | Buffer)[] = ['savedAtMs', String(savedAtMs)];
-      if (patch.kid !== undefined) fields.push('kid', patch.kid);
-      if (patch.sealed !== undefined) fields.push('sealed', patch.sealed);
-      if (patch.preview !== undefined) fields.push('preview', patch.preview);
-      if (expiresAtMs !== undefined) fields.push('expiresAtMs', String(expiresAtMs));
-      const expiry = expiresAtMs === undefined ? ['', ''] : [expiresAtMs, this.ttlMs(expiresAtMs)];
-      const values = (await this.storedTokenScript(
-        lua.UPDATE_STORED_TOKEN,
-        [id, savedAtMs, ...expiry, ...fields],
-        {
-          buffers: true,
-        },
-      )) as (Buffer | null)[] | null;
-      return values === null ? null : fromStoredTokenValues(values);
-    });
+    return this.run(() => this.storedTokens.updateStoredToken(id, patch));
   }
 
   deleteStoredToken(id: string): Promise<boolean> {
-    return this.run(async () => Number(await this.storedTokenScript(lua.DELETE_STORED_TOKEN, [id])) === 1);
+    return this.run(() => this.storedTokens.deleteStoredToken(id));
   }
 
-  /** Deletes in batches of 500: each batch is atomic, the whole is not (tokens saved meanwhile may stay). */
   clearStoredTokens(): Promise<number> {
-    return this.run(() => this.inBatches(lua.CLEAR_STORED_TOKENS, []));
+    return this.run(() => this.storedTokens.clearStoredTokens());
   }
 
-  /** Deletes in batches of 500, each atomic. */
   purgeStoredTokens(beforeMs: number): Promise<number> {
-    return this.run(() => this.inBatches(lua.PURGE_STORED_TOKENS, [beforeMs]));
-  }
-
-  /** Runs a batch script (whose last argument is the batch size) until a batch comes back short. */
-  private async inBatches(script: lua.LuaScript, args: number[]): Promise<number> {
-    let total = 0;
-    for (;;) {
-      const deleted = Number(await this.storedTokenScript(script, [...args, BATCH]));
-      total += deleted;
-      if (deleted < BATCH) return total;
-    }
+    return this.run(() => this.storedTokens.purgeStoredTokens(beforeMs));
   }
 
   rotateAdminKeyHash(hash: string): Promise<void> {
@@ -504,26 +382,15 @@ export class RedisStore implements Store {
   }
 
   listStoredTokensSealedWith(kid: string, limit: number): Promise<StoredToken[]> {
-    return this.run(async () => {
-      const [, ...rows] = (await this.storedTokenScript(lua.STORED_TOKENS_SEALED_WITH, [kid, limit], {
-        buffers: true,
-      })) as [number, ...(Buffer | null)[][]];
-      return rows.map(fromStoredTokenValues);
-    });
+    return this.run(() => this.storedTokens.listStoredTokensSealedWith(kid, limit));
   }
 
   countStoredTokensSealedWith(kid: string): Promise<number> {
-    return this.run(async () => {
-      const [count] = (await this.storedTokenScript(lua.STORED_TOKENS_SEALED_WITH, [kid, 0])) as [number];
-      return Number(count);
-    });
+    return this.run(() => this.storedTokens.countStoredTokensSealedWith(kid));
   }
 
   resealStoredToken(id: string, fromKid: string, to: { kid: string; sealed: Buffer }): Promise<boolean> {
-    return this.run(
-      async () =>
-        Number(await this.storedTokenScript(lua.RESEAL_STORED_TOKEN, [id, fromKid, to.kid, to.sealed])) === 1,
-    );
+    return this.run(() => this.storedTokens.resealStoredToken(id, fromKid, to));
   }
 
   subscribe(listener: FeedListener): () => void {
