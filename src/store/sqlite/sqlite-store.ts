@@ -2,7 +2,6 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
-import { secondsFromMs } from '../../clock.js';
 import { StoreMismatchError, StoreUnavailableError } from '../../errors.js';
 import { ChangeFeed, type PublishedEvent } from '../feed/change-feed.js';
 import type {
@@ -24,7 +23,7 @@ import type {
 import { SqliteAccessTables } from './access.js';
 import { SqliteFeedTransport } from './feed-transport.js';
 import { sqliteMigrations } from './migrations.js';
-import { type SessionRow, toSession } from './rows.js';
+import { SqliteSessionTables } from './sessions.js';
 import { SqliteStoredTokenTables } from './stored-tokens.js';
 
 /** SQLite error codes that mean "the file is not usable now", not "the query is wrong". */
@@ -70,6 +69,7 @@ export class SqliteStore implements Store {
   private pending: { write: () => void; resolve: () => void; reject: (error: unknown) => void }[] = [];
   private readonly access = new SqliteAccessTables((sql) => this.statement(sql));
   private readonly storedTokens = new SqliteStoredTokenTables((sql) => this.statement(sql));
+  private readonly sessions = new SqliteSessionTables((sql) => this.statement(sql));
   /** This turn's read transaction is open (`joinReadTurn`). */
   private readTurn = false;
 
@@ -282,123 +282,68 @@ export class SqliteStore implements Store {
   }
 
   getAdminKeyHash(): Promise<string | null> {
-    return this.run(() => {
-      const row = this.statement("SELECT value FROM settings WHERE key = 'admin_key_hash'").get() as
-        | { value: string }
-        | undefined;
-      return row?.value ?? null;
-    });
+    return this.run(() => this.sessions.getAdminKeyHash());
   }
 
   initAdminKeyHash(hash: string): Promise<string> {
-    return this.run(() => {
-      this.statement(
-        "INSERT INTO settings (key, value) VALUES ('admin_key_hash', ?) ON CONFLICT (key) DO NOTHING",
-      ).run(hash);
-      return (
-        this.statement("SELECT value FROM settings WHERE key = 'admin_key_hash'").get() as { value: string }
-      ).value;
-    });
+    return this.run(() => this.sessions.initAdminKeyHash(hash));
   }
 
   getSessionVersion(): Promise<number> {
-    return this.run(() => this.currentVersion());
-  }
-
-  private currentVersion(): number {
-    return (this.statement("SELECT value FROM meta WHERE key = 'token_version'").get() as { value: number })
-      .value;
+    return this.run(() => this.sessions.getSessionVersion());
   }
 
   bumpSessionVersion(): Promise<number> {
     return this.publishing(() => {
-      const { value: version } = this.statement(
-        "UPDATE meta SET value = value + 1 WHERE key = 'token_version' RETURNING value",
-      ).get() as { value: number };
+      const version = this.sessions.bumpSessionVersion();
       return { result: version, events: [{ type: 'version', version }] };
     });
   }
 
   createSession(session: NewSession): Promise<void> {
     return this.publishing(() => {
-      this.statement(
-        `INSERT INTO admin_sessions (jti, iat, exp, v, created_at_ms, ip, user_agent)
-           VALUES (@jti, @iat, @exp, @v, @createdAtMs, @ip, @userAgent)`,
-      ).run(session);
+      this.sessions.createSession(session);
       const { jti, iat, exp, v } = session;
       return { result: undefined, events: [{ type: 'created', jti, iat, exp, v }] };
     });
   }
 
   findSession(jti: string): Promise<SessionRecord | null> {
-    return this.run(() => {
-      const row = this.statement('SELECT * FROM admin_sessions WHERE jti = ?').get(jti) as
-        | SessionRow
-        | undefined;
-      return row === undefined ? null : toSession(row);
-    });
+    return this.run(() => this.sessions.findSession(jti));
   }
 
   listSessions(): Promise<SessionRecord[]> {
-    return this.run(() =>
-      (
-        this.statement(
-          'SELECT * FROM admin_sessions ORDER BY created_at_ms DESC, jti DESC',
-        ).all() as SessionRow[]
-      ).map(toSession),
-    );
+    return this.run(() => this.sessions.listSessions());
   }
 
   listRevokedSessions(nowSeconds: number): Promise<string[]> {
-    return this.run(() =>
-      (
-        this.statement('SELECT jti FROM admin_sessions WHERE revoked_at_ms IS NOT NULL AND exp > ?').all(
-          nowSeconds,
-        ) as { jti: string }[]
-      ).map((row) => row.jti),
-    );
+    return this.run(() => this.sessions.listRevokedSessions(nowSeconds));
   }
 
   revokeSession(jti: string, nowMs: number): Promise<boolean> {
     return this.publishing(() => {
-      const result = this.statement(
-        `UPDATE admin_sessions SET revoked_at_ms = @nowMs
-           WHERE jti = @jti AND revoked_at_ms IS NULL AND exp > @nowSeconds
-             AND v = (SELECT value FROM meta WHERE key = 'token_version')`,
-      ).run({ jti, nowMs, nowSeconds: secondsFromMs(nowMs) });
-      const revoked = result.changes > 0;
+      const revoked = this.sessions.revokeSession(jti, nowMs);
       return { result: revoked, events: revoked ? [{ type: 'revoked', jtis: [jti] }] : [] };
     });
   }
 
   revokeOtherSessions(exceptJti: string | null, nowMs: number): Promise<string[]> {
     return this.publishing(() => {
-      const rows = this.statement(
-        `UPDATE admin_sessions SET revoked_at_ms = @nowMs
-           WHERE revoked_at_ms IS NULL AND exp > @nowSeconds AND jti IS NOT @exceptJti
-             AND v = (SELECT value FROM meta WHERE key = 'token_version')
-           RETURNING jti`,
-      ).all({ nowMs, nowSeconds: secondsFromMs(nowMs), exceptJti }) as { jti: string }[];
-      const jtis = rows.map((row) => row.jti);
+      const jtis = this.sessions.revokeOtherSessions(exceptJti, nowMs);
       return { result: jtis, events: jtis.length > 0 ? [{ type: 'revoked', jtis }] : [] };
     });
   }
 
   touchSessions(seen: Map<string, number>): Promise<void> {
     return this.run(() => {
-      const touch = this.statement(
-        'UPDATE admin_sessions SET last_seen_at_ms = MAX(COALESCE(last_seen_at_ms, 0), ?) WHERE jti = ?',
-      );
       this.db.transaction(() => {
-        for (const [jti, atMs] of seen) touch.run(atMs, jti);
+        for (const [jti, atMs] of seen) this.sessions.touchSession(jti, atMs);
       })();
     });
   }
 
   purgeSessions(beforeSeconds: number): Promise<number> {
-    return this.run(
-      () => this.statement('DELETE FROM admin_sessions WHERE exp < ?').run(beforeSeconds).changes,
-    );
+    return this.run(() => this.sessions.purgeSessions(beforeSeconds));
   }
 
   insertStoredToken(token: StoredToken): Promise<void> {
@@ -447,9 +392,7 @@ export class SqliteStore implements Store {
 
   rotateAdminKeyHash(hash: string): Promise<void> {
     return this.publishing(() => {
-      this.statement(
-        "INSERT INTO settings (key, value) VALUES ('admin_key_hash', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-      ).run(hash);
+      this.sessions.rotateAdminKeyHash(hash);
       return { result: undefined, events: [{ type: 'admin_key_rotated' }] };
     });
   }
