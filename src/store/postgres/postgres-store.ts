@@ -21,7 +21,7 @@ import { PostgresAccessTables } from './access.js';
 import { MIGRATION_DEADLINES, POSTGRES_DEADLINES } from './deadlines.js';
 import { feedChannel, PostgresFeedTransport } from './feed-transport.js';
 import { applyPostgresMigrations, quoteIdentifier } from './migrations.js';
-import { type SessionRow, toSession } from './rows.js';
+import { PostgresSessionTables } from './sessions.js';
 import { PostgresStoredTokenTables } from './stored-tokens.js';
 import { toStoreError } from './unavailable.js';
 
@@ -61,6 +61,7 @@ export class PostgresStore implements Store {
   private readonly feed: ChangeFeed;
   private readonly access: PostgresAccessTables;
   private readonly storedTokens: PostgresStoredTokenTables;
+  private readonly sessions: PostgresSessionTables;
   private closing: Promise<void> | null = null;
   /**
    * Each statement text's name: statements are prepared once per connection and then only
@@ -97,6 +98,7 @@ export class PostgresStore implements Store {
       (text, values, options) => this.query(text, values, options),
       this.s,
     );
+    this.sessions = new PostgresSessionTables((text, values) => this.query(text, values), this.s);
     this.channel = feedChannel(config.schema);
     this.feed = new ChangeFeed(new PostgresFeedTransport(config.url, this.channel, options.feedHeartbeatMs));
   }
@@ -176,39 +178,25 @@ export class PostgresStore implements Store {
     return this.closing;
   }
 
-  async getAdminKeyHash(): Promise<string | null> {
-    const { rows } = await this.query<{ value: string }>(
-      `SELECT value FROM ${this.s}.settings WHERE key = 'admin_key_hash'`,
-    );
-    return rows[0]?.value ?? null;
+  getAdminKeyHash(): Promise<string | null> {
+    return this.sessions.getAdminKeyHash();
   }
 
-  async initAdminKeyHash(hash: string): Promise<string> {
-    // DO UPDATE (to itself) rather than DO NOTHING: it locks and returns the row in force even
-    // when a concurrent writer committed it after this statement's snapshot was taken.
-    const { rows } = await this.query<{ value: string }>(
-      `INSERT INTO ${this.s}.settings (key, value) VALUES ('admin_key_hash', $1)
-       ON CONFLICT (key) DO UPDATE SET value = settings.value RETURNING value`,
-      [hash],
-    );
-    return (rows[0] as { value: string }).value;
+  initAdminKeyHash(hash: string): Promise<string> {
+    return this.sessions.initAdminKeyHash(hash);
   }
 
-  async getSessionVersion(): Promise<number> {
-    const { rows } = await this.query<{ value: string }>(
-      `SELECT value FROM ${this.s}.counters WHERE name = 'token_version'`,
-    );
-    return Number(rows[0]?.value);
+  getSessionVersion(): Promise<number> {
+    return this.sessions.getSessionVersion();
   }
 
   async bumpSessionVersion(): Promise<number> {
     const { rows } = await this.feed.publishing(
       (id) =>
         this.query<{ value: string }>(
-          `WITH bumped AS (
-             UPDATE ${this.s}.counters SET value = value + 1 WHERE name = 'token_version' RETURNING value)
-           SELECT value, pg_notify($1, ${envelope('$2', "json_build_object('type', 'version', 'version', value)")})
-           FROM bumped`,
+          this.sessions.bumpSessionVersionSql(
+            `pg_notify($1, ${envelope('$2', "json_build_object('type', 'version', 'version', value)")})`,
+          ),
           [this.channel, id],
         ),
       (reply, id) => [{ id, event: { type: 'version', version: Number(reply.rows[0]?.value) } }],
@@ -220,11 +208,9 @@ export class PostgresStore implements Store {
     await this.feed.publishing(
       (id) =>
         this.query(
-          `WITH created AS (
-             INSERT INTO ${this.s}.admin_sessions (jti, iat, exp, v, created_at_ms, ip, user_agent)
-             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING jti, iat, exp, v)
-           SELECT pg_notify($8, ${envelope('$9', "json_build_object('type', 'created', 'jti', jti, 'iat', iat, 'exp', exp, 'v', v)")})
-             FROM created`,
+          this.sessions.createSessionSql(
+            `pg_notify($8, ${envelope('$9', "json_build_object('type', 'created', 'jti', jti, 'iat', iat, 'exp', exp, 'v', v)")})`,
+          ),
           [
             session.jti,
             session.iat,
@@ -246,44 +232,25 @@ export class PostgresStore implements Store {
     );
   }
 
-  async findSession(jti: string): Promise<SessionRecord | null> {
-    const { rows } = await this.query<SessionRow>(`SELECT * FROM ${this.s}.admin_sessions WHERE jti = $1`, [
-      jti,
-    ]);
-    return rows[0] === undefined ? null : toSession(rows[0]);
+  findSession(jti: string): Promise<SessionRecord | null> {
+    return this.sessions.findSession(jti);
   }
 
-  async listSessions(): Promise<SessionRecord[]> {
-    const { rows } = await this.query<SessionRow>(
-      `SELECT * FROM ${this.s}.admin_sessions ORDER BY created_at_ms DESC, jti DESC`,
-    );
-    return rows.map(toSession);
+  listSessions(): Promise<SessionRecord[]> {
+    return this.sessions.listSessions();
   }
 
-  async listRevokedSessions(nowSeconds: number): Promise<string[]> {
-    const { rows } = await this.query<{ jti: string }>(
-      `SELECT jti FROM ${this.s}.admin_sessions WHERE revoked_at_ms IS NOT NULL AND exp > $1`,
-      [nowSeconds],
-    );
-    return rows.map((row) => row.jti);
-  }
-
-  /** "Active" as the port defines it, for an UPDATE whose `$1` is nowMs and `$2` now in seconds. */
-  private get activeAt(): string {
-    return `revoked_at_ms IS NULL AND exp > $2
-      AND v = (SELECT value FROM ${this.s}.counters WHERE name = 'token_version')`;
+  listRevokedSessions(nowSeconds: number): Promise<string[]> {
+    return this.sessions.listRevokedSessions(nowSeconds);
   }
 
   async revokeSession(jti: string, nowMs: number): Promise<boolean> {
-    // Concurrent revokes queue on the row lock; after the first commits, the others re-check
-    // `revoked_at_ms IS NULL`, find it false and change nothing.
     const { rowCount } = await this.feed.publishing(
       (id) =>
         this.query(
-          `WITH revoked AS (
-             UPDATE ${this.s}.admin_sessions SET revoked_at_ms = $1 WHERE jti = $3 AND ${this.activeAt} RETURNING jti)
-           SELECT pg_notify($4, ${envelope('$5', "json_build_object('type', 'revoked', 'jtis', json_build_array(jti))")})
-           FROM revoked`,
+          this.sessions.revokeSessionSql(
+            `pg_notify($4, ${envelope('$5', "json_build_object('type', 'revoked', 'jtis', json_build_array(jti))")})`,
+          ),
           [nowMs, secondsFromMs(nowMs), jti, this.channel, id],
         ),
       (reply, id) => (reply.rowCount === 1 ? [{ id, event: { type: 'revoked', jtis: [jti] } }] : []),
@@ -297,15 +264,9 @@ export class PostgresStore implements Store {
     const { rows } = await this.feed.publishing(
       (id) =>
         this.query<{ id: string; jtis: string[] }>(
-          `WITH revoked AS (
-             UPDATE ${this.s}.admin_sessions SET revoked_at_ms = $1
-             WHERE jti IS DISTINCT FROM $3 AND ${this.activeAt} RETURNING jti),
-           sized AS (
-             SELECT jti, $6::text || '#' || (sum(octet_length(to_json(jti)::text) + 1) OVER (ORDER BY jti) / $5) AS id
-             FROM revoked)
-           SELECT id, array_agg(jti) AS jtis,
-             pg_notify($4, ${envelope('id', "json_build_object('type', 'revoked', 'jtis', json_agg(jti))")})
-           FROM sized GROUP BY id`,
+          this.sessions.revokeOtherSessionsSql(
+            `pg_notify($4, ${envelope('id', "json_build_object('type', 'revoked', 'jtis', json_agg(jti))")})`,
+          ),
           [nowMs, secondsFromMs(nowMs), exceptJti, this.channel, NOTIFY_CHUNK_BYTES, id],
         ),
       (reply) => reply.rows.map((row) => ({ id: row.id, event: { type: 'revoked', jtis: row.jtis } })),
@@ -313,24 +274,12 @@ export class PostgresStore implements Store {
     return rows.flatMap((row) => row.jtis);
   }
 
-  async touchSessions(seen: Map<string, number>): Promise<void> {
-    if (seen.size === 0) return;
-    // Sorted, so concurrent batches lock rows in one order and cannot deadlock each other.
-    const entries = [...seen].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    await this.query(
-      `UPDATE ${this.s}.admin_sessions AS session
-       SET last_seen_at_ms = GREATEST(session.last_seen_at_ms, seen.at_ms)
-       FROM unnest($1::text[], $2::bigint[]) AS seen (jti, at_ms) WHERE session.jti = seen.jti`,
-      [entries.map(([jti]) => jti), entries.map(([, atMs]) => atMs)],
-    );
+  touchSessions(seen: Map<string, number>): Promise<void> {
+    return this.sessions.touchSessions(seen);
   }
 
-  async purgeSessions(beforeSeconds: number): Promise<number> {
-    return this.deleteInBatches(
-      `DELETE FROM ${this.s}.admin_sessions WHERE jti IN (
-         SELECT jti FROM ${this.s}.admin_sessions WHERE exp < $1 LIMIT $2)`,
-      [beforeSeconds],
-    );
+  purgeSessions(beforeSeconds: number): Promise<number> {
+    return this.deleteInBatches(this.sessions.purgeSessionsSql(), [beforeSeconds]);
   }
 
   insertStoredToken(token: StoredToken): Promise<void> {
@@ -394,10 +343,9 @@ export class PostgresStore implements Store {
     await this.feed.publishing(
       (id) =>
         this.query(
-          `WITH rotated AS (
-             INSERT INTO ${this.s}.settings (key, value) VALUES ('admin_key_hash', $1)
-             ON CONFLICT (key) DO UPDATE SET value = excluded.value RETURNING key)
-           SELECT pg_notify($2, ${envelope('$3', "json_build_object('type', 'admin_key_rotated')")}) FROM rotated`,
+          this.sessions.rotateAdminKeyHashSql(
+            `pg_notify($2, ${envelope('$3', "json_build_object('type', 'admin_key_rotated')")})`,
+          ),
           [hash, this.channel, id],
         ),
       (_reply, id) => [{ id, event: { type: 'admin_key_rotated' } }],
