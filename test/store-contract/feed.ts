@@ -92,16 +92,21 @@ export function describeFeedContract(ctx: ContractContext, crossInstance: CrossI
     });
 
     it('subscribe: a revoke that changes nothing sends no event', async () => {
-      await ctx.store.createSession(newSession('s1'));
+      // Subscribed before s1 is made, and its event received: on a Redis Cluster a message
+      // published before a subscription can still reach a subscriber on another node (the
+      // cluster bus forwards it later), so the events counted below start after it.
       const listener = new RecordingListener();
       const unsubscribe = ctx.store.subscribe(listener);
       await listener.waitUp();
+      await ctx.store.createSession(newSession('s1'));
+      await listener.waitForEvent('the created event for s1', isCreated('s1'));
+      const before = listener.events.length;
       expect(await ctx.store.revokeSession('unknown', T0)).toBe(false);
       expect(await ctx.store.revokeOtherSessions('s1', T0)).toEqual([]);
       expect(await ctx.store.revokeSession('s1', T0)).toBe(true);
       // Events arrive in order, so once the last one is here the others would have been too.
       await listener.waitForEvent('the revoked event for s1', isRevoked('s1'));
-      expect(listener.events).toEqual([{ type: 'revoked', jtis: ['s1'] }]);
+      expect(listener.events.slice(before)).toEqual([{ type: 'revoked', jtis: ['s1'] }]);
       unsubscribe();
     });
 
