@@ -1,4 +1,3 @@
-import type { QueryResult, QueryResultRow } from 'pg';
 import type {
   ApiKeyRecord,
   ApiKeyScope,
@@ -7,9 +6,7 @@ import type {
   NewApiKey,
   ThrottleRecord,
 } from '../types.js';
-import { orNull } from './rows.js';
-
-type Query = <R extends QueryResultRow>(text: string, values?: unknown[]) => Promise<QueryResult<R>>;
+import { orNull, type TableQuery } from './rows.js';
 
 interface ApiKeyRow {
   id: string;
@@ -74,7 +71,7 @@ const toThrottle = (row: ThrottleRow): ThrottleRecord => ({
  */
 export class PostgresAccessTables {
   constructor(
-    private readonly query: Query,
+    private readonly query: TableQuery,
     /** The quoted schema. */
     private readonly s: string,
   ) {}

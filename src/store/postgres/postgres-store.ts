@@ -21,6 +21,7 @@ import { PostgresAccessTables } from './access.js';
 import { MIGRATION_DEADLINES, POSTGRES_DEADLINES } from './deadlines.js';
 import { feedChannel, PostgresFeedTransport } from './feed-transport.js';
 import { applyPostgresMigrations, quoteIdentifier } from './migrations.js';
+import type { TableQuery } from './rows.js';
 import { PostgresSessionTables } from './sessions.js';
 import { PostgresStoredTokenTables } from './stored-tokens.js';
 import { toStoreError } from './unavailable.js';
@@ -93,12 +94,10 @@ export class PostgresStore implements Store {
     // An idle client that loses its server emits 'error' on the pool; unhandled, that would
     // crash the process. The pool drops the client; the next query reconnects or reports.
     this.pool.on('error', () => undefined);
-    this.access = new PostgresAccessTables((text, values) => this.query(text, values), this.s);
-    this.storedTokens = new PostgresStoredTokenTables(
-      (text, values, options) => this.query(text, values, options),
-      this.s,
-    );
-    this.sessions = new PostgresSessionTables((text, values) => this.query(text, values), this.s);
+    const query: TableQuery = (text, values, options) => this.query(text, values, options);
+    this.access = new PostgresAccessTables(query, this.s);
+    this.storedTokens = new PostgresStoredTokenTables(query, this.s);
+    this.sessions = new PostgresSessionTables(query, this.s);
     this.channel = feedChannel(config.schema);
     this.feed = new ChangeFeed(new PostgresFeedTransport(config.url, this.channel, options.feedHeartbeatMs));
   }

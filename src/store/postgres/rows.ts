@@ -1,4 +1,15 @@
+import type { QueryResult, QueryResultRow } from 'pg';
 import type { ListedStoredToken, SessionRecord, StoredToken } from '../types.js';
+
+/**
+ * How the table classes (access.ts, sessions.ts, stored-tokens.ts) run a statement: the
+ * store's `query`, with its deadline, prepared once per connection unless `prepared: false`.
+ */
+export type TableQuery = <R extends QueryResultRow>(
+  text: string,
+  values?: unknown[],
+  options?: { prepared?: boolean },
+) => Promise<QueryResult<R>>;
 
 // Rows as pg returns them: bigint columns arrive as strings and are parsed here, so only
 // domain types leave the backend. Every ms or seconds value fits a double exactly.

@@ -1,8 +1,5 @@
-import type { QueryResult, QueryResultRow } from 'pg';
 import type { SessionRecord } from '../types.js';
-import { type SessionRow, toSession } from './rows.js';
-
-type Query = <R extends QueryResultRow>(text: string, values?: unknown[]) => Promise<QueryResult<R>>;
+import { type SessionRow, type TableQuery, toSession } from './rows.js';
 
 /**
  * The admin key hash, session version and admin sessions on Postgres: each method one
@@ -13,7 +10,7 @@ type Query = <R extends QueryResultRow>(text: string, values?: unknown[]) => Pro
  */
 export class PostgresSessionTables {
   constructor(
-    private readonly query: Query,
+    private readonly query: TableQuery,
     /** The quoted schema. */
     private readonly s: string,
   ) {}

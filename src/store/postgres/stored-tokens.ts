@@ -1,14 +1,7 @@
-import type { QueryResult, QueryResultRow } from 'pg';
 import { TurnBatch } from '../turn-batch.js';
 import type { StoredToken, StoredTokenPage, StoredTokenPatch, StoredTokenQuery } from '../types.js';
-import { type StoredTokenRow, toListedStoredToken, toStoredToken } from './rows.js';
+import { type StoredTokenRow, type TableQuery, toListedStoredToken, toStoredToken } from './rows.js';
 import { currentStoredTokenQuery, listStoredTokensQuery } from './stored-token-queries.js';
-
-type Query = <R extends QueryResultRow>(
-  text: string,
-  values?: unknown[],
-  options?: { prepared?: boolean },
-) => Promise<QueryResult<R>>;
 
 /**
  * Stored tokens on Postgres: each method one statement. Clearing and purging run as repeated
@@ -17,7 +10,7 @@ type Query = <R extends QueryResultRow>(
  */
 export class PostgresStoredTokenTables {
   constructor(
-    private readonly query: Query,
+    private readonly query: TableQuery,
     /** The quoted schema. */
     private readonly s: string,
   ) {}
