@@ -141,6 +141,12 @@ export interface FeedListener {
 
 export interface Store {
   readonly backend: 'sqlite' | 'postgres' | 'redis';
+  /**
+   * True when a read runs at once, on this thread (SQLite); false when it is a round trip that
+   * goes out with the turn's other commands, so waiting for the turn's end to merge equal
+   * reads costs nothing (Postgres, Redis). The vault merges equal reads by id only then.
+   */
+  readonly readsRunAtOnce: boolean;
 
   /** Applies pending migrations. Safe to call from many instances at once. */
   migrate(): Promise<void>;

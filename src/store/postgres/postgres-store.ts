@@ -53,6 +53,7 @@ const envelope = (idSql: string, eventSql: string) =>
  */
 export class PostgresStore implements Store {
   readonly backend = 'postgres' as const;
+  readonly readsRunAtOnce = false;
   /** Exposed for tests that inspect plans and raw rows; the domain never uses it. */
   readonly pool: Pool;
   private readonly url: string;

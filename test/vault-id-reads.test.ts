@@ -1,0 +1,95 @@
+import { describe, expect, it } from 'vitest';
+import { HOUR_MS, ManualClock, systemRandom } from '../src/clock.js';
+import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
+import type { Store } from '../src/store/types.js';
+import { Vault } from '../src/vault/vault.js';
+import { withTempDatabase } from './support/temp-database.js';
+import { T0 } from './support/time.js';
+
+/**
+ * A vault on a real SQLite store, its findStoredToken calls recorded. `readsRunAtOnce` false
+ * makes the store look like a networked one (Postgres, Redis) to the vault; the reads still
+ * go to SQLite.
+ */
+async function withVault(
+  readsRunAtOnce: boolean,
+  run: (vault: Vault, calls: string[]) => Promise<void>,
+): Promise<void> {
+  await withTempDatabase(async (path) => {
+    const sqlite = new SqliteStore(path);
+    await sqlite.migrate();
+    const calls: string[] = [];
+    const store = Object.create(sqlite, {
+      readsRunAtOnce: { value: readsRunAtOnce },
+      findStoredToken: {
+        value: (id: string) => {
+          calls.push(id);
+          // A read of this id fails, as a store read can, to show it fails no other read.
+          if (id === 'store_00000000000000000000000000')
+            return Promise.reject(new Error('store read failed'));
+          return sqlite.findStoredToken(id);
+        },
+      },
+    }) as Store;
+    const vault = new Vault({
+      store,
+      keys: [{ kid: 'k1', key: Buffer.alloc(32, 1) }],
+      clock: new ManualClock(T0),
+      random: systemRandom,
+    });
+    try {
+      await run(vault, calls);
+    } finally {
+      await sqlite.close();
+    }
+  }, 'vault-id-reads');
+}
+
+describe('Vault: reads by id of one turn', () => {
+  it('on a networked store, share one store read for the same id', async () => {
+    await withVault(false, async (vault, calls) => {
+      const one = await vault.save({ userId: 'usr_1', token: 'token-one', expiresAtMs: T0 + HOUR_MS });
+      const two = await vault.save({ userId: 'usr_2', token: 'token-two', expiresAtMs: T0 + HOUR_MS });
+      const read = await Promise.all([
+        vault.get(one.id),
+        vault.get(two.id),
+        vault.get(one.id),
+        vault.get(one.id),
+      ]);
+      expect(read.map((opened) => opened.token)).toEqual([
+        'token-one',
+        'token-two',
+        'token-one',
+        'token-one',
+      ]);
+      expect(calls).toEqual([one.id, two.id]);
+      // Nothing is remembered between turns: a token deleted in between is gone.
+      await vault.remove(one.id);
+      await expect(vault.get(one.id)).rejects.toMatchObject({ code: 'TOKEN_NOT_FOUND' });
+      expect(calls).toEqual([one.id, two.id, one.id]);
+    });
+  });
+
+  it("on a networked store, a failed read fails only its own id's requests", async () => {
+    await withVault(false, async (vault, calls) => {
+      const one = await vault.save({ userId: 'usr_1', token: 'token-one', expiresAtMs: T0 + HOUR_MS });
+      const failing = 'store_00000000000000000000000000';
+      const results = await Promise.allSettled([vault.get(failing), vault.get(one.id), vault.get(failing)]);
+      expect(results.map((result) => result.status)).toEqual(['rejected', 'fulfilled', 'rejected']);
+      expect(results[1]).toMatchObject({ value: { token: 'token-one' } });
+      expect(calls).toEqual([failing, one.id]);
+    });
+  });
+
+  it('on SQLite, ask the store for each read, at once', async () => {
+    await withVault(true, async (vault, calls) => {
+      const one = await vault.save({ userId: 'usr_1', token: 'token-one', expiresAtMs: T0 + HOUR_MS });
+      const first = vault.get(one.id);
+      // Asked before the turn ends: no read is held back to be shared.
+      expect(calls).toEqual([one.id]);
+      const read = await Promise.all([first, vault.get(one.id)]);
+      expect(read.map((opened) => opened.token)).toEqual(['token-one', 'token-one']);
+      expect(calls).toEqual([one.id, one.id]);
+    });
+  });
+});
