@@ -1,10 +1,23 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { HOUR_MS, ManualClock, systemRandom } from '../src/clock.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import type { Store } from '../src/store/types.js';
 import { Vault } from '../src/vault/vault.js';
 import { withTempDatabase } from './support/temp-database.js';
 import { T0 } from './support/time.js';
+
+// Every opening of a sealed token is counted; the real one still does the work.
+const openings = vi.hoisted(() => ({ count: 0 }));
+vi.mock('../src/vault/seal.js', async (importOriginal) => {
+  const actual = await importOriginal<typeof import('../src/vault/seal.js')>();
+  return {
+    ...actual,
+    openToken: (...args: Parameters<typeof actual.openToken>) => {
+      openings.count++;
+      return actual.openToken(...args);
+    },
+  };
+});
 
 /**
  * A vault on a real SQLite store, its findStoredToken calls recorded. `readsRunAtOnce` false
@@ -37,6 +50,7 @@ async function withVault(
       clock: new ManualClock(T0),
       random: systemRandom,
     });
+    openings.count = 0;
     try {
       await run(vault, calls);
     } finally {
@@ -46,7 +60,7 @@ async function withVault(
 }
 
 describe('Vault: reads by id of one turn', () => {
-  it('on a networked store, share one store read for the same id', async () => {
+  it('on a networked store, share one store read and one opening for the same id', async () => {
     await withVault(false, async (vault, calls) => {
       const one = await vault.save({ userId: 'usr_1', token: 'token-one', expiresAtMs: T0 + HOUR_MS });
       const two = await vault.save({ userId: 'usr_2', token: 'token-two', expiresAtMs: T0 + HOUR_MS });
@@ -63,6 +77,7 @@ describe('Vault: reads by id of one turn', () => {
         'token-one',
       ]);
       expect(calls).toEqual([one.id, two.id]);
+      expect(openings.count).toBe(2);
       // Nothing is remembered between turns: a token deleted in between is gone.
       await vault.remove(one.id);
       await expect(vault.get(one.id)).rejects.toMatchObject({ code: 'TOKEN_NOT_FOUND' });
@@ -90,6 +105,18 @@ describe('Vault: reads by id of one turn', () => {
       const read = await Promise.all([first, vault.get(one.id)]);
       expect(read.map((opened) => opened.token)).toEqual(['token-one', 'token-one']);
       expect(calls).toEqual([one.id, one.id]);
+      expect(openings.count).toBe(2);
+    });
+  });
+
+  it('current reads of one turn, sharing one record, open it once; the next turn opens it again', async () => {
+    await withVault(true, async (vault) => {
+      await vault.save({ userId: 'usr_1', token: 'token-one', expiresAtMs: T0 + HOUR_MS });
+      const read = await Promise.all([vault.current(), vault.current(), vault.current()]);
+      expect(read.map((opened) => opened.token)).toEqual(['token-one', 'token-one', 'token-one']);
+      expect(openings.count).toBe(1);
+      expect((await vault.current()).token).toBe('token-one');
+      expect(openings.count).toBe(2);
     });
   });
 });
