@@ -252,6 +252,40 @@ describe('SQLite reads of one turn (stored tokens)', () => {
     });
   });
 
+  it('reads of one token in one turn run its query once; another id, the next turn and a read after a write read afresh', async () => {
+    await withStores(async (store) => {
+      await store.insertStoredToken(newToken('tok_a'));
+      await store.insertStoredToken(newToken('tok_b'));
+      await nextTurn();
+      const [first, again, other, third] = await Promise.all([
+        store.findStoredToken('tok_a'),
+        store.findStoredToken('tok_a'),
+        store.findStoredToken('tok_b'),
+        store.findStoredToken('tok_b'),
+      ]);
+      expect(first?.id).toBe('tok_a');
+      // One record for both: the second read was answered from the first.
+      expect(again).toBe(first);
+      expect(other?.id).toBe('tok_b');
+      expect(third).toBe(other);
+      await nextTurn();
+      const next = await store.findStoredToken('tok_b');
+      expect(next).toEqual(other);
+      expect(next).not.toBe(other);
+      // A write ends the turn's snapshot: a read after it (here a listing, which begins the
+      // next snapshot) does not bring back the row read before it.
+      await nextTurn();
+      const seen = store.findStoredToken('tok_a');
+      const deleted = store.deleteStoredToken('tok_a');
+      const listed = store.listStoredTokens({ nowMs: T0, limit: 10, offset: 0 });
+      const after = store.findStoredToken('tok_a');
+      expect((await seen)?.id).toBe('tok_a');
+      expect(await deleted).toBe(true);
+      expect((await listed).total).toBe(1);
+      expect(await after).toBeNull();
+    });
+  });
+
   it("a write of this connection ends the turn's reads: it is committed when it returns, and reads after it see it", async () => {
     await withStores(async (store, other) => {
       await store.insertStoredToken(newToken('tok_a'));

@@ -83,7 +83,8 @@ export class Vault {
   /**
    * `get` reads of one turn for the same id, the same way; only on a store whose reads wait
    * for the turn's end anyway (`readsRunAtOnce` false). On SQLite, holding each read to the
-   * turn's end cost more (2.5 us a read when the ids differ) than sharing saved.
+   * turn's end cost more (2.5 us a read when the ids differ) than sharing saved; there the
+   * store answers a turn's repeated read of one id itself, at once.
    */
   private readonly idReads: TurnBatch<StoredToken | null> | null;
   /**
