@@ -286,6 +286,33 @@ describe('SQLite reads of one turn (stored tokens)', () => {
     });
   });
 
+  it("a write retried after another connection's lock ends a read turn begun while it waited", async () => {
+    await withStores(async (store, other) => {
+      await store.insertStoredToken(newToken('tok_a'));
+      await nextTurn();
+      const count = () => other.prepare('SELECT COUNT(*) FROM stored_tokens').pluck().get();
+      other.exec('BEGIN IMMEDIATE');
+      const deleted = store.deleteStoredToken('tok_a');
+      // A few retries fail while the lock is held.
+      await new Promise((resolve) => setTimeout(resolve, 40));
+      await new Promise<void>((resolve) => {
+        // A read turn begun in a setImmediate callback lasts into the next loop iteration,
+        // whose timers (the write's retry) run before it ends.
+        setImmediate(() => {
+          void store.findStoredToken('tok_a');
+          other.exec('ROLLBACK');
+          const until = performance.now() + 15;
+          while (performance.now() < until) {}
+          resolve();
+        });
+      });
+      expect(await deleted).toBe(true);
+      // Committed when it resolved (not left inside the read turn), and seen by this store.
+      expect(count()).toBe(0);
+      expect(await store.findStoredToken('tok_a')).toBeNull();
+    });
+  });
+
   it("a write of this connection ends the turn's reads: it is committed when it returns, and reads after it see it", async () => {
     await withStores(async (store, other) => {
       await store.insertStoredToken(newToken('tok_a'));

@@ -123,8 +123,11 @@ export class SqliteStore implements Store {
    * another connection holds the lock is it tried again, off the thread, up to LOCK_WAIT_MS.
    */
   private run<T>(fn: () => T): Promise<T> {
-    this.endReadTurn();
-    return this.attempt(fn);
+    // Before every attempt, retries too: a read turn may have begun while this one waited.
+    return this.attempt(() => {
+      this.endReadTurn();
+      return fn();
+    });
   }
 
   /**
