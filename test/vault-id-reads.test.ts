@@ -1,7 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { HOUR_MS, ManualClock, systemRandom } from '../src/clock.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
-import type { Store } from '../src/store/types.js';
 import { Vault } from '../src/vault/vault.js';
 import { withTempDatabase } from './support/temp-database.js';
 import { T0 } from './support/time.js';
@@ -20,30 +19,26 @@ vi.mock('../src/vault/seal.js', async (importOriginal) => {
 });
 
 /**
- * A vault on a real SQLite store, its findStoredToken calls recorded. `readsRunAtOnce` false
- * makes the store look like a networked one (Postgres, Redis) to the vault; the reads still
- * go to SQLite.
+ * A vault on a real SQLite store, its findStoredToken calls recorded. `sharesReadsById` false
+ * makes the store look like one that does not share a turn's reads by id (Redis) to the vault;
+ * the reads still go to SQLite.
  */
 async function withVault(
-  readsRunAtOnce: boolean,
+  sharesReadsById: boolean,
   run: (vault: Vault, calls: string[]) => Promise<void>,
 ): Promise<void> {
   await withTempDatabase(async (path) => {
-    const sqlite = new SqliteStore(path);
-    await sqlite.migrate();
+    const store = new SqliteStore(path);
+    await store.migrate();
     const calls: string[] = [];
-    const store = Object.create(sqlite, {
-      readsRunAtOnce: { value: readsRunAtOnce },
-      findStoredToken: {
-        value: (id: string) => {
-          calls.push(id);
-          // A read of this id fails, as a store read can, to show it fails no other read.
-          if (id === 'store_00000000000000000000000000')
-            return Promise.reject(new Error('store read failed'));
-          return sqlite.findStoredToken(id);
-        },
-      },
-    }) as Store;
+    Object.defineProperty(store, 'sharesReadsById', { value: sharesReadsById });
+    const read = store.findStoredToken.bind(store);
+    vi.spyOn(store, 'findStoredToken').mockImplementation((id) => {
+      calls.push(id);
+      // A read of this id fails, as a store read can, to show it fails no other read.
+      if (id === 'store_00000000000000000000000000') return Promise.reject(new Error('store read failed'));
+      return read(id);
+    });
     const vault = new Vault({
       store,
       keys: [{ kid: 'k1', key: Buffer.alloc(32, 1) }],
@@ -54,13 +49,13 @@ async function withVault(
     try {
       await run(vault, calls);
     } finally {
-      await sqlite.close();
+      await store.close();
     }
   }, 'vault-id-reads');
 }
 
 describe('Vault: reads by id of one turn', () => {
-  it('on a networked store, share one store read and one opening for the same id', async () => {
+  it('on a store that does not share them itself, share one store read and one opening for the same id', async () => {
     await withVault(false, async (vault, calls) => {
       const one = await vault.save({ userId: 'usr_1', token: 'token-one', expiresAtMs: T0 + HOUR_MS });
       const two = await vault.save({ userId: 'usr_2', token: 'token-two', expiresAtMs: T0 + HOUR_MS });
@@ -85,7 +80,7 @@ describe('Vault: reads by id of one turn', () => {
     });
   });
 
-  it("on a networked store, a failed read fails only its own id's requests", async () => {
+  it("on a store that does not share them itself, a failed read fails only its own id's requests", async () => {
     await withVault(false, async (vault, calls) => {
       const one = await vault.save({ userId: 'usr_1', token: 'token-one', expiresAtMs: T0 + HOUR_MS });
       const failing = 'store_00000000000000000000000000';

@@ -142,11 +142,12 @@ export interface FeedListener {
 export interface Store {
   readonly backend: 'sqlite' | 'postgres' | 'redis';
   /**
-   * True when a read runs at once, on this thread (SQLite); false when it is a round trip that
-   * goes out with the turn's other commands, so waiting for the turn's end to merge equal
-   * reads costs nothing (Postgres, Redis). The vault merges equal reads by id only then.
+   * True when the store itself answers the reads by id of one event-loop turn for one id with
+   * one read and one record: SQLite (the last read by id, kept while its read transaction
+   * lasts) and Postgres (one statement per turn for the turn's distinct ids). False when each
+   * call is a read of its own (Redis): the vault then shares them.
    */
-  readonly readsRunAtOnce: boolean;
+  readonly sharesReadsById: boolean;
 
   /** Applies pending migrations. Safe to call from many instances at once. */
   migrate(): Promise<void>;

@@ -81,10 +81,10 @@ export class Vault {
    */
   private readonly currentReads: TurnBatch<StoredToken | null>;
   /**
-   * `get` reads of one turn for the same id, the same way; only on a store whose reads wait
-   * for the turn's end anyway (`readsRunAtOnce` false). On SQLite, holding each read to the
-   * turn's end cost more (2.5 us a read when the ids differ) than sharing saved; there the
-   * store answers a turn's repeated read of one id itself, at once.
+   * `get` reads of one turn for the same id, the same way, on a store that does not share them
+   * itself (`sharesReadsById` false: Redis). SQLite and Postgres do, without this batch's wait:
+   * on SQLite, holding each read to the turn's end cost more (2.5 us a read when the ids
+   * differ) than sharing saved, and on Postgres it put off the store's own batch a turn.
    */
   private readonly idReads: TurnBatch<StoredToken | null> | null;
   /**
@@ -106,7 +106,7 @@ export class Vault {
       const [nowMs, userId] = JSON.parse(key) as [number, string | null];
       return this.store.findCurrentStoredToken(nowMs, userId ?? undefined);
     });
-    this.idReads = options.store.readsRunAtOnce
+    this.idReads = options.store.sharesReadsById
       ? null
       : TurnBatch.ofKeys((id) => this.store.findStoredToken(id));
   }

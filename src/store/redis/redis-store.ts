@@ -72,7 +72,7 @@ export interface RedisStoreOptions {
  */
 export class RedisStore implements Store {
   readonly backend = 'redis' as const;
-  readonly readsRunAtOnce = false;
+  readonly sharesReadsById = false;
   private readonly keys: RedisKeys;
   private readonly prefix: string;
   private readonly server: ParsedRedisUrl;
