@@ -105,7 +105,7 @@ describe('Vault: reads by id of one turn', () => {
     });
   });
 
-  it('current reads of one turn, sharing one record, open it once; the next turn opens it again', async () => {
+  it('current reads of one turn, sharing one record, open it once; the next turn opens it again, and none is kept past its turn', async () => {
     await withVault(true, async (vault) => {
       await vault.save({ userId: 'usr_1', token: 'token-one', expiresAtMs: T0 + HOUR_MS });
       const read = await Promise.all([vault.current(), vault.current(), vault.current()]);
@@ -113,6 +113,9 @@ describe('Vault: reads by id of one turn', () => {
       expect(openings.count).toBe(1);
       expect((await vault.current()).token).toBe('token-one');
       expect(openings.count).toBe(2);
+      // No opened token is kept past its turn.
+      await new Promise((resolve) => setImmediate(resolve));
+      expect((vault as unknown as { lastOpened: unknown }).lastOpened).toBeNull();
     });
   });
 });

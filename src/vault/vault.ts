@@ -89,10 +89,13 @@ export class Vault {
   private readonly idReads: TurnBatch<StoredToken | null> | null;
   /**
    * The record last opened, and its token: the requests handed one record object by a shared
-   * read are answered one after another, and open it once. It holds one opened token until
-   * the next opening, as the answer being written does.
+   * read are answered one after another, in one turn, and open it once. Forgotten when the
+   * turn ends (`forgetOpened`), so no clear token outlives the turn it was asked for in.
    */
   private lastOpened: { record: StoredToken; token: string } | null = null;
+  private readonly forgetOpened = (): void => {
+    this.lastOpened = null;
+  };
 
   /** Throws ConfigError for an unusable key ring, so a bad one stops start-up. */
   constructor(options: VaultOptions) {
@@ -255,6 +258,8 @@ export class Vault {
     if (this.lastOpened?.record === record) token = this.lastOpened.token;
     else {
       token = openToken(this.ring, record.id, record);
+      // While one is kept, its forgetting is already due: one setImmediate per turn at most.
+      if (this.lastOpened === null) setImmediate(this.forgetOpened);
       this.lastOpened = { record, token };
     }
     return {
