@@ -227,7 +227,7 @@ await describeWithService(
           expect(statements).toEqual([[['tok_one', 'tok_missing', 'tok_two']]]);
           expect(found.map((token) => token?.id ?? null)).toEqual(['tok_one', null, 'tok_two', 'tok_one']);
           expect(found[2]).toEqual(newToken('tok_two', { userId: 'usr_b' }));
-          // One record for every lookup of one id (Store.sharesReadsById: the vault opens it once).
+          // One record for every lookup of one id (the port's promise: the vault opens it once).
           expect(found[3]).toBe(found[0]);
           // The same through the store: its pool, prepared statement and deadline.
           const throughStore = await Promise.all(

@@ -57,6 +57,23 @@ await describeWithService(
         expect(counts).toEqual({ writes: 1, chunks: 3 });
       });
 
+      it('lookups of one id in one turn get one record from one read; the next turn reads afresh', async () => {
+        const { store } = await open();
+        for (const id of ['tok_one', 'tok_two']) await store.insertStoredToken(newToken(id));
+        const client = (store as unknown as { client: Redis }).client;
+        const counts = countWrites(client.stream as Socket);
+        const found = await Promise.all(
+          ['tok_one', 'tok_two', 'tok_one', 'tok_one'].map((id) => store.findStoredToken(id)),
+        );
+        expect(found.map((token) => token?.id ?? null)).toEqual(['tok_one', 'tok_two', 'tok_one', 'tok_one']);
+        expect(found[2]).toBe(found[0]);
+        expect(found[3]).toBe(found[0]);
+        // Two reads (one per distinct id), in one write.
+        expect(counts).toEqual({ writes: 1, chunks: 2 });
+        await store.deleteStoredToken('tok_one');
+        expect(await store.findStoredToken('tok_one')).toBeNull();
+      });
+
       it('the store adds nothing in clear: only the preview of a stored token is readable on the server', async () => {
         const { store, config } = await open();
         const marker = 'CLEAR-TOKEN-MARKER-eyJhbGciOiJIUzI1NiJ9';

@@ -5,6 +5,19 @@ import { Vault } from '../src/vault/vault.js';
 import { withTempDatabase } from './support/temp-database.js';
 import { T0 } from './support/time.js';
 
+// Every opening of a sealed token is counted; the real one still does the work.
+const openings = vi.hoisted(() => ({ count: 0 }));
+vi.mock('../src/vault/seal.js', async (importOriginal) => {
+  const actual = await importOriginal<typeof import('../src/vault/seal.js')>();
+  return {
+    ...actual,
+    openToken: (...args: Parameters<typeof actual.openToken>) => {
+      openings.count++;
+      return actual.openToken(...args);
+    },
+  };
+});
+
 /** A vault on a real SQLite store, with the store's findCurrentStoredToken calls recorded. */
 async function withVault(run: (vault: Vault, clock: ManualClock, calls: unknown[][]) => Promise<void>) {
   await withTempDatabase(async (path) => {
@@ -25,6 +38,7 @@ async function withVault(run: (vault: Vault, clock: ManualClock, calls: unknown[
       clock,
       random: systemRandom,
     });
+    openings.count = 0;
     try {
       await run(vault, clock, calls);
     } finally {
@@ -84,6 +98,40 @@ describe('Vault: current and validity reads of one turn', () => {
         [T0, 'usr_failing'],
         [T0, 'usr_1'],
       ]);
+    });
+  });
+});
+
+describe('Vault: a record shared by the requests of one turn', () => {
+  it('is opened once for current reads; the next turn opens it again, and none is kept past its turn', async () => {
+    await withVault(async (vault) => {
+      await vault.save({ userId: 'usr_1', token: 'token-one', expiresAtMs: T0 + HOUR_MS });
+      const read = await Promise.all([vault.current(), vault.current(), vault.current()]);
+      expect(read.map((opened) => opened.token)).toEqual(['token-one', 'token-one', 'token-one']);
+      expect(openings.count).toBe(1);
+      expect((await vault.current()).token).toBe('token-one');
+      expect(openings.count).toBe(2);
+      // No opened token is kept past its turn.
+      await new Promise((resolve) => setImmediate(resolve));
+      expect((vault as unknown as { lastOpened: unknown }).lastOpened).toBeNull();
+    });
+  });
+
+  it('is opened once for reads by id, which the vault hands to the store at once', async () => {
+    await withVault(async (vault) => {
+      const one = await vault.save({ userId: 'usr_1', token: 'token-one', expiresAtMs: T0 + HOUR_MS });
+      const two = await vault.save({ userId: 'usr_2', token: 'token-two', expiresAtMs: T0 + HOUR_MS });
+      // The vault's store, as the vault sees it (the spy counts the calls, the store answers).
+      const store = (vault as unknown as { store: SqliteStore }).store;
+      const find = vi.spyOn(store, 'findStoredToken');
+      const first = vault.get(one.id);
+      // Asked before the turn ends: the vault holds no read back.
+      expect(find).toHaveBeenCalledTimes(1);
+      const read = await Promise.all([first, vault.get(one.id), vault.get(two.id)]);
+      expect(read.map((opened) => opened.token)).toEqual(['token-one', 'token-one', 'token-two']);
+      expect(find).toHaveBeenCalledTimes(3);
+      // The store answered the second read from the first (one record): two openings, not three.
+      expect(openings.count).toBe(2);
     });
   });
 });

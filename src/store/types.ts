@@ -141,13 +141,6 @@ export interface FeedListener {
 
 export interface Store {
   readonly backend: 'sqlite' | 'postgres' | 'redis';
-  /**
-   * True when the store itself answers the reads by id of one event-loop turn for one id with
-   * one read and one record: SQLite (the last read by id, kept while its read transaction
-   * lasts) and Postgres (one statement per turn for the turn's distinct ids). False when each
-   * call is a read of its own (Redis): the vault then shares them.
-   */
-  readonly sharesReadsById: boolean;
 
   /** Applies pending migrations. Safe to call from many instances at once. */
   migrate(): Promise<void>;
@@ -188,6 +181,11 @@ export interface Store {
 
   // --- stored tokens ------------------------------------------------------------------
   insertStoredToken(token: StoredToken): Promise<void>;
+  /**
+   * Lookups of one id made in one event-loop turn get one record object, from one read (the
+   * vault opens it once). Nothing is kept between turns, and a lookup sees every write
+   * answered before it was made.
+   */
   findStoredToken(id: string): Promise<StoredToken | null>;
   /** Newest `savedAtMs` first, ties by id descending. */
   listStoredTokens(query: StoredTokenQuery): Promise<StoredTokenPage>;

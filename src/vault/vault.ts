@@ -81,13 +81,6 @@ export class Vault {
    */
   private readonly currentReads: TurnBatch<StoredToken | null>;
   /**
-   * `get` reads of one turn for the same id, the same way, on a store that does not share them
-   * itself (`sharesReadsById` false: Redis). SQLite and Postgres do, without this batch's wait:
-   * on SQLite, holding each read to the turn's end cost more (2.5 us a read when the ids
-   * differ) than sharing saved, and on Postgres it put off the store's own batch a turn.
-   */
-  private readonly idReads: TurnBatch<StoredToken | null> | null;
-  /**
    * The record last opened, and its token: the requests handed one record object by a shared
    * read are answered one after another, in one turn, and open it once. Forgotten when the
    * turn ends (`forgetOpened`), so no clear token outlives the turn it was asked for in.
@@ -109,19 +102,11 @@ export class Vault {
       const [nowMs, userId] = JSON.parse(key) as [number, string | null];
       return this.store.findCurrentStoredToken(nowMs, userId ?? undefined);
     });
-    this.idReads = options.store.sharesReadsById
-      ? null
-      : TurnBatch.ofKeys((id) => this.store.findStoredToken(id));
   }
 
   /** The token `current` answers with at `nowMs`, read together with the turn's same reads. */
   private findCurrent(nowMs: number, userId: string | undefined): Promise<StoredToken | null> {
     return this.currentReads.get(JSON.stringify([nowMs, userId ?? null]));
-  }
-
-  /** The stored token by that id, read together with the turn's same reads. */
-  private findById(id: string): Promise<StoredToken | null> {
-    return this.idReads === null ? this.store.findStoredToken(id) : this.idReads.get(id);
   }
 
   /** Seals and stores a new token; `savedAtMs` and `createdAtMs` are both now. */
@@ -156,7 +141,7 @@ export class Vault {
 
   /** The whole token. Throws TOKEN_NOT_FOUND, SEALING_KEY_MISSING or TOKEN_UNREADABLE. */
   async get(id: string): Promise<OpenedStoredToken> {
-    const record = isStoredTokenId(id) ? await this.findById(id) : null;
+    const record = isStoredTokenId(id) ? await this.store.findStoredToken(id) : null;
     if (record === null) throw notFound(id);
     return this.open(record, this.clock.now());
   }

@@ -53,7 +53,6 @@ const envelope = (idSql: string, eventSql: string) =>
  */
 export class PostgresStore implements Store {
   readonly backend = 'postgres' as const;
-  readonly sharesReadsById = true;
   /** Exposed for tests that inspect plans and raw rows; the domain never uses it. */
   readonly pool: Pool;
   private readonly url: string;

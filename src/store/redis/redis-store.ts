@@ -1,6 +1,7 @@
 import { DAY_MS, secondsFromMs } from '../../clock.js';
 import { StoreMismatchError } from '../../errors.js';
 import { ChangeFeed, type PublishedEvent } from '../feed/change-feed.js';
+import { TurnBatch } from '../turn-batch.js';
 import type {
   ApiKeyRecord,
   AuditEntry,
@@ -72,7 +73,6 @@ export interface RedisStoreOptions {
  */
 export class RedisStore implements Store {
   readonly backend = 'redis' as const;
-  readonly sharesReadsById = false;
   private readonly keys: RedisKeys;
   private readonly prefix: string;
   private readonly server: ParsedRedisUrl;
@@ -84,6 +84,11 @@ export class RedisStore implements Store {
   private readonly writes: TurnWrites;
   private readonly access: RedisAccessKeys;
   private readonly storedTokens: RedisStoredTokens;
+  /**
+   * The lookups by id of one turn, one read per distinct id, made at the turn's end through
+   * `run`: the turn's reads still leave in one write.
+   */
+  private readonly lookups = TurnBatch.ofKeys((id) => this.run(() => this.storedTokens.findStoredToken(id)));
   private closed = false;
 
   constructor(config: RedisBackendConfig, options: RedisStoreOptions = {}) {
@@ -287,7 +292,7 @@ export class RedisStore implements Store {
   }
 
   findStoredToken(id: string): Promise<StoredToken | null> {
-    return this.run(() => this.storedTokens.findStoredToken(id));
+    return this.lookups.get(id);
   }
 
   listStoredTokens(query: StoredTokenQuery): Promise<StoredTokenPage> {

@@ -62,7 +62,6 @@ export interface SqliteStoreOptions {
 
 export class SqliteStore implements Store {
   readonly backend = 'sqlite' as const;
-  readonly sharesReadsById = true;
   private readonly db: Database.Database;
   private readonly feed: ChangeFeed;
   private readonly statements = new Map<string, Database.Statement>();
