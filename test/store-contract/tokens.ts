@@ -40,6 +40,21 @@ export function describeTokenContract(ctx: ContractContext): void {
       expect(await ctx.store.findStoredToken('nope')).toBeNull();
     });
 
+    it('findStoredToken: lookups of one id in one turn get one record; a later turn sees a delete', async () => {
+      await ctx.store.insertStoredToken(newToken('tok_1'));
+      await ctx.store.insertStoredToken(newToken('tok_2'));
+      const [first, again, other] = await Promise.all([
+        ctx.store.findStoredToken('tok_1'),
+        ctx.store.findStoredToken('tok_1'),
+        ctx.store.findStoredToken('tok_2'),
+      ]);
+      expect(first?.id).toBe('tok_1');
+      expect(again).toBe(first);
+      expect(other?.id).toBe('tok_2');
+      await ctx.store.deleteStoredToken('tok_1');
+      expect(await ctx.store.findStoredToken('tok_1')).toBeNull();
+    });
+
     it('listStoredTokens: newest savedAtMs first, ties by id descending, with the total', async () => {
       await insertAll([
         newToken('a', { savedAtMs: T0 + 1 }),
