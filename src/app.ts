@@ -19,11 +19,12 @@ import { toRfc3339 } from './clock.js';
 import type { Config } from './config.js';
 import { eventRoutes } from './events/routes.js';
 import { createAuth } from './http/auth.js';
+import { trustProxyFunction } from './http/client-address.js';
 import { consoleRoutes } from './http/console.js';
 import { registerDefaultHeaders } from './http/default-headers.js';
 import { clientErrorHandler, frameworkErrors, registerErrorHandling } from './http/errors.js';
 import { failure, registerOpenApi, SECURITY } from './http/openapi.js';
-import { registerRequestLog } from './http/request-log.js';
+import { createRequestLog, registerRequestLog } from './http/request-log.js';
 import { buildLazySerializer } from './http/serialization.js';
 import { registerValidation } from './http/validation.js';
 import { FeedWatch } from './metrics/feed-watch.js';
@@ -72,14 +73,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const { config, secrets, clock, random } = deps;
   const metrics = new Metrics();
   const store = instrumentStore(deps.store, metrics);
+  const trustProxy = trustProxyFunction(config.trustProxy);
   const app = Fastify({
     ...(deps.logger === undefined ? { logger: false } : { loggerInstance: deps.logger }),
     bodyLimit: BODY_LIMIT,
-    // A hop count trusts that many proxies in front of us, nearest first.
-    trustProxy:
-      typeof config.trustProxy === 'number'
-        ? (_address: string, hop: number) => hop < (config.trustProxy as number)
-        : config.trustProxy,
+    trustProxy: trustProxy ?? false,
     // Long enough that an over-long id reaches its route and gets that route's 404.
     routerOptions: { maxParamLength: 8192 },
     frameworkErrors,
@@ -94,9 +92,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   if (deps.onRoute !== undefined) app.addHook('onRoute', deps.onRoute);
   registerDefaultHeaders(app);
-  if (deps.logger !== undefined) {
-    registerRequestLog(app, { mode: config.logRequests ?? 'errors', slowMs: config.logSlowMs ?? 1000 });
-  }
+  const requestLog =
+    deps.logger === undefined
+      ? null
+      : createRequestLog(app.log, { mode: config.logRequests ?? 'errors', slowMs: config.logSlowMs ?? 1000 });
+  if (requestLog !== null) registerRequestLog(app, requestLog);
   app.decorateRequest('caller', null);
   registerValidation(app);
   registerErrorHandling(app);

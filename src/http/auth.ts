@@ -1,3 +1,4 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyRequest, onRequestHookHandler } from 'fastify';
 import type { ApiKeyCaller, ApiKeys } from '../access/api-keys.js';
 import { looksLikeApiKey } from '../access/api-keys.js';
@@ -34,6 +35,19 @@ declare module 'fastify' {
  */
 export type Requirement = 'admin' | 'admin_key' | ApiKeyScope;
 
+/** What a credential is read from: a Fastify request, or a request not routed by Fastify. */
+export interface CredentialRequest {
+  readonly headers: IncomingHttpHeaders;
+  readonly method: string;
+  /** The client address (read only for key attempts, which are throttled by address). */
+  readonly ip: string;
+}
+
+/** A session token memory knows to be bad, and how it came. */
+interface Refused {
+  refused: 'bearer' | 'cookie';
+}
+
 const BEARER = /^Bearer[ ]+([A-Za-z0-9._~+/-]+=*)[ ]*$/i;
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
@@ -51,6 +65,12 @@ export interface AuthOptions {
 export interface Auth {
   /** A hook that sets `request.caller`, or refuses with 401 (no good credential), 403 or 429. */
   require(requirement: Requirement): onRequestHookHandler;
+  /**
+   * The caller `require(requirement)` would let through at once, from memory alone, or
+   * undefined: for every request it would refuse, or would need the store for. Nothing is
+   * counted or logged, so the request can still be handed to `require`'s hook.
+   */
+  admitNow(request: CredentialRequest, requirement: Requirement): Caller | undefined;
   /** What `require`'s hook does, for a hook that judges other credentials first. */
   authorize(request: FastifyRequest, requirement: Requirement): Promise<void>;
   /**
@@ -146,12 +166,12 @@ export function createAuth(options: AuthOptions): Auth {
   }
 
   /**
-   * The caller when memory alone can tell, with no promise made: the usual request, whose
-   * credential was checked before. A session token memory knows to be bad is refused here.
-   * Undefined when the store must be asked, and for key attempts that fail (`resolveCaller`
-   * then decides, and counts the failure towards a lockout).
+   * The caller when memory alone can tell, with no promise made and nothing counted: the usual
+   * request, whose credential was checked before. `refused` names a session token memory knows
+   * to be bad. Undefined when the store must be asked, and for key attempts that fail
+   * (`resolveCaller` then decides, and counts the failure towards a lockout).
    */
-  function callerNow(request: FastifyRequest): Caller | undefined {
+  function peekCaller(request: CredentialRequest): Caller | Refused | undefined {
     const key = request.headers['x-admin-key'];
     if (key !== undefined) {
       return typeof key === 'string' && throttle.isOpenNow(request.ip) && adminKey.checkNow(key) === true
@@ -178,8 +198,15 @@ export function createAuth(options: AuthOptions): Auth {
       via = 'cookie';
     }
     const session = sessions.verifySessionNow(token);
-    if (session === null) throw refused(request, via);
+    if (session === null) return { refused: via };
     return session === undefined ? undefined : { via, session, apiKey: null };
+  }
+
+  /** `peekCaller`, refusing (and counting) a session token memory knows to be bad. */
+  function callerNow(request: FastifyRequest): Caller | undefined {
+    const caller = peekCaller(request);
+    if (caller !== undefined && 'refused' in caller) throw refused(request, caller.refused);
+    return caller;
   }
 
   /** Lets `caller` through when it meets `requirement` (setting `request.caller`); else 403. */
@@ -201,6 +228,12 @@ export function createAuth(options: AuthOptions): Auth {
   return {
     keyAttempt,
     authorize,
+    admitNow(request, requirement) {
+      const caller = peekCaller(request);
+      return caller !== undefined && !('refused' in caller) && allows(caller, requirement)
+        ? caller
+        : undefined;
+    },
     require: (requirement) =>
       // Callback style: a caller told from memory goes on at once, with no promise made.
       function authenticate(request, _reply, done) {

@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 
 /** Which requests get a log line: every one, or those that need attention. */
 export type RequestLogging = 'all' | 'errors';
@@ -9,30 +9,56 @@ export interface RequestLogOptions {
   slowMs: number;
 }
 
+/** What a request's log line says of it. */
+export interface AnsweredRequest {
+  reqId: string;
+  method: string;
+  /** The request target; the query is cut off before it is written. */
+  url: string;
+  status: number;
+  ms: number;
+  ip: string | undefined;
+}
+
+export interface RequestLog {
+  /** Whether an answer with this status and time gets a line. */
+  wants(status: number, ms: number): boolean;
+  write(request: AnsweredRequest): void;
+}
+
 /**
  * One line per request, written when its response is done (never two, and nothing before the
  * handler runs): method, path without the query, status, time and client address; never a
  * header. With `errors`, only what needs attention is written: 5xx (error), failed
  * authentication and refusals (401, 403, 429 at warn), other 4xx (info) and slow requests
- * (warn). Fastify's own two lines per request are turned off in `app.ts`.
+ * (warn).
  */
-export function registerRequestLog(app: FastifyInstance, { mode, slowMs }: RequestLogOptions): void {
+export function createRequestLog(log: FastifyBaseLogger, { mode, slowMs }: RequestLogOptions): RequestLog {
+  return {
+    wants: (status, ms) => mode === 'all' || status >= 400 || ms >= slowMs,
+    write({ reqId, method, url, status, ms, ip }) {
+      const line = { reqId, method, path: url.split('?', 1)[0], status, ms: Math.round(ms * 10) / 10, ip };
+      if (status >= 500) log.error(line, 'request failed');
+      else if (status === 401 || status === 403 || status === 429 || ms >= slowMs) log.warn(line, 'request');
+      else log.info(line, 'request');
+    },
+  };
+}
+
+/** Writes `requestLog`'s line for every answer Fastify sends. Fastify's own two lines per request are turned off in `app.ts`. */
+export function registerRequestLog(app: FastifyInstance, requestLog: RequestLog): void {
   app.addHook('onResponse', (request, reply, done) => {
     const status = reply.statusCode;
     const ms = reply.elapsedTime;
-    const slow = ms >= slowMs;
-    if (mode === 'all' || status >= 400 || slow) {
-      const line = {
+    if (requestLog.wants(status, ms)) {
+      requestLog.write({
         reqId: request.id,
         method: request.method,
-        path: request.url.split('?', 1)[0],
+        url: request.url,
         status,
-        ms: Math.round(ms * 10) / 10,
+        ms,
         ip: request.ip,
-      };
-      if (status >= 500) request.log.error(line, 'request failed');
-      else if (status === 401 || status === 403 || status === 429 || slow) request.log.warn(line, 'request');
-      else request.log.info(line, 'request');
+      });
     }
     done();
   });

@@ -10,6 +10,14 @@ interface Series {
 /** The route label of requests no route matched: never the raw URL (unbounded, and may hold secrets). */
 export const UNMATCHED_ROUTE = 'unmatched';
 
+/** Counts and times one answer of a route: its method, status and time in milliseconds. */
+export type AnswerRecorder = (method: string, status: number, elapsedMs: number) => void;
+
+export interface HttpMetrics {
+  /** The recorder of a route template, for answers written without the framework. */
+  recorderFor(route: string): AnswerRecorder;
+}
+
 const observers = new WeakSet<onResponseHookHandler>();
 
 /**
@@ -18,8 +26,11 @@ const observers = new WeakSet<onResponseHookHandler>();
  * one prom-client histogram update: no label object or route options built per request. Must be called
  * before the routes are registered (it hooks `onRoute`).
  */
-export function registerHttpMetrics(app: FastifyInstance, metrics: Metrics): void {
-  const observerFor = (route: string): onResponseHookHandler => {
+export function registerHttpMetrics(app: FastifyInstance, metrics: Metrics): HttpMetrics {
+  const recorders = new Map<string, AnswerRecorder>();
+  const recorderFor = (route: string): AnswerRecorder => {
+    const known = recorders.get(route);
+    if (known !== undefined) return known;
     const byMethod = new Map<string, Map<number, Series>>();
     const seriesFor = (method: string, status: number): Series => {
       let byStatus = byMethod.get(method);
@@ -38,12 +49,19 @@ export function registerHttpMetrics(app: FastifyInstance, metrics: Metrics): voi
       }
       return series;
     };
-    const observe = (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
-      const status = reply.statusCode;
-      const series = seriesFor(request.method, status);
+    const record: AnswerRecorder = (method, status, elapsedMs) => {
+      const series = seriesFor(method, status);
       series.count.count++;
-      series.duration.observe(reply.elapsedTime / 1000);
+      series.duration.observe(elapsedMs / 1000);
       if (status === 429) metrics.throttled.inc();
+    };
+    recorders.set(route, record);
+    return record;
+  };
+  const observerFor = (route: string): onResponseHookHandler => {
+    const record = recorderFor(route);
+    const observe = (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
+      record(request.method, reply.statusCode, reply.elapsedTime);
       done();
     };
     observers.add(observe);
@@ -63,4 +81,5 @@ export function registerHttpMetrics(app: FastifyInstance, metrics: Metrics): voi
     if (request.is404) unmatched.call(this, request, reply, done);
     else done();
   });
+  return { recorderFor };
 }
