@@ -19,10 +19,11 @@ import { toRfc3339 } from './clock.js';
 import type { Config } from './config.js';
 import { eventRoutes } from './events/routes.js';
 import { createAuth } from './http/auth.js';
-import { trustProxyFunction } from './http/client-address.js';
+import { clientAddressOf, trustProxyFunction } from './http/client-address.js';
 import { consoleRoutes } from './http/console.js';
 import { registerDefaultHeaders } from './http/default-headers.js';
 import { clientErrorHandler, frameworkErrors, registerErrorHandling } from './http/errors.js';
+import { FastAnswers, serverWithFastAnswers } from './http/fast-answers.js';
 import { failure, registerOpenApi, SECURITY } from './http/openapi.js';
 import { createRequestLog, registerRequestLog } from './http/request-log.js';
 import { buildLazySerializer } from './http/serialization.js';
@@ -67,6 +68,23 @@ export interface AppDeps {
 }
 
 export const BODY_LIMIT = 64 * 1024;
+/** `/healthz`'s answer and its schema. */
+const ALIVE = { status: 'ok' };
+const HEALTHZ = {
+  type: 'object',
+  properties: { status: { type: 'string', const: 'ok' } },
+  description: 'Alive',
+  examples: [ALIVE],
+};
+
+/** Request ids as Fastify makes them (`req-1`, `req-2`, ... in base 36), shared with the fast answers. */
+function requestIds(): () => string {
+  let next = 0;
+  return () => {
+    next = (next + 1) & 0x7fffffff;
+    return `req-${next.toString(36)}`;
+  };
+}
 
 /** Builds the HTTP app over an opened store. Listening is the caller's business. */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -74,10 +92,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const metrics = new Metrics();
   const store = instrumentStore(deps.store, metrics);
   const trustProxy = trustProxyFunction(config.trustProxy);
+  const nextRequestId = requestIds();
+  // Set once auth and metrics exist; until then every request goes to Fastify.
+  let fast: FastAnswers | undefined;
   const app = Fastify({
     ...(deps.logger === undefined ? { logger: false } : { loggerInstance: deps.logger }),
     bodyLimit: BODY_LIMIT,
     trustProxy: trustProxy ?? false,
+    genReqId: nextRequestId,
+    serverFactory: serverWithFastAnswers(() => fast),
     // Long enough that an over-long id reaches its route and gets that route's 404.
     routerOptions: { maxParamLength: 8192 },
     frameworkErrors,
@@ -101,7 +124,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerValidation(app);
   registerErrorHandling(app);
   // Before any route, so every route is counted under its template.
-  registerHttpMetrics(app, metrics);
+  const httpMetrics = registerHttpMetrics(app, metrics);
   await registerOpenApi(app, '0.1.0');
 
   const cacheSize = config.sessionCacheSize ?? 100_000;
@@ -176,6 +199,18 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     },
   });
 
+  const fastAnswers = new FastAnswers({
+    auth,
+    recorderFor: httpMetrics.recorderFor,
+    requestLog,
+    nextRequestId,
+    clientAddress: clientAddressOf(trustProxy),
+  });
+  app.addHook('preClose', (done) => {
+    fastAnswers.close();
+    done();
+  });
+
   // Whatever follows the change feed starts once the store is migrated, and stops with the app.
   const feedWatch = new FeedWatch(store, clock, metrics);
   metrics.collectFrom({
@@ -205,18 +240,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         tags: ['operations'],
         security: SECURITY.public,
         response: {
-          200: {
-            type: 'object',
-            properties: { status: { type: 'string', const: 'ok' } },
-            description: 'Alive',
-            examples: [{ status: 'ok' }],
-          },
+          200: HEALTHZ,
           500: failure(500),
         },
       },
     },
-    async () => ({ status: 'ok' }),
+    async () => ALIVE,
   );
+  fastAnswers.add({ path: '/healthz', schema: HEALTHZ, answer: () => ALIVE });
   const Readiness = (status: string, description: string) => ({
     type: 'object',
     properties: {
@@ -248,6 +279,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   await app.register(adminRoutes, {
+    fastAnswers,
     sessions,
     clock,
     adminKey,
@@ -262,5 +294,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(eventRoutes, { store, clock, auth, ...deps.events });
   await app.register(consoleRoutes, { dir: deps.consoleDir ?? null });
   await app.register(metricsRoutes, { metrics, auth, token: config.metricsToken ?? null });
+  fast = fastAnswers;
   return app;
 }

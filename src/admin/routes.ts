@@ -5,8 +5,9 @@ import type { AuditLog } from '../audit/audit-log.js';
 import type { Clock } from '../clock.js';
 import { secondsFromMs, toRfc3339 } from '../clock.js';
 import { TesseraError, validationError } from '../errors.js';
-import type { Auth } from '../http/auth.js';
+import type { Auth, Caller } from '../http/auth.js';
 import { auditContextOf, callerOf } from '../http/auth.js';
+import type { FastAnswers } from '../http/fast-answers.js';
 import { AUTHENTICATED, failure, failures, SECURITY, WITH_BODY } from '../http/openapi.js';
 import { sessionCookie } from '../http/session-cookie.js';
 import { nullable, optionalBody } from '../http/validation.js';
@@ -23,6 +24,8 @@ export interface AdminRoutesOptions {
   audit: AuditLog;
   /** Always mark the cookie Secure (production); otherwise only over HTTPS. */
   secureCookies: boolean;
+  /** Where the session check's answers that memory alone can give are registered. */
+  fastAnswers: Pick<FastAnswers, 'add'>;
 }
 
 const ListedSession = Type.Object({
@@ -93,8 +96,42 @@ const SessionClaims = Type.Object({
   v: Type.Integer(),
 });
 
+const WhoAmI = Type.Object(
+  {
+    success: Type.Literal(true),
+    authenticated: Type.Literal(true),
+    via: Type.Enum(['key', 'bearer', 'cookie', 'api_key']),
+    session: nullable(SessionClaims),
+    expiresIn: nullable(Type.Integer()),
+  },
+  {
+    description: 'The credential is good; the session it belongs to, if any',
+    examples: [
+      {
+        success: true,
+        authenticated: true,
+        via: 'bearer',
+        session: { jti: 'abc123def456', iat: 1740732000, exp: 1740818400, v: 1 },
+        expiresIn: 82800,
+      },
+    ],
+  },
+);
+
+/** The session check's answer for a caller the check let through. */
+function whoAmI(caller: Caller, nowMs: number) {
+  const session = caller.session;
+  return {
+    success: true as const,
+    authenticated: true as const,
+    via: caller.via,
+    session,
+    expiresIn: session === null ? null : Math.max(0, session.exp - secondsFromMs(nowMs)),
+  };
+}
+
 export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, options) => {
-  const { sessions, clock, adminKey, auth, audit, secureCookies } = options;
+  const { sessions, clock, adminKey, auth, audit, secureCookies, fastAnswers } = options;
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
   const cookie = sessionCookie(secureCookies);
 
@@ -226,44 +263,21 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, o
         tags: ['admin'],
         security: SECURITY.scoped,
         response: {
-          200: Type.Object(
-            {
-              success: Type.Literal(true),
-              authenticated: Type.Literal(true),
-              via: Type.Enum(['key', 'bearer', 'cookie', 'api_key']),
-              session: nullable(SessionClaims),
-              expiresIn: nullable(Type.Integer()),
-            },
-            {
-              description: 'The credential is good; the session it belongs to, if any',
-              examples: [
-                {
-                  success: true,
-                  authenticated: true,
-                  via: 'bearer',
-                  session: { jti: 'abc123def456', iat: 1740732000, exp: 1740818400, v: 1 },
-                  expiresIn: 82800,
-                },
-              ],
-            },
-          ),
+          200: WhoAmI,
           ...failures(...AUTHENTICATED),
         },
       },
     },
     // Synchronous: the answer is already known once the hook has let the caller through.
-    (request) => {
-      const caller = callerOf(request);
-      const session = caller.session;
-      return {
-        success: true as const,
-        authenticated: true as const,
-        via: caller.via,
-        session,
-        expiresIn: session === null ? null : Math.max(0, session.exp - secondsFromMs(clock.now())),
-      };
-    },
+    (request) => whoAmI(callerOf(request), clock.now()),
   );
+  // The usual check, a caller memory admits at once, is answered before Fastify routes it.
+  fastAnswers.add({
+    path: '/api/admin/session',
+    requirement: 'sessions:read',
+    schema: WhoAmI,
+    answer: (caller) => whoAmI(caller, clock.now()),
+  });
 
   api.get(
     '/api/admin/tokens/sessions',

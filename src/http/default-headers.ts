@@ -2,6 +2,13 @@ import type { FastifyInstance, RouteHandlerMethod } from 'fastify';
 
 const withHeaders = new WeakSet<RouteHandlerMethod>();
 
+/** The headers `registerDefaultHeaders` gives every answer on `path`, for answers Fastify does not send. */
+export function defaultHeadersFor(path: string): Record<string, string> {
+  return path.startsWith('/api/')
+    ? { 'x-content-type-options': 'nosniff', 'cache-control': 'no-store' }
+    : { 'x-content-type-options': 'nosniff' };
+}
+
 /**
  * Every answer says `x-content-type-options: nosniff`, and every answer under `/api/` says
  * `cache-control: no-store` (it may hold a token or a session). Each route's handler is

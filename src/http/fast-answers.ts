@@ -1,0 +1,195 @@
+import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
+import { createServer } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import { SerializerSelector } from '@fastify/fast-json-stringify-compiler';
+import type { AnswerRecorder } from '../metrics/http-metrics.js';
+import type { Auth, Caller, CredentialRequest, Requirement } from './auth.js';
+import { defaultHeadersFor } from './default-headers.js';
+import type { RequestLog } from './request-log.js';
+
+/**
+ * A GET route whose 200 answer memory alone can give: answered straight on `node:http`, before
+ * Fastify routes the request. The same path stays a Fastify route, which answers everything
+ * else: HEAD, a query string, a caller memory cannot admit at once, every refusal and error.
+ */
+export type FastRoute = PublicFastRoute | GuardedFastRoute;
+
+interface PublicFastRoute {
+  /** The exact request target (no query string). */
+  path: string;
+  requirement?: undefined;
+  /** The Fastify route's 200 response schema: the answer is written by the same serialiser. */
+  schema: object;
+  /** The 200 answer, as the Fastify route's handler returns it. */
+  answer(): unknown;
+}
+
+interface GuardedFastRoute {
+  path: string;
+  /** Who may call it, as the Fastify route's `auth.require`. */
+  requirement: Requirement;
+  schema: object;
+  /** The 200 answer for the admitted caller, as the Fastify route's handler returns it. */
+  answer(caller: Caller): unknown;
+}
+
+export interface FastAnswersOptions {
+  auth: Pick<Auth, 'admitNow'>;
+  /** The metrics recorder of a route template. */
+  recorderFor(route: string): AnswerRecorder;
+  /** The request log, if requests are logged. */
+  requestLog: RequestLog | null;
+  /** The request id a log line names (the ids Fastify gives its requests). */
+  nextRequestId(): string;
+  /** The client address, as Fastify's `request.ip` reads it (TRUST_PROXY). */
+  clientAddress(request: IncomingMessage): string;
+}
+
+interface Answerable {
+  route: FastRoute;
+  /** The answer's JSON, by fast-json-stringify from the route's schema (compiled on first use). */
+  serialize(answer: unknown): string;
+  /** The answer's headers: the route's default headers, content type and length. */
+  headers(length: number): Record<string, string>;
+  record: AnswerRecorder;
+}
+
+/**
+ * The raw request being answered, as a credential source. One per server, pointed at each
+ * request in turn: `admitNow` is synchronous, so no request ever sees another's.
+ */
+class RawCredentials implements CredentialRequest {
+  raw: IncomingMessage | null = null;
+  constructor(private readonly addressOf: (request: IncomingMessage) => string) {}
+  get headers() {
+    return (this.raw as IncomingMessage).headers;
+  }
+  get method() {
+    return 'GET';
+  }
+  get ip() {
+    return this.addressOf(this.raw as IncomingMessage);
+  }
+}
+
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+/** The headers Fastify sends with a route's JSON answer, as one object literal each. */
+function headersFor(path: string): (length: number) => Record<string, string> {
+  const defaults = defaultHeadersFor(path);
+  const noStore = defaults['cache-control'] === 'no-store';
+  return noStore
+    ? (length) => ({
+        'x-content-type-options': 'nosniff',
+        'cache-control': 'no-store',
+        'content-type': JSON_TYPE,
+        'content-length': String(length),
+      })
+    : (length) => ({
+        'x-content-type-options': 'nosniff',
+        'content-type': JSON_TYPE,
+        'content-length': String(length),
+      });
+}
+
+/**
+ * The answers that need nothing of the framework. A session check the cache can admit costs a
+ * hash and two map lookups; through Fastify it also paid for a Request and a Reply, a hook
+ * chain and a route lookup, and once a server has served every other route those shared paths
+ * are compiled for all of them (`npm run bench`, Performance in the README). What the route's
+ * Fastify answer carries, this one carries too: the same body (the same serialiser, from the
+ * same schema) and headers, its metrics under the route's template, and its request log line.
+ */
+export class FastAnswers {
+  private readonly routes = new Map<string, Answerable>();
+  private readonly credentials: RawCredentials;
+  private readonly compile = SerializerSelector()({}, {});
+  private closing = false;
+
+  constructor(private readonly options: FastAnswersOptions) {
+    this.credentials = new RawCredentials(options.clientAddress);
+  }
+
+  add(route: FastRoute): void {
+    let serializer: ((answer: unknown) => string) | undefined;
+    this.routes.set(route.path, {
+      route,
+      serialize: (answer) => {
+        serializer ??= this.compile({
+          schema: route.schema,
+          method: 'GET',
+          url: route.path,
+          httpStatus: '200',
+        });
+        return serializer(answer);
+      },
+      headers: headersFor(route.path),
+      record: this.options.recorderFor(route.path),
+    });
+  }
+
+  /** From now on every request goes to Fastify, which answers 503 while the server closes. */
+  close(): void {
+    this.closing = true;
+  }
+
+  /** Answers `request` and says true, or says false and leaves it untouched for Fastify. */
+  answer(request: IncomingMessage, response: ServerResponse): boolean {
+    if (request.method !== 'GET' || this.closing) return false;
+    const answerable = this.routes.get(request.url as string);
+    if (answerable === undefined) return false;
+    const started = performance.now();
+    const route = answerable.route;
+    let body: string;
+    try {
+      if (route.requirement === undefined) body = answerable.serialize(route.answer());
+      else {
+        this.credentials.raw = request;
+        const caller = this.options.auth.admitNow(this.credentials, route.requirement);
+        this.credentials.raw = null;
+        if (caller === undefined) return false;
+        body = answerable.serialize(route.answer(caller));
+      }
+    } catch {
+      // Nothing is written yet: Fastify takes the request and answers (and logs) the failure.
+      this.credentials.raw = null;
+      return false;
+    }
+    response.writeHead(200, answerable.headers(Buffer.byteLength(body)));
+    response.end(body);
+    const ms = performance.now() - started;
+    answerable.record('GET', 200, ms);
+    const log = this.options.requestLog;
+    if (log?.wants(200, ms)) {
+      const { nextRequestId, clientAddress } = this.options;
+      log.write({
+        reqId: nextRequestId(),
+        method: 'GET',
+        url: route.path,
+        status: 200,
+        ms,
+        ip: clientAddress(request),
+      });
+    }
+    return true;
+  }
+}
+
+/**
+ * Fastify's `serverFactory`: a `node:http` server whose requests meet `fast()` (once it is
+ * set) before Fastify's handler, with the timeouts Fastify gives a server it makes itself
+ * (`options` holds Fastify's options, defaults filled in).
+ */
+export function serverWithFastAnswers(fast: () => FastAnswers | undefined) {
+  return (handler: RequestListener, options: Record<string, unknown>): Server => {
+    const server = createServer((request, response) => {
+      if (fast()?.answer(request, response) !== true) handler(request, response);
+    });
+    const number = (name: string) => (typeof options[name] === 'number' ? (options[name] as number) : 0);
+    server.keepAliveTimeout = number('keepAliveTimeout');
+    server.requestTimeout = number('requestTimeout');
+    server.setTimeout(number('connectionTimeout'));
+    if (number('maxRequestsPerSocket') > 0) server.maxRequestsPerSocket = number('maxRequestsPerSocket');
+    return server;
+  };
+}

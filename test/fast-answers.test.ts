@@ -1,0 +1,271 @@
+import { Writable } from 'node:stream';
+import type { FastifyInstance } from 'fastify';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { DEFAULT_THROTTLE_POLICY } from '../src/access/throttle.js';
+import { FastAnswers } from '../src/http/fast-answers.js';
+import { createLogger } from '../src/log.js';
+import type { TestAppOptions } from './support/app.js';
+import { ADMIN_KEY, bearer, login, sessionCookie, useTestApps } from './support/app.js';
+import { waitUntil } from './support/wait.js';
+
+// Every test here goes through a listening server (fetch over loopback): `inject` never meets
+// the fast answers, so it is what the fast answers are compared with.
+
+/** Whether each request the server saw was answered before Fastify (true) or handed to it. */
+const answered = vi.spyOn(FastAnswers.prototype, 'answer');
+afterEach(() => answered.mockClear());
+const lastWasFast = () => answered.mock.results.at(-1)?.value === true;
+
+/** Headers the two ways of answering may differ in: the server adds them, `inject` does not. */
+const CONNECTION_HEADERS = new Set(['date', 'connection', 'keep-alive', 'transfer-encoding']);
+
+function headersOf(entries: Iterable<[string, string]>): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of entries) if (!CONNECTION_HEADERS.has(name)) headers[name] = String(value);
+  return headers;
+}
+
+describe('answers given before Fastify routes the request', () => {
+  const startApp = useTestApps();
+
+  async function serve(options: TestAppOptions = {}) {
+    const t = await startApp(options);
+    const address = await t.app.listen({ port: 0, host: '127.0.0.1' });
+    const get = async (path: string, headers: Record<string, string> = {}, method = 'GET') => {
+      const response = await fetch(`${address}${path}`, { method, headers });
+      return { status: response.status, headers: headersOf(response.headers), body: await response.text() };
+    };
+    return { t, get };
+  }
+
+  /** What Fastify itself answers to the same request. */
+  async function viaFastify(app: FastifyInstance, path: string, headers: Record<string, string> = {}) {
+    const response = await app.inject({ url: path, headers });
+    return {
+      status: response.statusCode,
+      headers: headersOf(Object.entries(response.headers) as [string, string][]),
+      body: response.body,
+    };
+  }
+
+  /** The first answer of a credential may need the store; the next ones come from memory. */
+  async function fastAnswer(
+    get: (path: string, headers?: Record<string, string>) => Promise<unknown>,
+    path: string,
+    headers: Record<string, string>,
+  ) {
+    return waitUntil(`${path} answered from memory`, async () => {
+      const response = await get(path, headers);
+      return lastWasFast() ? response : null;
+    });
+  }
+
+  it('answers /healthz and the session check (key, bearer, cookie, API key) with the very status, body and headers Fastify gives', async () => {
+    const { t, get } = await serve();
+    const { token } = await login(t.app);
+    const created = await t.app.inject({
+      method: 'POST',
+      url: '/api/admin/api-keys',
+      headers: { 'x-admin-key': ADMIN_KEY },
+      payload: { name: 'app', scopes: ['sessions:read'] },
+    });
+    const apiKey = (created.json() as { key: string }).key;
+    const cases: Array<[string, Record<string, string>]> = [
+      ['/healthz', {}],
+      ['/api/admin/session', { 'x-admin-key': ADMIN_KEY }],
+      ['/api/admin/session', bearer(token)],
+      ['/api/admin/session', sessionCookie(token)],
+      ['/api/admin/session', bearer(apiKey)],
+    ];
+    for (const [path, headers] of cases) {
+      const fast = await fastAnswer(get, path, headers);
+      const fastify = await viaFastify(t.app, path, headers);
+      expect(fast, `${path} ${Object.keys(headers).join()}`).toEqual(fastify);
+      expect(fast).toMatchObject({ status: 200 });
+    }
+    // The bodies themselves, so equal answers cannot both be wrong the same way.
+    expect(JSON.parse((await get('/api/admin/session', bearer(token))).body)).toEqual({
+      success: true,
+      authenticated: true,
+      via: 'bearer',
+      session: expect.objectContaining({ v: 1 }),
+      expiresIn: 24 * 3600,
+    });
+    expect((await get('/healthz')).headers).toEqual({
+      'x-content-type-options': 'nosniff',
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': '15',
+    });
+    expect((await get('/api/admin/session', bearer(token))).headers).toMatchObject({
+      'cache-control': 'no-store',
+    });
+  });
+
+  it('hands Fastify every request it cannot answer at once, and Fastify answers it: refusals, revocations, scopes, lockouts, HEAD, a query', async () => {
+    const { t, get } = await serve();
+    const revoked = await login(t.app);
+    const kept = await login(t.app);
+    await fastAnswer(get, '/api/admin/session', bearer(revoked.token));
+    await fastAnswer(get, '/api/admin/session', bearer(kept.token));
+
+    // A revoked session is refused at once, on the very next request.
+    const revoke = await t.app.inject({
+      method: 'DELETE',
+      url: `/api/admin/tokens/sessions/${revoked.jti}`,
+      headers: { 'x-admin-key': ADMIN_KEY },
+    });
+    expect(revoke.statusCode).toBe(200);
+    expect(await get('/api/admin/session', bearer(revoked.token))).toMatchObject({ status: 401 });
+    expect(lastWasFast()).toBe(false);
+    expect(await get('/api/admin/session', bearer(kept.token))).toMatchObject({ status: 200 });
+
+    // Revoking every session (the version bump) refuses the other one too.
+    const all = await t.app.inject({
+      method: 'POST',
+      url: '/api/admin/tokens/revoke',
+      headers: { 'x-admin-key': ADMIN_KEY },
+    });
+    expect(all.statusCode).toBe(200);
+    expect(await get('/api/admin/session', bearer(kept.token))).toMatchObject({ status: 401 });
+    expect(lastWasFast()).toBe(false);
+
+    // A forged token, a wrong key, no credential: refused by Fastify, each failure counted once.
+    const failuresBefore = await authFailures(t.app);
+    expect(await get('/api/admin/session', bearer(`${kept.token.slice(0, -2)}xx`))).toMatchObject({
+      status: 401,
+    });
+    expect(await get('/api/admin/session', { 'x-admin-key': `${ADMIN_KEY}-wrong` })).toMatchObject({
+      status: 401,
+    });
+    expect(await get('/api/admin/session')).toMatchObject({ status: 401 });
+    expect(answered.mock.results.slice(-3).map((result) => result.value)).toEqual([false, false, false]);
+    const failuresAfter = await authFailures(t.app);
+    expect(failuresAfter.bearer - failuresBefore.bearer).toBe(1);
+    expect(failuresAfter.admin_key - failuresBefore.admin_key).toBe(1);
+    expect(failuresAfter.none - failuresBefore.none).toBe(1);
+
+    // An API key without sessions:read: 403 from Fastify.
+    const created = await t.app.inject({
+      method: 'POST',
+      url: '/api/admin/api-keys',
+      headers: { 'x-admin-key': ADMIN_KEY },
+      payload: { name: 'storage only', scopes: ['storage:read'] },
+    });
+    const storageKey = (created.json() as { key: string }).key;
+    for (let i = 0; i < 3; i++) {
+      expect(await get('/api/admin/session', bearer(storageKey))).toMatchObject({ status: 403 });
+      expect(lastWasFast()).toBe(false);
+    }
+
+    // HEAD and a query string are Fastify's.
+    expect(await get('/healthz', {}, 'HEAD')).toMatchObject({ status: 200, body: '' });
+    expect(lastWasFast()).toBe(false);
+    const withQuery = await get('/api/admin/session?x=1', { 'x-admin-key': ADMIN_KEY });
+    expect(withQuery).toMatchObject({ status: 200 });
+    expect(lastWasFast()).toBe(false);
+
+    // An address locked out for failed key attempts gets 429, even with the right key.
+    for (let i = 0; i < DEFAULT_THROTTLE_POLICY.maxFailures; i++) {
+      await get('/api/admin/session', { 'x-admin-key': `${ADMIN_KEY}-wrong` });
+    }
+    expect(await get('/api/admin/session', { 'x-admin-key': ADMIN_KEY })).toMatchObject({ status: 429 });
+    expect(lastWasFast()).toBe(false);
+  });
+
+  it('with SESSION_CHECK=strict, every session check goes to Fastify (and the store)', async () => {
+    const { t, get } = await serve({ config: { sessionCheck: 'strict' } });
+    const { token } = await login(t.app);
+    for (let i = 0; i < 3; i++) {
+      expect(await get('/api/admin/session', bearer(token))).toMatchObject({ status: 200 });
+      expect(lastWasFast()).toBe(false);
+    }
+    expect(await get('/healthz')).toMatchObject({ status: 200 });
+    expect(lastWasFast()).toBe(true);
+  });
+
+  it('logs and counts what it answers as Fastify does: the request line (LOG_REQUESTS=all) with the address TRUST_PROXY names, and the route metrics', async () => {
+    const memory = memoryStream();
+    const { t, get } = await serve({
+      logger: createLogger('info', memory.stream),
+      config: { logRequests: 'all', trustProxy: true },
+    });
+    const forwarded = { 'x-forwarded-for': '203.0.113.9' };
+    await fastAnswer(get, '/healthz', forwarded);
+    await t.app.inject({ url: '/healthz', headers: forwarded });
+    const lines = memory.lines().filter((line) => line.msg === 'request');
+    const [fast, fastify] = lines.slice(-2);
+    expect(fast).toMatchObject({
+      level: 30,
+      method: 'GET',
+      path: '/healthz',
+      status: 200,
+      ip: '203.0.113.9',
+    });
+    expect(fastify).toMatchObject({
+      level: 30,
+      method: 'GET',
+      path: '/healthz',
+      status: 200,
+      ip: '203.0.113.9',
+    });
+    expect(Object.keys(fast ?? {}).sort()).toEqual(Object.keys(fastify ?? {}).sort());
+    expect(fast?.reqId).toMatch(/^req-[0-9a-z]+$/);
+    expect(fast?.reqId).not.toBe(fastify?.reqId);
+
+    const fastCount = answered.mock.results.filter((result) => result.value === true).length;
+    const metrics = await t.app.inject({ url: '/metrics', headers: { 'x-admin-key': ADMIN_KEY } });
+    const count = /tessera_http_requests_total\{route="\/healthz",method="GET",status="200"\} (\d+)/.exec(
+      metrics.body,
+    );
+    // Every /healthz answered, by either way: the fast ones and the one inject sent.
+    expect(Number(count?.[1])).toBe(answered.mock.calls.length + 1);
+    expect(fastCount).toBeGreaterThan(0);
+  });
+
+  it('answers nothing once the server starts closing: every request goes to Fastify', async () => {
+    const closed = vi.spyOn(FastAnswers.prototype, 'close');
+    const { t, get } = await serve();
+    expect(await get('/healthz')).toMatchObject({ status: 200 });
+    expect(lastWasFast()).toBe(true);
+    const fast = answered.mock.contexts.at(-1) as FastAnswers;
+    fast.close();
+    expect(await get('/healthz')).toMatchObject({ status: 200 });
+    expect(lastWasFast()).toBe(false);
+    closed.mockClear();
+    await t.close();
+    // Closing the app closes them (its preClose hook).
+    expect(closed.mock.contexts).toEqual([fast]);
+    closed.mockRestore();
+  });
+});
+
+async function authFailures(app: FastifyInstance): Promise<Record<'bearer' | 'admin_key' | 'none', number>> {
+  const metrics = await app.inject({ url: '/metrics', headers: { 'x-admin-key': ADMIN_KEY } });
+  const read = (credential: string) =>
+    Number(
+      new RegExp(String.raw`tessera_auth_failures_total\{credential="${credential}"\} (\d+)`).exec(
+        metrics.body,
+      )?.[1] ?? 0,
+    );
+  return { bearer: read('bearer'), admin_key: read('admin_key'), none: read('none') };
+}
+
+/** A pino destination that keeps every line in memory. */
+function memoryStream() {
+  const chunks: string[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer | string, _encoding, callback) {
+      chunks.push(chunk.toString());
+      callback();
+    },
+  });
+  return {
+    stream,
+    lines: () =>
+      chunks
+        .join('')
+        .split('\n')
+        .filter((line) => line !== '')
+        .map((line) => JSON.parse(line) as Record<string, unknown>),
+  };
+}
