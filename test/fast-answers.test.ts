@@ -1,4 +1,3 @@
-import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { DEFAULT_THROTTLE_POLICY } from '../src/access/throttle.js';
@@ -6,6 +5,7 @@ import { FastAnswers } from '../src/http/fast-answers.js';
 import { createLogger } from '../src/log.js';
 import type { TestAppOptions } from './support/app.js';
 import { ADMIN_KEY, bearer, login, sessionCookie, useTestApps } from './support/app.js';
+import { memoryStream } from './support/memory-log.js';
 import { waitUntil } from './support/wait.js';
 
 // Every test here goes through a listening server (fetch over loopback): `inject` never meets
@@ -63,13 +63,7 @@ describe('answers given before Fastify routes the request', () => {
   it('answers /healthz and the session check (key, bearer, cookie, API key) with the very status, body and headers Fastify gives', async () => {
     const { t, get } = await serve();
     const { token } = await login(t.app);
-    const created = await t.app.inject({
-      method: 'POST',
-      url: '/api/admin/api-keys',
-      headers: { 'x-admin-key': ADMIN_KEY },
-      payload: { name: 'app', scopes: ['sessions:read'] },
-    });
-    const apiKey = (created.json() as { key: string }).key;
+    const apiKey = await createApiKey(t.app, ['sessions:read']);
     const cases: Array<[string, Record<string, string>]> = [
       ['/healthz', {}],
       ['/api/admin/session', { 'x-admin-key': ADMIN_KEY }],
@@ -145,13 +139,7 @@ describe('answers given before Fastify routes the request', () => {
     expect(failuresAfter.none - failuresBefore.none).toBe(1);
 
     // An API key without sessions:read: 403 from Fastify.
-    const created = await t.app.inject({
-      method: 'POST',
-      url: '/api/admin/api-keys',
-      headers: { 'x-admin-key': ADMIN_KEY },
-      payload: { name: 'storage only', scopes: ['storage:read'] },
-    });
-    const storageKey = (created.json() as { key: string }).key;
+    const storageKey = await createApiKey(t.app, ['storage:read']);
     for (let i = 0; i < 3; i++) {
       expect(await get('/api/admin/session', bearer(storageKey))).toMatchObject({ status: 403 });
       expect(lastWasFast()).toBe(false);
@@ -239,6 +227,18 @@ describe('answers given before Fastify routes the request', () => {
   });
 });
 
+/** A new API key with `scopes`, as an application would be given one. */
+async function createApiKey(app: FastifyInstance, scopes: string[]): Promise<string> {
+  const created = await app.inject({
+    method: 'POST',
+    url: '/api/admin/api-keys',
+    headers: { 'x-admin-key': ADMIN_KEY },
+    payload: { name: 'app', scopes },
+  });
+  expect(created.statusCode).toBe(201);
+  return (created.json() as { key: string }).key;
+}
+
 async function authFailures(app: FastifyInstance): Promise<Record<'bearer' | 'admin_key' | 'none', number>> {
   const metrics = await app.inject({ url: '/metrics', headers: { 'x-admin-key': ADMIN_KEY } });
   const read = (credential: string) =>
@@ -248,24 +248,4 @@ async function authFailures(app: FastifyInstance): Promise<Record<'bearer' | 'ad
       )?.[1] ?? 0,
     );
   return { bearer: read('bearer'), admin_key: read('admin_key'), none: read('none') };
-}
-
-/** A pino destination that keeps every line in memory. */
-function memoryStream() {
-  const chunks: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer | string, _encoding, callback) {
-      chunks.push(chunk.toString());
-      callback();
-    },
-  });
-  return {
-    stream,
-    lines: () =>
-      chunks
-        .join('')
-        .split('\n')
-        .filter((line) => line !== '')
-        .map((line) => JSON.parse(line) as Record<string, unknown>),
-  };
 }

@@ -1,29 +1,8 @@
-import { Writable } from 'node:stream';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../src/log.js';
 import type { TestApp } from './support/app.js';
 import { ADMIN_KEY, bearer, login, sessionCookie, useTestApps } from './support/app.js';
-
-/** A pino destination that keeps every line in memory. */
-function memoryStream(): { stream: Writable; text: () => string; lines: () => Record<string, unknown>[] } {
-  const chunks: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer | string, _encoding, callback) {
-      chunks.push(chunk.toString());
-      callback();
-    },
-  });
-  const text = () => chunks.join('');
-  return {
-    stream,
-    text,
-    lines: () =>
-      text()
-        .split('\n')
-        .filter((line) => line !== '')
-        .map((line) => JSON.parse(line) as Record<string, unknown>),
-  };
-}
+import { memoryStream } from './support/memory-log.js';
 
 const signatureOf = (token: string) => token.slice(token.lastIndexOf('.') + 1);
 
