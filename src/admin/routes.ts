@@ -14,6 +14,7 @@ import { nullable, optionalBody } from '../http/validation.js';
 import type { AdminKey } from './admin-key.js';
 import type { AdminSessions } from './admin-sessions.js';
 import { JTI_PATTERN } from './jwt.js';
+import { SessionListing, WhoAmI, withReason } from './schemas.js';
 import { SESSION_STATUSES } from './session-status.js';
 
 export interface AdminRoutesOptions {
@@ -28,95 +29,12 @@ export interface AdminRoutesOptions {
   fastAnswers: Pick<FastAnswers, 'add'>;
 }
 
-const ListedSession = Type.Object({
-  jti: Type.String(),
-  iat: Type.Integer(),
-  exp: Type.Integer(),
-  v: Type.Integer(),
-  status: Type.Enum(SESSION_STATUSES),
-  created_at: Type.String({ format: 'date-time' }),
-  last_seen_at: nullable(Type.String({ format: 'date-time' })),
-  ip: nullable(Type.String()),
-  user_agent: nullable(Type.String()),
-  current: Type.Boolean(),
-});
-/** The contract's listing, with Tessera's additions beside its fields (never in their place). */
-const SessionListing = Type.Object(
-  {
-    success: Type.Literal(true),
-    count: Type.Integer(),
-    sessions: Type.Array(ListedSession),
-    currentTokenVersion: Type.Integer(),
-    now: Type.Integer(),
-  },
-  {
-    description: 'The sessions, newest first',
-    examples: [
-      {
-        success: true,
-        count: 1,
-        sessions: [
-          {
-            jti: 'abc123def456',
-            iat: 1740732000,
-            exp: 1740818400,
-            v: 1,
-            status: 'active',
-            created_at: '2026-02-28T08:40:00Z',
-            last_seen_at: '2026-02-28T09:55:00Z',
-            ip: '203.0.113.7',
-            user_agent: 'curl/8.5.0',
-            current: true,
-          },
-        ],
-        currentTokenVersion: 1,
-        now: 1740736800,
-      },
-    ],
-  },
-);
-/** An optional reason for a revocation, kept in the audit trail: a JSON body or `?reason=`. */
-const Reason = Type.String({ minLength: 1, maxLength: 500 });
-const withReason = {
-  body: optionalBody(Type.Object({ reason: Type.Optional(Reason) }, { additionalProperties: false })),
-  querystring: Type.Object({ reason: Type.Optional(Reason) }, { additionalProperties: false }),
-};
-
 /** The reason given in the body, else in the query; null when none. */
 function reasonOf(request: FastifyRequest): string | null {
   const body = request.body as { reason?: string } | null | undefined;
   const query = request.query as { reason?: string } | undefined;
   return body?.reason ?? query?.reason ?? null;
 }
-
-const SessionClaims = Type.Object({
-  jti: Type.String(),
-  iat: Type.Integer(),
-  exp: Type.Integer(),
-  v: Type.Integer(),
-});
-
-const WhoAmI = Type.Object(
-  {
-    success: Type.Literal(true),
-    authenticated: Type.Literal(true),
-    via: Type.Enum(['key', 'bearer', 'cookie', 'api_key']),
-    session: nullable(SessionClaims),
-    expiresIn: nullable(Type.Integer()),
-  },
-  {
-    description: 'The credential is good; the session it belongs to, if any',
-    examples: [
-      {
-        success: true,
-        authenticated: true,
-        via: 'bearer',
-        session: { jti: 'abc123def456', iat: 1740732000, exp: 1740818400, v: 1 },
-        expiresIn: 82800,
-      },
-    ],
-  },
-);
 
 /** The session check's answer for a caller the check let through. */
 function whoAmI(caller: Caller, nowMs: number) {
