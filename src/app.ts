@@ -23,7 +23,7 @@ import { clientAddressOf, trustProxyFunction } from './http/client-address.js';
 import { consoleRoutes } from './http/console.js';
 import { registerDefaultHeaders } from './http/default-headers.js';
 import { clientErrorHandler, frameworkErrors, registerErrorHandling } from './http/errors.js';
-import { FastAnswers, serverWithFastAnswers } from './http/fast-answers.js';
+import { answerFirst, FastAnswers } from './http/fast-answers.js';
 import { failure, registerOpenApi, SECURITY } from './http/openapi.js';
 import { createRequestLog, registerRequestLog } from './http/request-log.js';
 import { buildLazySerializer } from './http/serialization.js';
@@ -100,7 +100,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     bodyLimit: BODY_LIMIT,
     trustProxy: trustProxy ?? false,
     genReqId: nextRequestId,
-    serverFactory: serverWithFastAnswers(() => fast),
     // Long enough that an over-long id reaches its route and gets that route's 404.
     routerOptions: { maxParamLength: 8192 },
     frameworkErrors,
@@ -112,6 +111,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // the lines that are written name the request id themselves.
     childLoggerFactory: (logger) => logger,
     schemaController: { compilersFactory: { buildSerializer: buildLazySerializer } },
+  });
+  answerFirst(app.server, () => fast);
+  // The first preClose hook: from the close on, every request goes to Fastify (503s).
+  app.addHook('preClose', (done) => {
+    fast?.close();
+    done();
   });
   if (deps.onRoute !== undefined) app.addHook('onRoute', deps.onRoute);
   registerDefaultHeaders(app);
@@ -205,10 +210,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     requestLog,
     nextRequestId,
     clientAddress: clientAddressOf(trustProxy),
-  });
-  app.addHook('preClose', (done) => {
-    fastAnswers.close();
-    done();
+    onError: (error, path) => app.log.error({ err: error, path }, 'fast answer failed'),
   });
 
   // Whatever follows the change feed starts once the store is migrated, and stops with the app.

@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { DEFAULT_THROTTLE_POLICY } from '../src/access/throttle.js';
@@ -12,6 +13,7 @@ import { waitUntil } from './support/wait.js';
 // the fast answers, so it is what the fast answers are compared with.
 
 /** Whether each request the server saw was answered before Fastify (true) or handed to it. */
+const originalAnswer = FastAnswers.prototype.answer;
 const answered = vi.spyOn(FastAnswers.prototype, 'answer');
 afterEach(() => answered.mockClear());
 const lastWasFast = () => answered.mock.results.at(-1)?.value === true;
@@ -35,7 +37,7 @@ describe('answers given before Fastify routes the request', () => {
       const response = await fetch(`${address}${path}`, { method, headers });
       return { status: response.status, headers: headersOf(response.headers), body: await response.text() };
     };
-    return { t, get };
+    return { t, get, address };
   }
 
   /** What Fastify itself answers to the same request. */
@@ -96,7 +98,10 @@ describe('answers given before Fastify routes the request', () => {
   });
 
   it('hands Fastify every request it cannot answer at once, and Fastify answers it: refusals, revocations, scopes, lockouts, HEAD, a query', async () => {
-    const { t, get } = await serve();
+    const memory = memoryStream();
+    const { t, get } = await serve({ logger: createLogger('info', memory.stream) });
+    const requestLines = (status: number) =>
+      memory.lines().filter((line) => line.msg === 'request' && line.status === status).length;
     const revoked = await login(t.app);
     const kept = await login(t.app);
     await fastAnswer(get, '/api/admin/session', bearer(revoked.token));
@@ -123,11 +128,14 @@ describe('answers given before Fastify routes the request', () => {
     expect(await get('/api/admin/session', bearer(kept.token))).toMatchObject({ status: 401 });
     expect(lastWasFast()).toBe(false);
 
-    // A forged token, a wrong key, no credential: refused by Fastify, each failure counted once.
+    // A forged token (a live session's claims, another signature), a wrong key, no credential:
+    // refused by Fastify, each failure counted once.
+    const live = await login(t.app);
+    await fastAnswer(get, '/api/admin/session', bearer(live.token));
+    const signatureAt = live.token.lastIndexOf('.') + 1;
+    const forged = `${live.token.slice(0, signatureAt)}${live.token[signatureAt] === 'A' ? 'B' : 'A'}${live.token.slice(signatureAt + 1)}`;
     const failuresBefore = await authFailures(t.app);
-    expect(await get('/api/admin/session', bearer(`${kept.token.slice(0, -2)}xx`))).toMatchObject({
-      status: 401,
-    });
+    expect(await get('/api/admin/session', bearer(forged))).toMatchObject({ status: 401 });
     expect(await get('/api/admin/session', { 'x-admin-key': `${ADMIN_KEY}-wrong` })).toMatchObject({
       status: 401,
     });
@@ -144,6 +152,7 @@ describe('answers given before Fastify routes the request', () => {
       expect(await get('/api/admin/session', bearer(storageKey))).toMatchObject({ status: 403 });
       expect(lastWasFast()).toBe(false);
     }
+    expect(requestLines(403)).toBe(3);
 
     // HEAD and a query string are Fastify's.
     expect(await get('/healthz', {}, 'HEAD')).toMatchObject({ status: 200, body: '' });
@@ -156,8 +165,67 @@ describe('answers given before Fastify routes the request', () => {
     for (let i = 0; i < DEFAULT_THROTTLE_POLICY.maxFailures; i++) {
       await get('/api/admin/session', { 'x-admin-key': `${ADMIN_KEY}-wrong` });
     }
+    const throttledBefore = await throttledCount(t.app);
+    const linesBefore = requestLines(429);
     expect(await get('/api/admin/session', { 'x-admin-key': ADMIN_KEY })).toMatchObject({ status: 429 });
     expect(lastWasFast()).toBe(false);
+    expect(await throttledCount(t.app)).toBe(throttledBefore + 1);
+    expect(requestLines(429)).toBe(linesBefore + 1);
+  });
+
+  it('writes the very bytes Fastify writes, but the Date, for /healthz and the session check', async () => {
+    const { t, get, address } = await serve();
+    const { token } = await login(t.app);
+    const cases: Array<[string, Record<string, string>]> = [
+      ['/healthz', {}],
+      ['/api/admin/session', bearer(token)],
+      ['/api/admin/session', { 'x-admin-key': ADMIN_KEY }],
+    ];
+    const fast: string[] = [];
+    for (const [path, headers] of cases) {
+      await fastAnswer(get, path, headers);
+      fast.push(await rawAnswer(address, path, headers));
+      expect(lastWasFast()).toBe(true);
+    }
+    // Closed fast answers send every request to Fastify: the same requests, Fastify's bytes.
+    (answered.mock.contexts.at(-1) as FastAnswers).close();
+    for (const [i, [path, headers]] of cases.entries()) {
+      const fastify = await rawAnswer(address, path, headers);
+      expect(lastWasFast()).toBe(false);
+      expect(fast[i]).toBe(fastify);
+      expect(fastify).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    }
+  });
+
+  it('hands a request to Fastify when its fast answer fails, and logs the failure', async () => {
+    const memory = memoryStream();
+    const { t, get } = await serve({ logger: createLogger('info', memory.stream) });
+    const { token } = await login(t.app);
+    await fastAnswer(get, '/api/admin/session', bearer(token));
+    // The clock fails inside the next fast answer only (the check reads it first).
+    let failing = false;
+    const now = t.clock.now.bind(t.clock);
+    vi.spyOn(t.clock, 'now').mockImplementation(() => {
+      if (failing) throw new Error('the clock failed');
+      return now();
+    });
+    answered.mockImplementationOnce(function (this: FastAnswers, request, response) {
+      failing = true;
+      try {
+        return originalAnswer.call(this, request, response);
+      } finally {
+        failing = false;
+      }
+    });
+    expect(await get('/api/admin/session', bearer(token))).toMatchObject({ status: 200 });
+    expect(lastWasFast()).toBe(false);
+    expect(memory.lines().filter((line) => line.msg === 'fast answer failed')).toEqual([
+      expect.objectContaining({
+        level: 50,
+        path: '/api/admin/session',
+        err: expect.objectContaining({ message: 'the clock failed' }),
+      }),
+    ]);
   });
 
   it('with SESSION_CHECK=strict, every session check goes to Fastify (and the store)', async () => {
@@ -239,8 +307,41 @@ async function createApiKey(app: FastifyInstance, scopes: string[]): Promise<str
   return (created.json() as { key: string }).key;
 }
 
+/** GET /metrics from an address of its own, so a lockout of the test's address does not refuse it. */
+async function readMetrics(app: FastifyInstance) {
+  const metrics = await app.inject({
+    url: '/metrics',
+    headers: { 'x-admin-key': ADMIN_KEY },
+    remoteAddress: '192.0.2.200',
+  });
+  expect(metrics.statusCode).toBe(200);
+  return metrics;
+}
+
+async function throttledCount(app: FastifyInstance): Promise<number> {
+  const metrics = await readMetrics(app);
+  return Number(/^tessera_throttled_requests_total (\d+)$/m.exec(metrics.body)?.[1] ?? 0);
+}
+
+/** The bytes of one answer over a fresh connection (`Connection: close`), its Date line cut. */
+function rawAnswer(address: string, path: string, headers: Record<string, string>): Promise<string> {
+  const { hostname, port } = new URL(address);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname);
+    let data = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk: string) => {
+      data += chunk;
+    });
+    socket.on('end', () => resolve(data.replace(/^Date: [^\r]*\r\n/m, '')));
+    socket.on('error', reject);
+    const lines = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`);
+    socket.write(`GET ${path} HTTP/1.1\r\nHost: tessera.test\r\n${lines.join('')}Connection: close\r\n\r\n`);
+  });
+}
+
 async function authFailures(app: FastifyInstance): Promise<Record<'bearer' | 'admin_key' | 'none', number>> {
-  const metrics = await app.inject({ url: '/metrics', headers: { 'x-admin-key': ADMIN_KEY } });
+  const metrics = await readMetrics(app);
   const read = (credential: string) =>
     Number(
       new RegExp(String.raw`tessera_auth_failures_total\{credential="${credential}"\} (\d+)`).exec(

@@ -5,7 +5,7 @@ import type { AuditLog } from '../audit/audit-log.js';
 import type { Clock } from '../clock.js';
 import { secondsFromMs, toRfc3339 } from '../clock.js';
 import { TesseraError, validationError } from '../errors.js';
-import type { Auth, Caller } from '../http/auth.js';
+import type { Auth, Caller, Requirement } from '../http/auth.js';
 import { auditContextOf, callerOf } from '../http/auth.js';
 import type { FastAnswers } from '../http/fast-answers.js';
 import { AUTHENTICATED, failure, failures, SECURITY, WITH_BODY } from '../http/openapi.js';
@@ -35,6 +35,9 @@ function reasonOf(request: FastifyRequest): string | null {
   const query = request.query as { reason?: string } | undefined;
   return body?.reason ?? query?.reason ?? null;
 }
+
+/** Who may check a credential: the route and its fast answer admit the same callers. */
+const WHO_AM_I_NEEDS: Requirement = 'sessions:read';
 
 /** The session check's answer for a caller the check let through. */
 function whoAmI(caller: Caller, nowMs: number) {
@@ -174,7 +177,7 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, o
   api.get(
     '/api/admin/session',
     {
-      onRequest: auth.require('sessions:read'),
+      onRequest: auth.require(WHO_AM_I_NEEDS),
       schema: {
         summary: "Who am I: check the caller's credential",
         description: 'Needs the admin credential or an API key with `sessions:read`.',
@@ -192,7 +195,7 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, o
   // The usual check, a caller memory admits at once, is answered before Fastify routes it.
   fastAnswers.add({
     path: '/api/admin/session',
-    requirement: 'sessions:read',
+    requirement: WHO_AM_I_NEEDS,
     schema: WhoAmI,
     answer: (caller) => whoAmI(caller, clock.now()),
   });

@@ -1,5 +1,4 @@
 import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
-import { createServer } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { SerializerSelector } from '@fastify/fast-json-stringify-compiler';
 import type { AnswerRecorder } from '../metrics/http-metrics.js';
@@ -43,6 +42,8 @@ export interface FastAnswersOptions {
   nextRequestId(): string;
   /** The client address, as Fastify's `request.ip` reads it (TRUST_PROXY). */
   clientAddress(request: IncomingMessage): string;
+  /** A fast answer failed (the request went to Fastify, or its accounting failed): logged. */
+  onError(error: unknown, path: string): void;
 }
 
 interface Answerable {
@@ -55,7 +56,7 @@ interface Answerable {
 }
 
 /**
- * The raw request being answered, as a credential source. One per server, pointed at each
+ * The raw request being answered, as a credential source. One per `FastAnswers`, pointed at each
  * request in turn: `admitNow` is synchronous, so no request ever sees another's.
  */
 class RawCredentials implements CredentialRequest {
@@ -150,14 +151,25 @@ export class FastAnswers {
         if (caller === undefined) return false;
         body = answerable.serialize(route.answer(caller));
       }
-    } catch {
-      // Nothing is written yet: Fastify takes the request and answers (and logs) the failure.
+    } catch (error) {
+      // Nothing is written yet: Fastify takes the request, and answers it or its own failure.
       this.credentials.raw = null;
+      this.options.onError(error, route.path);
       return false;
     }
     response.writeHead(200, answerable.headers(Buffer.byteLength(body)));
     response.end(body);
-    const ms = performance.now() - started;
+    try {
+      this.account(answerable, request, performance.now() - started);
+    } catch (error) {
+      // The answer is sent; a failure to count or log it must not escape the server's listener.
+      this.options.onError(error, route.path);
+    }
+    return true;
+  }
+
+  /** The answer's metrics and, when requests are logged, its line. */
+  private account(answerable: Answerable, request: IncomingMessage, ms: number): void {
     answerable.record('GET', 200, ms);
     const log = this.options.requestLog;
     if (log?.wants(200, ms)) {
@@ -165,31 +177,28 @@ export class FastAnswers {
       log.write({
         reqId: nextRequestId(),
         method: 'GET',
-        url: route.path,
+        url: answerable.route.path,
         status: 200,
         ms,
         ip: clientAddress(request),
       });
     }
-    return true;
   }
 }
 
 /**
- * Fastify's `serverFactory`: a `node:http` server whose requests meet `fast()` (once it is
- * set) before Fastify's handler, with the timeouts Fastify gives a server it makes itself
- * (`options` holds Fastify's options, defaults filled in).
+ * Puts `fast()` (once it is set) in front of Fastify's request listener on the server Fastify
+ * made, so Fastify still makes and configures the server (timeouts, `HOST=localhost`'s second
+ * binding, which keeps Fastify's plain listener and so answers everything itself).
  */
-export function serverWithFastAnswers(fast: () => FastAnswers | undefined) {
-  return (handler: RequestListener, options: Record<string, unknown>): Server => {
-    const server = createServer((request, response) => {
-      if (fast()?.answer(request, response) !== true) handler(request, response);
-    });
-    const number = (name: string) => (typeof options[name] === 'number' ? (options[name] as number) : 0);
-    server.keepAliveTimeout = number('keepAliveTimeout');
-    server.requestTimeout = number('requestTimeout');
-    server.setTimeout(number('connectionTimeout'));
-    if (number('maxRequestsPerSocket') > 0) server.maxRequestsPerSocket = number('maxRequestsPerSocket');
-    return server;
-  };
+export function answerFirst(server: Server, fast: () => FastAnswers | undefined): void {
+  const listeners = server.listeners('request') as RequestListener[];
+  const fastify = listeners[0];
+  if (listeners.length !== 1 || fastify === undefined) {
+    throw new Error(`expected Fastify's one request listener on the server, found ${listeners.length}`);
+  }
+  server.removeListener('request', fastify);
+  server.on('request', (request: IncomingMessage, response: ServerResponse) => {
+    if (fast()?.answer(request, response) !== true) fastify(request, response);
+  });
 }
