@@ -67,8 +67,9 @@ export interface Auth {
   require(requirement: Requirement): onRequestHookHandler;
   /**
    * The caller `require(requirement)` would let through at once, from memory alone, or
-   * undefined: for every request it would refuse, or would need the store for. Nothing is
-   * counted or logged, so the request can still be handed to `require`'s hook.
+   * undefined: for every request it would refuse, or would need the store for. No failure is
+   * counted or logged, so the request can still be handed to `require`'s hook (an admitted
+   * session's or key's use is noted, as on every admitted request).
    */
   admitNow(request: CredentialRequest, requirement: Requirement): Caller | undefined;
   /** What `require`'s hook does, for a hook that judges other credentials first. */
