@@ -5,7 +5,7 @@ import { DEFAULT_THROTTLE_POLICY } from '../src/access/throttle.js';
 import { FastAnswers } from '../src/http/fast-answers.js';
 import { createLogger } from '../src/log.js';
 import type { TestAppOptions } from './support/app.js';
-import { ADMIN_KEY, bearer, login, sessionCookie, useTestApps } from './support/app.js';
+import { ADMIN_KEY, bearer, createApiKey, login, sessionCookie, useTestApps } from './support/app.js';
 import { memoryStream } from './support/memory-log.js';
 import { waitUntil } from './support/wait.js';
 
@@ -65,7 +65,7 @@ describe('answers given before Fastify routes the request', () => {
   it('answers /healthz and the session check (key, bearer, cookie, API key) with the very status, body and headers Fastify gives', async () => {
     const { t, get } = await serve();
     const { token } = await login(t.app);
-    const apiKey = await createApiKey(t.app, ['sessions:read']);
+    const apiKey = (await createApiKey(t.app, ['sessions:read'])).key;
     const cases: Array<[string, Record<string, string>]> = [
       ['/healthz', {}],
       ['/api/admin/session', { 'x-admin-key': ADMIN_KEY }],
@@ -147,7 +147,7 @@ describe('answers given before Fastify routes the request', () => {
     expect(failuresAfter.none - failuresBefore.none).toBe(1);
 
     // An API key without sessions:read: 403 from Fastify.
-    const storageKey = await createApiKey(t.app, ['storage:read']);
+    const storageKey = (await createApiKey(t.app, ['storage:read'])).key;
     for (let i = 0; i < 3; i++) {
       expect(await get('/api/admin/session', bearer(storageKey))).toMatchObject({ status: 403 });
       expect(lastWasFast()).toBe(false);
@@ -294,18 +294,6 @@ describe('answers given before Fastify routes the request', () => {
     closed.mockRestore();
   });
 });
-
-/** A new API key with `scopes`, as an application would be given one. */
-async function createApiKey(app: FastifyInstance, scopes: string[]): Promise<string> {
-  const created = await app.inject({
-    method: 'POST',
-    url: '/api/admin/api-keys',
-    headers: { 'x-admin-key': ADMIN_KEY },
-    payload: { name: 'app', scopes },
-  });
-  expect(created.statusCode).toBe(201);
-  return (created.json() as { key: string }).key;
-}
 
 /** GET /metrics from an address of its own, so a lockout of the test's address does not refuse it. */
 async function readMetrics(app: FastifyInstance) {

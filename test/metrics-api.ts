@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { describe, expect, it } from 'vitest';
 import type { StoreFactory, TestAppOptions } from './support/app.js';
-import { ADMIN_KEY, bearer, login, useTestApps } from './support/app.js';
+import { ADMIN_KEY, bearer, createApiKey, login, useTestApps } from './support/app.js';
 import { waitUntil } from './support/wait.js';
 
 const KEY = { 'x-admin-key': ADMIN_KEY };
@@ -31,17 +31,6 @@ export function sampleOf(text: string, name: string, labels: Record<string, stri
   return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
 }
 
-async function createApiKey(app: FastifyInstance, scopes: string[]): Promise<string> {
-  const response = await app.inject({
-    method: 'POST',
-    url: '/api/admin/api-keys',
-    headers: KEY,
-    payload: { name: 'scraper', scopes },
-  });
-  expect(response.statusCode, response.body).toBe(201);
-  return (response.json() as { key: string }).key;
-}
-
 /** `/metrics` over HTTP (in-process) on whatever store `makeStore` opens (SQLite when omitted). */
 export function describeMetrics(name: string, makeStore?: StoreFactory): void {
   describe(name, () => {
@@ -60,11 +49,11 @@ export function describeMetrics(name: string, makeStore?: StoreFactory): void {
 
     it('GET /metrics with an API key lacking metrics:read is 403; with the scope it is 200', async () => {
       const { app } = await start();
-      const storageKey = await createApiKey(app, ['storage:read']);
+      const storageKey = (await createApiKey(app, ['storage:read'], 'scraper')).key;
       const refused = await app.inject({ url: '/metrics', headers: bearer(storageKey) });
       expect(refused.statusCode).toBe(403);
       expect(refused.json()).toMatchObject({ code: 'FORBIDDEN' });
-      const metricsKey = await createApiKey(app, ['metrics:read']);
+      const metricsKey = (await createApiKey(app, ['metrics:read'], 'scraper')).key;
       const allowed = await app.inject({ url: '/metrics', headers: bearer(metricsKey) });
       expect(allowed.statusCode).toBe(200);
     });
@@ -223,7 +212,7 @@ export function describeMetrics(name: string, makeStore?: StoreFactory): void {
     it('no key, token or cookie appears in the metrics', async () => {
       const { app } = await start();
       const { token } = await login(app);
-      const apiKey = await createApiKey(app, ['metrics:read', 'storage:write']);
+      const apiKey = (await createApiKey(app, ['metrics:read', 'storage:write'], 'scraper')).key;
       const stored = 'eyJhbGciOiJIUzI1NiJ9.c2VjcmV0LXN0b3JlZC10b2tlbg.Q3Yk';
       await app.inject({
         method: 'POST',

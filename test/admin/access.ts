@@ -1,22 +1,13 @@
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { TestApp } from '../support/app.js';
-import { ADMIN_KEY, bearer, login, testSecrets } from '../support/app.js';
+import { ADMIN_KEY, bearer, createApiKey, login, testSecrets } from '../support/app.js';
 import type { AdminApiHarness } from './harness.js';
 import { expectFailure, expectUnauthorized } from './harness.js';
 
 const KEY = { 'x-admin-key': ADMIN_KEY };
 const STORAGE = '/api/v1/session-storage';
 const WRONG_KEY = 'not-the-admin-key-0123456789';
-
-interface CreatedKey {
-  success: true;
-  id: string;
-  key: string;
-  name: string;
-  scopes: string[];
-  created_at: string;
-}
 
 interface AuditItem {
   id: string;
@@ -30,17 +21,6 @@ interface AuditItem {
 }
 
 const from = (ip: string): Pick<InjectOptions, 'remoteAddress'> => ({ remoteAddress: ip });
-
-async function createKey(app: FastifyInstance, scopes: string[], name = 'app'): Promise<CreatedKey> {
-  const response = await app.inject({
-    method: 'POST',
-    url: '/api/admin/api-keys',
-    headers: KEY,
-    payload: { name, scopes },
-  });
-  expect(response.statusCode, response.body).toBe(201);
-  return response.json() as CreatedKey;
-}
 
 const storeToken = (app: FastifyInstance, headers: Record<string, string>) =>
   app.inject({
@@ -77,7 +57,7 @@ export function accessTests(h: AdminApiHarness): void {
     });
 
     it('POST /api/admin/api-keys is 201 with a tsk_ key of 256 bits, shown once; the list never shows key material', async () => {
-      const created = await createKey(t.app, ['storage:read', 'storage:write'], 'billing');
+      const created = await createApiKey(t.app, ['storage:read', 'storage:write'], 'billing');
       expect(created).toEqual({
         success: true,
         id: expect.stringMatching(/^key_[0-9A-Z]{26}$/),
@@ -104,7 +84,7 @@ export function accessTests(h: AdminApiHarness): void {
     });
 
     it('a storage:read key reads storage, cannot write (403) and never opens admin routes (403)', async () => {
-      const { key } = await createKey(t.app, ['storage:read']);
+      const { key } = await createApiKey(t.app, ['storage:read']);
       expect((await t.app.inject({ url: STORAGE, headers: bearer(key) })).statusCode).toBe(200);
       expectFailure(await storeToken(t.app, bearer(key)), 403, 'FORBIDDEN');
       for (const [method, url] of [
@@ -119,9 +99,9 @@ export function accessTests(h: AdminApiHarness): void {
     });
 
     it('a storage:write key writes; a sessions:read key lists sessions but not storage', async () => {
-      const writer = await createKey(t.app, ['storage:write']);
+      const writer = await createApiKey(t.app, ['storage:write']);
       expect((await storeToken(t.app, bearer(writer.key))).statusCode).toBe(201);
-      const reader = await createKey(t.app, ['sessions:read']);
+      const reader = await createApiKey(t.app, ['sessions:read']);
       expect(
         (await t.app.inject({ url: '/api/admin/tokens/sessions', headers: bearer(reader.key) })).statusCode,
       ).toBe(200);
@@ -131,7 +111,7 @@ export function accessTests(h: AdminApiHarness): void {
     });
 
     it('only the admin credential manages keys: a key with every scope cannot create one', async () => {
-      const { key } = await createKey(t.app, ['storage:read', 'storage:write', 'sessions:read']);
+      const { key } = await createApiKey(t.app, ['storage:read', 'storage:write', 'sessions:read']);
       const response = await t.app.inject({
         method: 'POST',
         url: '/api/admin/api-keys',
@@ -143,7 +123,7 @@ export function accessTests(h: AdminApiHarness): void {
 
     it('DELETE /api/admin/api-keys/:id revokes it on this instance and on another at once; unknown ids are 404', async () => {
       const other = await t.anotherApp();
-      const { id, key } = await createKey(t.app, ['storage:read']);
+      const { id, key } = await createApiKey(t.app, ['storage:read']);
       expect((await other.inject({ url: STORAGE, headers: bearer(key) })).statusCode).toBe(200);
       const revoked = await t.app.inject({
         method: 'DELETE',
@@ -336,7 +316,7 @@ export function accessTests(h: AdminApiHarness): void {
 
     it('logout, API keys, stored-token reads and clearing are audited, and no secret ever enters the trail', async () => {
       const session = await login(t.app);
-      const created = await createKey(t.app, ['storage:read', 'storage:write']);
+      const created = await createApiKey(t.app, ['storage:read', 'storage:write']);
       const stored = (await storeToken(t.app, bearer(created.key))).json() as { id: string };
       const opened = await t.app.inject({ url: `${STORAGE}/${stored.id}`, headers: bearer(created.key) });
       const token = (opened.json() as { token: string }).token;

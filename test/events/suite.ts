@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HOUR_MS } from '../../src/clock.js';
 import type { TestApp, TestAppOptions } from '../support/app.js';
-import { ADMIN_KEY, bearer, login, useTestApps } from '../support/app.js';
+import { ADMIN_KEY, bearer, createApiKey, login, useTestApps } from '../support/app.js';
 import { SseClient } from '../support/sse.js';
 import { waitUntil } from '../support/wait.js';
 
@@ -31,17 +31,6 @@ export const listening = async (app: FastifyInstance): Promise<FastifyInstance> 
   return app;
 };
 
-async function apiKey(app: FastifyInstance, scopes: string[]): Promise<{ id: string; key: string }> {
-  const response = await app.inject({
-    method: 'POST',
-    url: '/api/admin/api-keys',
-    headers: KEY,
-    payload: { name: 'events test', scopes },
-  });
-  expect(response.statusCode).toBe(201);
-  return response.json() as { id: string; key: string };
-}
-
 /** `GET /api/admin/events` on one backend: the snapshot, live events from either instance, ends. */
 /**
  * `feedCanBeCut`: whether the backend's change feed has a connection a test can cut (SQLite's
@@ -67,7 +56,7 @@ export function describeEventStream(
     it('GET /api/admin/events without a credential is 401, with an API key lacking sessions:read 403', async () => {
       const { b } = await start(startApp);
       expect((await connect(b, {})).status).toBe(401);
-      const storageOnly = await apiKey(b, ['storage:read']);
+      const storageOnly = await createApiKey(b, ['storage:read'], 'events test');
       const refused = await connect(b, bearer(storageOnly.key));
       expect(refused.status).toBe(403);
       expect(await refused.response.json()).toMatchObject({ code: 'FORBIDDEN' });
@@ -108,7 +97,7 @@ export function describeEventStream(
 
     it('an API key with sessions:read may follow the stream', async () => {
       const { b } = await start(startApp);
-      const reader = await apiKey(b, ['sessions:read']);
+      const reader = await createApiKey(b, ['sessions:read'], 'events test');
       const client = await connect(b, bearer(reader.key));
       expect(client.status).toBe(200);
       await client.waitFor('snapshot');
@@ -147,7 +136,7 @@ export function describeEventStream(
       await a.app.inject({ method: 'POST', url: '/api/admin/tokens/revoke', headers: KEY });
       await client.waitFor<{ version: number }>('sessions.version', (data) => data.version === 2);
 
-      const app = await apiKey(a.app, ['storage:read']);
+      const app = await createApiKey(a.app, ['storage:read'], 'events test');
       await a.app.inject({ method: 'DELETE', url: `/api/admin/api-keys/${app.id}`, headers: KEY });
       await client.waitFor<{ id: string }>('api_key.revoked', (data) => data.id === app.id);
 
@@ -157,7 +146,7 @@ export function describeEventStream(
 
     it('a stream opened with an API key ends when that key is revoked', async () => {
       const { a, b } = await start(startApp);
-      const reader = await apiKey(a.app, ['sessions:read']);
+      const reader = await createApiKey(a.app, ['sessions:read'], 'events test');
       const client = await connect(b, bearer(reader.key));
       await client.waitFor('snapshot');
       await a.app.inject({ method: 'DELETE', url: `/api/admin/api-keys/${reader.id}`, headers: KEY });

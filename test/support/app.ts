@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
-import { afterEach } from 'vitest';
+import { afterEach, expect } from 'vitest';
 import { hashAdminKey } from '../../src/admin/admin-key.js';
 import type { AppDeps } from '../../src/app.js';
 import { buildApp } from '../../src/app.js';
@@ -227,3 +227,29 @@ export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
 /** The session cookie as a browser would send it back. */
 export const sessionCookie = (token: string) => ({ cookie: `tessera_session=${token}` });
+
+/** What creating an API key answers: the key itself is in this answer only. */
+export interface CreatedApiKey {
+  success: true;
+  id: string;
+  key: string;
+  name: string;
+  scopes: string[];
+  created_at: string;
+}
+
+/** Creates an API key with `scopes` through the API, with the admin key; fails the test unless 201. */
+export async function createApiKey(
+  app: FastifyInstance,
+  scopes: string[],
+  name = 'app',
+): Promise<CreatedApiKey> {
+  const response = await app.inject({
+    method: 'POST',
+    url: '/api/admin/api-keys',
+    headers: { 'x-admin-key': ADMIN_KEY },
+    payload: { name, scopes },
+  });
+  expect(response.statusCode, response.body).toBe(201);
+  return response.json() as CreatedApiKey;
+}
