@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { DEFAULT_THROTTLE_POLICY } from '../src/access/throttle.js';
 import { FastAnswers } from '../src/http/fast-answers.js';
 import { createLogger } from '../src/log.js';
+import { sampleOf } from './metrics-api.js';
 import type { TestAppOptions } from './support/app.js';
 import { ADMIN_KEY, bearer, createApiKey, login, sessionCookie, useTestApps } from './support/app.js';
 import { memoryStream } from './support/memory-log.js';
@@ -269,12 +270,12 @@ describe('answers given before Fastify routes the request', () => {
     expect(fast?.reqId).not.toBe(fastify?.reqId);
 
     const fastCount = answered.mock.results.filter((result) => result.value === true).length;
-    const metrics = await t.app.inject({ url: '/metrics', headers: { 'x-admin-key': ADMIN_KEY } });
-    const count = /tessera_http_requests_total\{route="\/healthz",method="GET",status="200"\} (\d+)/.exec(
-      metrics.body,
-    );
+    const metrics = await readMetrics(t.app);
+    const healthz = { route: '/healthz', method: 'GET', status: '200' };
     // Every /healthz answered, by either way: the fast ones and the one inject sent.
-    expect(Number(count?.[1])).toBe(answered.mock.calls.length + 1);
+    expect(sampleOf(metrics.body, 'tessera_http_requests_total', healthz)).toBe(
+      answered.mock.calls.length + 1,
+    );
     expect(fastCount).toBeGreaterThan(0);
   });
 
@@ -307,8 +308,7 @@ async function readMetrics(app: FastifyInstance) {
 }
 
 async function throttledCount(app: FastifyInstance): Promise<number> {
-  const metrics = await readMetrics(app);
-  return Number(/^tessera_throttled_requests_total (\d+)$/m.exec(metrics.body)?.[1] ?? 0);
+  return sampleOf((await readMetrics(app)).body, 'tessera_throttled_requests_total');
 }
 
 /** The bytes of one answer over a fresh connection (`Connection: close`), its Date line cut. */
@@ -330,11 +330,6 @@ function rawAnswer(address: string, path: string, headers: Record<string, string
 
 async function authFailures(app: FastifyInstance): Promise<Record<'bearer' | 'admin_key' | 'none', number>> {
   const metrics = await readMetrics(app);
-  const read = (credential: string) =>
-    Number(
-      new RegExp(String.raw`tessera_auth_failures_total\{credential="${credential}"\} (\d+)`).exec(
-        metrics.body,
-      )?.[1] ?? 0,
-    );
+  const read = (credential: string) => sampleOf(metrics.body, 'tessera_auth_failures_total', { credential });
   return { bearer: read('bearer'), admin_key: read('admin_key'), none: read('none') };
 }
