@@ -44,12 +44,17 @@ await describeWithService(
         }
       });
 
-      it("the store's commands of one turn leave in one socket write, each with its own answer", async () => {
+      /** A store holding tok_one and tok_two, and the writes on its own connection from now on. */
+      const withTwoTokens = async () => {
         const { store } = await open();
         for (const id of ['tok_one', 'tok_two']) await store.insertStoredToken(newToken(id));
         // The store's own connection (private): what RedisStore.run holds for the turn.
         const client = (store as unknown as { client: Redis }).client;
-        const counts = countWrites(client.stream as Socket);
+        return { store, counts: countWrites(client.stream as Socket) };
+      };
+
+      it("the store's commands of one turn leave in one socket write, each with its own answer", async () => {
+        const { store, counts } = await withTwoTokens();
         const found = await Promise.all(
           ['tok_one', 'tok_missing', 'tok_two'].map((id) => store.findStoredToken(id)),
         );
@@ -58,10 +63,7 @@ await describeWithService(
       });
 
       it('lookups of one id in one turn get one record from one read; the next turn reads afresh', async () => {
-        const { store } = await open();
-        for (const id of ['tok_one', 'tok_two']) await store.insertStoredToken(newToken(id));
-        const client = (store as unknown as { client: Redis }).client;
-        const counts = countWrites(client.stream as Socket);
+        const { store, counts } = await withTwoTokens();
         const found = await Promise.all(
           ['tok_one', 'tok_two', 'tok_one', 'tok_one'].map((id) => store.findStoredToken(id)),
         );
