@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { auditPageSql } from '../src/store/sqlite/access.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import {
   countStoredTokensSql,
@@ -8,14 +9,21 @@ import {
 } from '../src/store/sqlite/stored-token-queries.js';
 import { tempDatabase } from './support/temp-database.js';
 
-const SAMPLE: Record<string, unknown> = { nowMs: 1_000_000, userId: 'usr_7', limit: 50, offset: 100 };
+const SAMPLE: Record<string, unknown> = {
+  nowMs: 1_000_000,
+  userId: 'usr_7',
+  limit: 50,
+  offset: 100,
+  action: 'storage.read_token',
+};
 
-function plan(db: Database.Database, sql: string): string[] {
+/** The plan of `sql`: named parameters from SAMPLE, positional ones (`?`) from `positional`. */
+function plan(db: Database.Database, sql: string, ...positional: unknown[]): string[] {
   const names = [...sql.matchAll(/@(\w+)/g)].map((match) => match[1] as string);
   const params = Object.fromEntries(names.map((name) => [name, SAMPLE[name]]));
-  return (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(params) as { detail: string }[]).map(
-    (row) => row.detail,
-  );
+  const statement = db.prepare(`EXPLAIN QUERY PLAN ${sql}`);
+  const rows = names.length > 0 ? statement.all(params) : statement.all(...positional);
+  return (rows as { detail: string }[]).map((row) => row.detail);
 }
 
 /**
@@ -50,21 +58,47 @@ describe('SQLite token queries use the listing indexes', () => {
     file.remove();
   });
 
-  it.each([
-    ['the current token', currentStoredTokenSql(false), 'stored_tokens_saved'],
-    ["one user's current token", currentStoredTokenSql(true), 'stored_tokens_user_saved'],
-    ['an unfiltered page', storedTokenPageSql({}), 'stored_tokens_saved'],
-    ['a page of valid tokens', storedTokenPageSql({ valid: true }), 'stored_tokens_saved'],
-    ['a page of expired tokens', storedTokenPageSql({ valid: false }), 'stored_tokens_saved'],
+  it.each<[string, string, string, unknown[]]>([
+    ['the current token', currentStoredTokenSql(false), 'stored_tokens_saved', [1_000_000]],
+    [
+      "one user's current token",
+      currentStoredTokenSql(true),
+      'stored_tokens_user_saved',
+      [1_000_000, 'usr_7'],
+    ],
+    ['an unfiltered page', storedTokenPageSql({}), 'stored_tokens_saved', []],
+    ['a page of valid tokens', storedTokenPageSql({ valid: true }), 'stored_tokens_saved', []],
+    ['a page of expired tokens', storedTokenPageSql({ valid: false }), 'stored_tokens_saved', []],
     [
       "a page of one user's valid tokens",
       storedTokenPageSql({ userId: 'u', valid: true }),
       'stored_tokens_user_saved',
+      [],
     ],
-  ])('%s walks its index without a sort', (_what, sql, index) => {
-    const steps = plan(db, sql);
+    ["a page of one action's audit entries", auditPageSql(true), 'audit_log_action_at', []],
+  ])('%s walks its index without a sort', (_what, sql, index, positional) => {
+    const steps = plan(db, sql, ...positional);
     expect(steps.join(' | ')).toContain(`INDEX ${index}`);
     expect(steps.join(' | ')).not.toContain('TEMP B-TREE');
+  });
+
+  it('a page of the whole audit trail walks the table in its own order, without a sort', () => {
+    const steps = plan(db, auditPageSql(false)).join(' | ');
+    expect(steps).toMatch(/^SCAN audit_log/);
+    expect(steps).not.toContain('TEMP B-TREE');
+  });
+
+  it('the ordering indexes are ascending (walked backwards), so new rows go at their end', () => {
+    const columns = (index: string) =>
+      (
+        db.prepare(`SELECT name, desc FROM pragma_index_xinfo(?) WHERE key = 1`).all(index) as {
+          name: string;
+          desc: number;
+        }[]
+      ).map((column) => `${column.name}${column.desc === 1 ? ' DESC' : ''}`);
+    expect(columns('stored_tokens_saved')).toEqual(['saved_at_ms', 'id']);
+    expect(columns('stored_tokens_user_saved')).toEqual(['user_id', 'saved_at_ms', 'id']);
+    expect(columns('audit_log_action_at')).toEqual(['action', 'at_ms', 'id']);
   });
 
   it('counting valid tokens uses an index, not the table', () => {

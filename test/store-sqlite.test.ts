@@ -75,13 +75,7 @@ describe('SQLite migrations', () => {
   it('the audit_log migration keeps every entry, listed in the same order, by action too', async () => {
     const version = migrationCreating('audit_log_by_time');
     await withTempDatabase(async (path) => {
-      // A file at the migration before it, as an earlier version left it.
-      const db = new Database(path);
-      db.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at_ms INTEGER NOT NULL)');
-      for (const [i, sql] of sqliteMigrations.slice(0, version - 1).entries()) {
-        db.exec(sql);
-        db.prepare('INSERT INTO schema_migrations (version, applied_at_ms) VALUES (?, 0)').run(i + 1);
-      }
+      const db = fileBefore(path, version);
       const entries: AuditEntry[] = [
         // Two at the same millisecond: the id orders them.
         auditEntry('audit_01', { atMs: T0 }),
@@ -133,7 +127,74 @@ describe('SQLite migrations', () => {
       }
     });
   });
+
+  it('the ascending-index migration keeps every listing in the same order, by user and action too', async () => {
+    const version = sqliteMigrations.findIndex((sql) => sql.includes('DROP INDEX stored_tokens_saved')) + 1;
+    expect(version).toBeGreaterThan(0);
+    await withTempDatabase(async (path) => {
+      const db = fileBefore(path, version);
+      // Ties on saved_at_ms (the id orders them), two users, one token expired.
+      const tokens = [
+        newToken('store_01', { savedAtMs: T0, userId: 'usr_a' }),
+        newToken('store_03', { savedAtMs: T0 + 5, userId: 'usr_b' }),
+        newToken('store_02', { savedAtMs: T0 + 5, userId: 'usr_a' }),
+        newToken('store_04', { savedAtMs: T0 + 9, userId: 'usr_a', expiresAtMs: T0 - 1 }),
+        newToken('store_05', { savedAtMs: T0 + 7, userId: 'usr_b' }),
+      ];
+      const insertToken = db.prepare(
+        `INSERT INTO stored_tokens (id, user_id, kid, sealed, preview, expires_at_ms, saved_at_ms, created_at_ms)
+           VALUES (@id, @userId, @kid, @sealed, @preview, @expiresAtMs, @savedAtMs, @createdAtMs)`,
+      );
+      for (const token of tokens) insertToken.run(token);
+      const entries = [
+        auditEntry('audit_01', { atMs: T0, action: 'storage.read_token' }),
+        auditEntry('audit_03', { atMs: T0 + 5, action: 'storage.read_token' }),
+        auditEntry('audit_02', { atMs: T0 + 5, action: 'storage.read_token' }),
+        auditEntry('audit_04', { atMs: T0 + 9 }),
+      ];
+      const insertEntry = db.prepare(
+        `INSERT INTO audit_log (id, at_ms, action, actor, ip, user_agent, target, reason)
+           VALUES (@id, @atMs, @action, @actor, @ip, @userAgent, @target, @reason)`,
+      );
+      for (const entry of entries) insertEntry.run(entry);
+      db.close();
+
+      const store = new SqliteStore(path);
+      try {
+        await store.migrate();
+        const ids = async (query: { userId?: string; valid?: boolean; offset?: number; limit?: number }) =>
+          (await store.listStoredTokens({ offset: 0, limit: 10, nowMs: T0, ...query })).items.map(
+            (token) => token.id,
+          );
+        expect(await ids({})).toEqual(['store_04', 'store_05', 'store_03', 'store_02', 'store_01']);
+        expect(await ids({ offset: 1, limit: 2 })).toEqual(['store_05', 'store_03']);
+        expect(await ids({ userId: 'usr_a' })).toEqual(['store_04', 'store_02', 'store_01']);
+        expect(await ids({ userId: 'usr_a', valid: true })).toEqual(['store_02', 'store_01']);
+        expect((await store.findCurrentStoredToken(T0))?.id).toBe('store_05');
+        expect((await store.findCurrentStoredToken(T0, 'usr_a'))?.id).toBe('store_02');
+        const audit = await store.listAudit({ offset: 0, limit: 10, action: 'storage.read_token' });
+        expect(audit.items.map((entry) => entry.id)).toEqual(['audit_03', 'audit_02', 'audit_01']);
+        // Written after it, first in every order.
+        await store.insertStoredToken(newToken('store_06', { savedAtMs: T0 + 20, userId: 'usr_a' }));
+        expect((await ids({ userId: 'usr_a' }))[0]).toBe('store_06');
+        expect((await store.findCurrentStoredToken(T0))?.id).toBe('store_06');
+      } finally {
+        await store.close();
+      }
+    });
+  });
 });
+
+/** A file at the migration before `version`, as an earlier Tessera left it (open: close it). */
+function fileBefore(path: string, version: number): Database.Database {
+  const db = new Database(path);
+  db.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at_ms INTEGER NOT NULL)');
+  for (const [i, sql] of sqliteMigrations.slice(0, version - 1).entries()) {
+    db.exec(sql);
+    db.prepare('INSERT INTO schema_migrations (version, applied_at_ms) VALUES (?, 0)').run(i + 1);
+  }
+  return db;
+}
 
 /** The 1-based version of the migration that creates `table`. */
 function migrationCreating(table: string): number {

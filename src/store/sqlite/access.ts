@@ -8,6 +8,15 @@ import type {
   ThrottleRecord,
 } from '../types.js';
 
+const AUDIT_BY_ACTION = 'WHERE action = @action';
+
+/**
+ * A page of the audit trail, newest first: the table's own order (at_ms, id) walked backwards,
+ * or, by action, `audit_log_action_at`'s. Exported for the query-plan test.
+ */
+export const auditPageSql = (byAction: boolean): string =>
+  `SELECT * FROM audit_log ${byAction ? AUDIT_BY_ACTION : ''} ORDER BY at_ms DESC, id DESC LIMIT @limit OFFSET @offset`;
+
 interface ApiKeyRow {
   id: string;
   name: string;
@@ -116,14 +125,12 @@ export class SqliteAccessTables {
   }
 
   listAudit(query: AuditQuery): { items: AuditEntry[]; total: number } {
-    const where = query.action === undefined ? '' : 'WHERE action = @action';
+    const where = query.action === undefined ? '' : AUDIT_BY_ACTION;
     const params = { action: query.action, limit: query.limit, offset: query.offset };
     const { total } = this.statement(`SELECT count(*) AS total FROM audit_log ${where}`).get(params) as {
       total: number;
     };
-    const rows = this.statement(
-      `SELECT * FROM audit_log ${where} ORDER BY at_ms DESC, id DESC LIMIT @limit OFFSET @offset`,
-    ).all(params) as AuditRow[];
+    const rows = this.statement(auditPageSql(query.action !== undefined)).all(params) as AuditRow[];
     return { items: rows.map(toAudit), total };
   }
 
