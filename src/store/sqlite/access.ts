@@ -118,10 +118,20 @@ export class SqliteAccessTables {
   }
 
   appendAudit(entry: AuditEntry): void {
+    // Positional, as the stored-token insert: one per audited request.
     this.statement(
       `INSERT INTO audit_log (id, at_ms, action, actor, ip, user_agent, target, reason)
-         VALUES (@id, @atMs, @action, @actor, @ip, @userAgent, @target, @reason)`,
-    ).run(entry);
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(
+      entry.id,
+      entry.atMs,
+      entry.action,
+      entry.actor,
+      entry.ip,
+      entry.userAgent,
+      entry.target,
+      entry.reason,
+    );
   }
 
   listAudit(query: AuditQuery): { items: AuditEntry[]; total: number } {

@@ -48,5 +48,6 @@ export const LISTED_COLUMNS = 'id, user_id, preview, expires_at_ms, saved_at_ms,
 export const storedTokenPageSql = (query: Pick<StoredTokenQuery, 'userId' | 'valid'>): string =>
   `SELECT ${LISTED_COLUMNS} FROM stored_tokens ${filters(query, '+expires_at_ms')} ${NEWEST_FIRST} LIMIT @limit OFFSET @offset`;
 
+/** Parameters, by position: now (ms), then the user when `byUser`. */
 export const currentStoredTokenSql = (byUser: boolean): string =>
-  `SELECT * FROM stored_tokens WHERE +expires_at_ms > @nowMs ${byUser ? 'AND user_id = @userId' : ''} ${NEWEST_FIRST} LIMIT 1`;
+  `SELECT * FROM stored_tokens WHERE +expires_at_ms > ? ${byUser ? 'AND user_id = ?' : ''} ${NEWEST_FIRST} LIMIT 1`;
