@@ -7,6 +7,7 @@ import type {
   NewApiKey,
   ThrottleRecord,
 } from '../types.js';
+import { PAGE_LIMIT } from './paging.js';
 
 const AUDIT_BY_ACTION = 'WHERE action = @action';
 
@@ -15,7 +16,7 @@ const AUDIT_BY_ACTION = 'WHERE action = @action';
  * or, by action, `audit_log_action_at`'s. Exported for the query-plan test.
  */
 export const auditPageSql = (byAction: boolean): string =>
-  `SELECT * FROM audit_log ${byAction ? AUDIT_BY_ACTION : ''} ORDER BY at_ms DESC, id DESC LIMIT @limit OFFSET @offset`;
+  `SELECT * FROM audit_log ${byAction ? AUDIT_BY_ACTION : ''} ORDER BY at_ms DESC, id DESC ${PAGE_LIMIT}`;
 
 interface ApiKeyRow {
   id: string;

@@ -1,4 +1,5 @@
 import type { StoredTokenQuery } from '../types.js';
+import { PAGE_LIMIT } from './paging.js';
 
 /** The listing order, served by `stored_tokens_saved` and `stored_tokens_user_saved`. */
 const NEWEST_FIRST = 'ORDER BY saved_at_ms DESC, id DESC';
@@ -46,7 +47,7 @@ export const countStoredTokensSql = (query: Pick<StoredTokenQuery, 'userId' | 'v
 export const LISTED_COLUMNS = 'id, user_id, preview, expires_at_ms, saved_at_ms, created_at_ms';
 
 export const storedTokenPageSql = (query: Pick<StoredTokenQuery, 'userId' | 'valid'>): string =>
-  `SELECT ${LISTED_COLUMNS} FROM stored_tokens ${filters(query, '+expires_at_ms')} ${NEWEST_FIRST} LIMIT @limit OFFSET @offset`;
+  `SELECT ${LISTED_COLUMNS} FROM stored_tokens ${filters(query, '+expires_at_ms')} ${NEWEST_FIRST} ${PAGE_LIMIT}`;
 
 /** Parameters, by position: now (ms), then the user when `byUser`. */
 export const currentStoredTokenSql = (byUser: boolean): string =>

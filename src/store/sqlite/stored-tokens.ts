@@ -96,8 +96,12 @@ export class SqliteStoredTokenTables {
   }
 
   listStoredTokensSealedWith(kid: string, limit: number): StoredToken[] {
+    // The LIMIT cast, as PAGE_LIMIT's: a bare parameter there recompiles the statement per call.
     return (
-      this.statement('SELECT * FROM stored_tokens WHERE kid = ? LIMIT ?').all(kid, limit) as StoredTokenRow[]
+      this.statement('SELECT * FROM stored_tokens WHERE kid = ? LIMIT CAST(? AS INTEGER)').all(
+        kid,
+        limit,
+      ) as StoredTokenRow[]
     ).map(toStoredToken);
   }
 
