@@ -13,13 +13,16 @@ describe('tokenPreview', () => {
     // Characters are code points: a key emoji is one, never half of one.
     ['🔑🔑🔑🔑🔑🔑🔑🔑abcdefgh🗝!', '🔑🔑🔑🔑🔑🔑🔑🔑...gh🗝!'],
     ['short🔑', '...t🔑'],
+    // Control characters show as U+FFFD (the token keeps them).
+    ['\u0000bcdefgh\u001bijklm\u007f\u0085', '\ufffdbcdefgh...lm\ufffd\ufffd'],
+    ['\u0000\u0000', '...\ufffd\ufffd'],
   ])('%s -> %s', (token, preview) => {
     expect(tokenPreview(token)).toBe(preview);
   });
 
-  it('is the first 8 and last 4 code points (or the last 2) of any string, lone surrogates included', () => {
+  it('is the first 8 and last 4 code points (or the last 2) of any string, lone surrogates included, controls as U+FFFD', () => {
     const reference = (token: string) => {
-      const chars = Array.from(token);
+      const chars = Array.from(token).map((char) => (/^\p{Cc}$/u.test(char) ? '\ufffd' : char));
       return chars.length < 16
         ? `...${chars.slice(-2).join('')}`
         : `${chars.slice(0, 8).join('')}...${chars.slice(-4).join('')}`;

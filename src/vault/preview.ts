@@ -1,13 +1,23 @@
 /** Tokens shorter than this show only their tail, so a preview never spells out most of one. */
 const SHORT_TOKEN = 16;
 const SURROGATE = /[\uD800-\uDFFF]/;
+/** C0 and C1 control characters and DEL. */
+const CONTROL = /\p{Cc}/u;
+const CONTROLS = /\p{Cc}/gu;
 
 /**
  * The masked form listings show instead of a token: the first 8 characters, `...` and the
  * last 4 (`eyJhbGci...Q3Yk`); a token shorter than 16 characters shows `...` and its last 2.
- * Characters are code points, so a preview never splits a surrogate pair.
+ * Characters are code points, so a preview never splits a surrogate pair. A control character
+ * shows as U+FFFD: a preview is for display (a terminal or a page would act on an escape
+ * sequence), and a NUL cannot be stored as text in Postgres. The token itself keeps them.
  */
 export function tokenPreview(token: string): string {
+  const preview = maskedForm(token);
+  return CONTROL.test(preview) ? preview.replace(CONTROLS, '\uFFFD') : preview;
+}
+
+function maskedForm(token: string): string {
   // Without surrogates every UTF-16 unit is a code point: the string is sliced as it is, not
   // split into an array of one string per character (1.5 us for a 250-character token).
   if (!SURROGATE.test(token)) {

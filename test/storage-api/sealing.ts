@@ -22,6 +22,15 @@ export function describeSealing(makeStore?: StoreFactory, defaults: TestAppOptio
       expect(record?.sealed.includes(Buffer.from('eyJzdWIiOiJ1c3JfOWEyZjMxIn0'))).toBe(false);
     });
 
+    it('keeps control characters, NUL included, in the token, and shows them as U+FFFD in its preview', async () => {
+      const token = '\u0000head\u001b[31m-middle-of-the-token-tail\u0007';
+      const saved = await saveToken(app().app, { token });
+      expect(saved.token_preview).toBe('\ufffdhead\ufffd[3...ail\ufffd');
+      const client = storageClient(app().app);
+      expect((await client.get(saved.id)).json().token).toBe(token);
+      expect((await client.list()).json().data[0].token_preview).toBe(saved.token_preview);
+    });
+
     it('seals the same token differently each time (random nonce)', async () => {
       const [a, b] = [await saveToken(app().app), await saveToken(app().app)];
       const [sa, sb] = [await app().store.findStoredToken(a.id), await app().store.findStoredToken(b.id)];
