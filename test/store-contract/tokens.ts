@@ -77,6 +77,32 @@ export function describeTokenContract(ctx: ContractContext): void {
       });
     });
 
+    it('listStoredTokens: a listing gives text and times back exactly as stored', async () => {
+      // Quotes, backslashes, control characters, JSON-looking text, non-BMP and right-to-left
+      // characters; times before 1970 and at the far end of what can be stored.
+      const awkward = [
+        newToken('tok_q', {
+          userId: 'usr_"quoted"\\back',
+          preview: '{"a":[1,2]}...\u0001\n\t',
+          savedAtMs: T0 + 3,
+        }),
+        newToken('tok_u', { userId: 'usr_😀_\u202e_ünï', preview: '\u2028...\u007fz', savedAtMs: T0 + 2 }),
+        newToken('tok_t', { expiresAtMs: -86_400_001, savedAtMs: T0 + 1, createdAtMs: 253_402_300_799_999 }),
+      ];
+      await insertAll(awkward);
+      const page = await ctx.store.listStoredTokens({ offset: 0, limit: 10, nowMs: NOW });
+      expect(page.items).toEqual(
+        awkward.map(({ id, userId, preview, expiresAtMs, savedAtMs, createdAtMs }) => ({
+          id,
+          userId,
+          preview,
+          expiresAtMs,
+          savedAtMs,
+          createdAtMs,
+        })),
+      );
+    });
+
     it('listStoredTokens: walking every page with offset and limit gives each id exactly once', async () => {
       const all = Array.from({ length: 30 }, (_, i) =>
         newToken(`tok_${String((i * 7) % 30).padStart(2, '0')}`, { savedAtMs: T0 + (i % 4) }),
