@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { sqliteMigrations } from '../src/store/sqlite/migrations.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
+import { SqliteStoredTokenTables } from '../src/store/sqlite/stored-tokens.js';
 import type { AuditEntry } from '../src/store/types.js';
 import { auditEntry, newToken } from './store-contract/support.js';
 import { describeStoreContract } from './store-contract.js';
@@ -274,24 +275,9 @@ describe('SQLite reads of one turn (stored tokens)', () => {
         await store.close();
       }
     });
-  const insertElsewhere = (other: Database.Database, id: string) => {
-    const token = newToken(id);
-    other
-      .prepare(
-        `INSERT INTO stored_tokens (id, user_id, kid, sealed, preview, expires_at_ms, saved_at_ms, created_at_ms)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(
-        token.id,
-        token.userId,
-        token.kid,
-        token.sealed,
-        token.preview,
-        token.expiresAtMs,
-        token.savedAtMs,
-        token.createdAtMs,
-      );
-  };
+  // Another connection's write, through the store's own insert on that connection.
+  const insertElsewhere = (other: Database.Database, id: string) =>
+    new SqliteStoredTokenTables((sql) => other.prepare(sql)).insertStoredToken(newToken(id));
   const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
 
   it("share one snapshot, which ends with the turn: another connection's commit is seen from the next turn", async () => {
