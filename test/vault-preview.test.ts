@@ -16,13 +16,23 @@ describe('tokenPreview', () => {
     // Control characters show as U+FFFD (the token keeps them).
     ['\u0000bcdefgh\u001bijklm\u007f\u0085', '\ufffdbcdefgh...lm\ufffd\ufffd'],
     ['\u0000\u0000', '...\ufffd\ufffd'],
-  ])('%s -> %s', (token, preview) => {
+    // So do format characters (a bidi override, a zero-width space, the BOM, a tag) and the line
+    // and paragraph separators; a character that is merely unusual shows as itself.
+    [
+      '\u202eabc\u200bdefg-middle\ufeff\u2028\u2029\u{e0041}',
+      '\ufffdabc\ufffddef...\ufffd\ufffd\ufffd\ufffd',
+    ],
+    ['\u00a0\u3000\u00e9-short', '...rt'],
+    ['\u00a0\u3000\u00e9abcdefghijklmno\u2060', '\u00a0\u3000\u00e9abcde...mno\ufffd'],
+  ])('%j -> %j', (token, preview) => {
     expect(tokenPreview(token)).toBe(preview);
   });
 
-  it('is the first 8 and last 4 code points (or the last 2) of any string, lone surrogates included, controls as U+FFFD', () => {
+  it('is the first 8 and last 4 code points (or the last 2) of any string, lone surrogates included, control and format characters as U+FFFD', () => {
     const reference = (token: string) => {
-      const chars = Array.from(token).map((char) => (/^\p{Cc}$/u.test(char) ? '\ufffd' : char));
+      const chars = Array.from(token).map((char) =>
+        /^[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]$/u.test(char) ? '\ufffd' : char,
+      );
       return chars.length < 16
         ? `...${chars.slice(-2).join('')}`
         : `${chars.slice(0, 8).join('')}...${chars.slice(-4).join('')}`;

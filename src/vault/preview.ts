@@ -1,20 +1,25 @@
 /** Tokens shorter than this show only their tail, so a preview never spells out most of one. */
 const SHORT_TOKEN = 16;
 const SURROGATE = /[\uD800-\uDFFF]/;
-/** C0 and C1 control characters and DEL. */
-const CONTROL = /\p{Cc}/u;
-const CONTROLS = /\p{Cc}/gu;
+/**
+ * What a preview does not show as itself: control characters (C0, C1, DEL), format characters
+ * (bidi overrides and isolates, zero-width characters, the BOM, soft hyphen, tags) and the line
+ * and paragraph separators.
+ */
+const UNSHOWN = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u;
+const ALL_UNSHOWN = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu;
 
 /**
  * The masked form listings show instead of a token: the first 8 characters, `...` and the
  * last 4 (`eyJhbGci...Q3Yk`); a token shorter than 16 characters shows `...` and its last 2.
- * Characters are code points, so a preview never splits a surrogate pair. A control character
- * shows as U+FFFD: a preview is for display (a terminal or a page would act on an escape
- * sequence), and a NUL cannot be stored as text in Postgres. The token itself keeps them.
+ * Characters are code points, so a preview never splits a surrogate pair. A control or format
+ * character shows as U+FFFD: a preview is for display (a terminal would act on an escape
+ * sequence, a page or a terminal would reorder the text after a bidi override), and a NUL
+ * cannot be stored as text in Postgres. The token itself keeps them.
  */
 export function tokenPreview(token: string): string {
   const preview = maskedForm(token);
-  return CONTROL.test(preview) ? preview.replace(CONTROLS, '\uFFFD') : preview;
+  return UNSHOWN.test(preview) ? preview.replace(ALL_UNSHOWN, '\uFFFD') : preview;
 }
 
 function maskedForm(token: string): string {

@@ -31,6 +31,13 @@ export function describeSealing(makeStore?: StoreFactory, defaults: TestAppOptio
       expect((await client.list()).json().data[0].token_preview).toBe(saved.token_preview);
     });
 
+    it('shows a bidi override and a zero-width space as U+FFFD in the preview, and keeps them in the token', async () => {
+      const token = 'ab\u202ecdef\u200bgh-middle-of-the-token-\u2066tail';
+      const saved = await saveToken(app().app, { token });
+      expect(saved.token_preview).toBe('ab\ufffdcdef\ufffd...tail');
+      expect((await storageClient(app().app).get(saved.id)).json().token).toBe(token);
+    });
+
     it('seals the same token differently each time (random nonce)', async () => {
       const [a, b] = [await saveToken(app().app), await saveToken(app().app)];
       const [sa, sb] = [await app().store.findStoredToken(a.id), await app().store.findStoredToken(b.id)];
