@@ -54,14 +54,15 @@ return 1`);
 /**
  * A batch of entries in one call. KEYS[1] by-time. ARGV[1] audit prefix, [2] action index
  * prefix, [3] ttl ms, then for each entry: id, atMs, action, the number of hash field
- * arguments that follow, and those arguments (name, value, ...).
+ * arguments that follow, and those arguments (name, value, ...) for the other fields. The
+ * hash holds id, atMs and action too.
  */
 export const APPEND_AUDIT: LuaScript = lua(`
 local i = 4
 while i <= #ARGV do
   local id, at, action, n = ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3])
   local key = ARGV[1] .. id
-  redis.call('HSET', key, unpack(ARGV, i + 4, i + 3 + n))
+  redis.call('HSET', key, 'id', id, 'atMs', at, 'action', action, unpack(ARGV, i + 4, i + 3 + n))
   redis.call('PEXPIRE', key, ARGV[3])
   redis.call('ZADD', KEYS[1], at, id)
   redis.call('ZADD', ARGV[2] .. action, at, id)

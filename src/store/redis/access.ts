@@ -42,8 +42,16 @@ function toAudit(fields: Map<string, string>): AuditEntry {
 
 /** Non-null fields as a flat HSET argument list; a null is an absent field. */
 function flatFields(record: Record<string, string | number | null>): string[] {
-  return Object.entries(record).flatMap(([name, value]) => (value === null ? [] : [name, String(value)]));
+  const flat: string[] = [];
+  for (const name in record) {
+    const value = record[name];
+    if (value !== null && value !== undefined) flat.push(name, String(value));
+  }
+  return flat;
 }
+
+/** An entry's optional fields, each as a name and a value when it is not null. */
+const AUDIT_OPTIONAL_FIELDS = ['ip', 'userAgent', 'target', 'reason'] as const;
 
 /**
  * API keys, the audit trail and throttles on Redis. The store runs each call through its
@@ -121,17 +129,14 @@ export class RedisAccessKeys {
     const { keys } = this;
     const args: (string | number)[] = [keys.auditPrefix, keys.auditByActionPrefix, this.auditTtlMs];
     for (const entry of entries) {
-      const fields = flatFields({
-        id: entry.id,
-        atMs: entry.atMs,
-        action: entry.action,
-        actor: entry.actor,
-        ip: entry.ip,
-        userAgent: entry.userAgent,
-        target: entry.target,
-        reason: entry.reason,
-      });
-      args.push(entry.id, entry.atMs, entry.action, fields.length, ...fields);
+      // id, atMs and action go once: the script writes them to the hash as well.
+      const at = args.length;
+      args.push(entry.id, entry.atMs, entry.action, 0, 'actor', entry.actor);
+      for (const name of AUDIT_OPTIONAL_FIELDS) {
+        const value = entry[name];
+        if (value !== null) args.push(name, value);
+      }
+      args[at + 3] = args.length - at - 4;
     }
     await this.run(scripts.APPEND_AUDIT, [keys.auditByTime], args);
   }
