@@ -2,7 +2,7 @@
 // `npm run bench:profile`: where a request's time goes. Runs the built server in its default
 // configuration under `node --cpu-prof`, loads one route for a while (one server per route,
 // so each profile holds one route), and prints the top self-time functions, mapped through
-// dist/server.mjs.map (the server's bundle) back to their source file or package, and the
+// dist/server.cjs.map (the server's bundle) back to their source file or package, and the
 // totals per package.
 // Case `bare` profiles the bare node:http anchor instead, for comparison.
 //   node bench/profile.mjs [--seconds 10] [--cases healthz,bearer,cookie,x-admin-key,post,get,current,validity,list,bare] [--backend sqlite] [--top 25]
@@ -87,7 +87,7 @@ const PAUSE_MS = 500;
  * @typedef {{ nodes: ProfileNode[], samples: number[], timeDeltas: number[] }} Profile
  */
 
-const bundleMap = new SourceMap(JSON.parse(readFileSync('dist/server.mjs.map', 'utf8')));
+const bundleMap = new SourceMap(JSON.parse(readFileSync('dist/server.cjs.map', 'utf8')));
 
 /** Where a frame comes from: a package, Tessera's own source, node itself, or V8. @param {ProfileNode['callFrame']} frame */
 function origin(frame) {
@@ -99,7 +99,7 @@ function origin(frame) {
   if (frame.url.startsWith('node:')) return { where: frame.url, group: 'node internals' };
   let file = frame.url.startsWith('file:') ? relative(process.cwd(), fileURLToPath(frame.url)) : frame.url;
   let line = frame.lineNumber + 1;
-  if (file.endsWith('dist/server.mjs')) {
+  if (file.endsWith('dist/server.cjs')) {
     const entry = bundleMap.findEntry(frame.lineNumber, frame.columnNumber);
     if ('originalSource' in entry && entry.originalSource !== undefined) {
       file = entry.originalSource.replace(/^(\.\.\/)+/, '');

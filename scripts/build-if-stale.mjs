@@ -40,6 +40,8 @@ try {
 if (built < Math.max(newest('src'), statSync('package.json').mtimeMs, statSync('tsconfig.json').mtimeMs)) {
   execFileSync(process.execPath, [TSC, '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
   execFileSync(process.execPath, ['scripts/bundle.mjs'], { stdio: 'inherit' });
+  // The bundle step writes a new server.cjs; its code cache is made for it (scripts/code-cache.mjs).
+  execFileSync(process.execPath, ['scripts/code-cache.mjs'], { stdio: 'inherit' });
 }
 
 let consoleBuilt = 0;

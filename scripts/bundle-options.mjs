@@ -1,11 +1,14 @@
 // The esbuild options of `npm run build`'s bundle step (scripts/bundle.mjs), shared with the
 // test that checks every package the bundles load at run time is a production dependency.
-// Two ES modules: dist/tessera.mjs is the `tessera` command (the package's `bin`, what
-// `npm start` runs): commander, the typed client and the printing, nothing else, so `--help`
-// and the remote commands start fast. dist/server.mjs is the server and the store drivers,
-// which the command loads only for `serve`, `migrate` and `backup`.
+// dist/tessera.mjs is the `tessera` command (the package's `bin`, what `npm start` runs):
+// commander, the typed client and the printing, nothing else, so `--help` and the remote
+// commands start fast. dist/server.cjs is the server and the store drivers, a CommonJS script
+// so that it can be compiled with V8's code cache; dist/server.mjs, the small module the
+// command loads only for `serve`, `migrate` and `backup`, runs it with that cache
+// (src/cli/code-cache.ts; scripts/code-cache.mjs makes the cache).
 // Native and asset-serving packages stay external: better-sqlite3 loads a compiled addon,
 // swagger-ui serves its files; pg-native is what pg loads only for `pg.native`, never used.
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
@@ -24,8 +27,13 @@ const common = {
   logLevel: 'warning',
 };
 
-/** @param {string} outdir @returns {import('esbuild').BuildOptions[]} */
-export const bundleOptions = (outdir) => [
+/**
+ * @param {string} outdir
+ * @param {string} [buildId] 32 hex digits naming this bundling: the server bundle's first line,
+ *   which its code cache must match (src/cli/code-cache.ts)
+ * @returns {import('esbuild').BuildOptions[]}
+ */
+export const bundleOptions = (outdir, buildId = randomBytes(16).toString('hex')) => [
   {
     ...common,
     entryPoints: ['src/cli/main.ts'],
@@ -34,8 +42,23 @@ export const bundleOptions = (outdir) => [
   },
   {
     ...common,
-    entryPoints: ['src/cli/local.ts'],
+    entryPoints: ['src/cli/server-loader.ts'],
     outfile: `${outdir}/server.mjs`,
+  },
+  {
+    ...common,
+    format: 'cjs',
+    entryPoints: ['src/cli/local.ts'],
+    outfile: `${outdir}/server.cjs`,
     external: ['better-sqlite3', 'pg-native', '@fastify/swagger-ui'],
+    // The first line names the build (see src/cli/code-cache.ts); `import.meta.url` (the
+    // server finds dist/console by it) is the script's own file URL, as it was the module's.
+    banner: {
+      js: `// tessera build ${buildId}\nconst __tesseraImportMetaUrl = require('node:url').pathToFileURL(__filename).href;`,
+    },
+    define: { 'import.meta.url': '__tesseraImportMetaUrl' },
+    // `import()` of a package kept outside the bundle becomes `require()`: a script run by
+    // node:vm has no module loader of its own for it.
+    supported: { 'dynamic-import': false },
   },
 ];

@@ -106,6 +106,20 @@ describe('production install: npm ci && npm run build && npm prune --omit=dev &&
     expect(existsSync(join(clone, 'dist/tessera.mjs'))).toBe(true);
   });
 
+  it("the build made the server bundle's code cache, and loading the server uses it", () => {
+    expect(existsSync(join(clone, 'dist/server.cjs.cache'))).toBe(true);
+    const used = execFileSync(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        "process.stdout.write(String((await import('./dist/server.mjs')).codeCacheUsed))",
+      ],
+      { cwd: clone, encoding: 'utf8' },
+    );
+    expect(used).toBe('true');
+  });
+
   it(
     'npm start serves /healthz, a login and /docs without a compiler, and stops on SIGTERM',
     async () => {

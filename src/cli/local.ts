@@ -7,8 +7,9 @@ import { openStore } from '../store/open.js';
 /*
  * The commands that run the server or open the store themselves, configured exactly as the
  * server is (its environment variables, src/config.ts). This module is the entry of the
- * second bundle, dist/server.mjs, which the CLI loads only for these commands, so the
- * remote commands never load Fastify or a store driver.
+ * server's bundle, dist/server.cjs, which the CLI loads (through dist/server.mjs,
+ * server-loader.ts) only for these commands, so the remote commands never load Fastify or a
+ * store driver.
  */
 
 /** Starts the server: importing the server's entry (src/main.ts) runs it. */

@@ -6,8 +6,9 @@ import { buildProgram } from './program.js';
 /*
  * The `tessera` command (dist/tessera.mjs, the package's `bin`). This file and what it imports
  * stay small: commander, the typed client and the printing. The server and the store drivers
- * are in a second bundle, dist/server.mjs, loaded only by `serve`, `migrate` and `backup`, so
- * `--help` and the remote commands start fast and touch nothing on disk.
+ * are in a second bundle, dist/server.cjs (run by dist/server.mjs), loaded only by `serve`,
+ * `migrate` and `backup`, so `--help` and the remote commands start fast and touch nothing on
+ * disk.
  *
  * Every failure ends as one line on stderr, `tessera: <message>`, and an exit code: 1 when the
  * command failed, 2 when it was called wrongly (commander's usage errors included).
@@ -42,7 +43,7 @@ try {
   } else if (error instanceof CliError) {
     fail(error.message, error.exitCode);
   } else if (error instanceof Error && error.name === 'LocalFailure') {
-    // Thrown in the other bundle (dist/server.mjs), whose classes are not this one's: known by name.
+    // Thrown in the other bundle (dist/server.cjs), whose classes are not this one's: known by name.
     fail(error.message.split('\n').join('\ntessera: '), 1);
   } else {
     fail(error instanceof Error ? error.message : String(error), 1);

@@ -21,7 +21,7 @@ import * as storage from './storage-commands.js';
 export interface ProgramContext {
   version: string;
   env: NodeJS.ProcessEnv;
-  /** Loads dist/server.mjs (local.ts): only `serve`, `migrate` and `backup` need it. */
+  /** Loads dist/server.mjs (which runs local.ts's bundle): only `serve`, `migrate` and `backup` need it. */
   loadLocal: () => Promise<typeof import('./local.js')>;
 }
 

@@ -1,0 +1,75 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { buildLine, codeCacheFile, loadCommonJs } from '../src/cli/code-cache.js';
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A CommonJS bundle of build `id` (none: no build line) in a directory of its own. */
+function bundle(id: string | null, body: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'tessera-code-cache-'));
+  dirs.push(dir);
+  const file = join(dir, 'bundle.cjs');
+  writeFileSync(file, `${id === null ? '' : `${buildLine(id)}\n`}${body}`);
+  return file;
+}
+
+const BODY = `
+const { join } = require('node:path');
+function square(n) { return n * n; }
+module.exports = { squares: [1, 2, 3].map(square), where: join(__dirname, 'x') === __filename.replace(/bundle\\.cjs$/, 'x') };
+`;
+const newId = () => randomBytes(16).toString('hex');
+
+describe('loadCommonJs: a CommonJS bundle with the code cache of its build', () => {
+  it('runs the file with its own require, module, __filename and __dirname', () => {
+    const loaded = loadCommonJs<{ squares: number[]; where: boolean }>(bundle(newId(), BODY));
+    expect(loaded.exports).toEqual({ squares: [1, 4, 9], where: true });
+    expect(loaded.cacheUsed).toBe(false);
+  });
+
+  it('uses the cache made from the same build, and answers the same', () => {
+    const file = bundle(newId(), BODY);
+    const cache = loadCommonJs(file).codeCache();
+    expect(cache).not.toBeNull();
+    writeFileSync(codeCacheFile(file), cache as Buffer);
+    const again = loadCommonJs<{ squares: number[] }>(file);
+    expect(again.cacheUsed).toBe(true);
+    expect(again.exports.squares).toEqual([1, 4, 9]);
+  });
+
+  it("never uses another build's cache, even for a source of the same length", () => {
+    const file = bundle(newId(), BODY);
+    writeFileSync(codeCacheFile(file), loadCommonJs(file).codeCache() as Buffer);
+    // A rebuild: same length, other code. V8 alone would take the old bytecode (it checks lengths).
+    const rebuilt = bundle(newId(), BODY.replace('n * n', 'n + n'));
+    writeFileSync(codeCacheFile(rebuilt), readFileSync(codeCacheFile(file)));
+    const loaded = loadCommonJs<{ squares: number[] }>(rebuilt);
+    expect(loaded.cacheUsed).toBe(false);
+    expect(loaded.exports.squares).toEqual([2, 4, 6]);
+  });
+
+  it('compiles without a cache V8 refuses (right build, damaged bytes)', () => {
+    const id = newId();
+    const file = bundle(id, BODY);
+    writeFileSync(codeCacheFile(file), Buffer.concat([Buffer.from(id, 'hex'), randomBytes(2048)]));
+    const loaded = loadCommonJs<{ squares: number[] }>(file);
+    expect(loaded.cacheUsed).toBe(false);
+    expect(loaded.exports.squares).toEqual([1, 4, 9]);
+  });
+
+  it('makes no cache for a file without a build line', () => {
+    const loaded = loadCommonJs(bundle(null, BODY));
+    expect(loaded.codeCache()).toBeNull();
+    expect(loaded.cacheUsed).toBe(false);
+  });
+
+  it('runs in strict mode, as the ES module bundle did', () => {
+    expect(() => loadCommonJs(bundle(newId(), 'undeclared = 1;'))).toThrow(ReferenceError);
+  });
+});
