@@ -34,9 +34,12 @@ describe('loadCommonJs: a CommonJS bundle with the code cache of its build', () 
   });
 
   it('uses the cache made from the same build, and answers the same', () => {
-    const file = bundle(newId(), BODY);
-    const cache = loadCommonJs(file).codeCache();
+    const id = newId();
+    const cache = loadCommonJs(bundle(id, BODY)).codeCache();
     expect(cache).not.toBeNull();
+    // The same build at another path, as a new process would see it: V8's in-memory cache of
+    // the first path's script is not found, so the file's bytes are what it takes.
+    const file = bundle(id, BODY);
     writeFileSync(codeCacheFile(file), cache as Buffer);
     const again = loadCommonJs<{ squares: number[] }>(file);
     expect(again.cacheUsed).toBe(true);
@@ -54,13 +57,36 @@ describe('loadCommonJs: a CommonJS bundle with the code cache of its build', () 
     expect(loaded.exports.squares).toEqual([2, 4, 6]);
   });
 
-  it('compiles without a cache V8 refuses (right build, damaged bytes)', () => {
-    const id = newId();
-    const file = bundle(id, BODY);
-    writeFileSync(codeCacheFile(file), Buffer.concat([Buffer.from(id, 'hex'), randomBytes(2048)]));
+  it("never uses a cache made by another Node (V8's own check misses patch releases)", () => {
+    const file = bundle(newId(), BODY);
+    const cache = loadCommonJs(file).codeCache() as Buffer;
+    const lineEnd = cache.indexOf(10) + 1;
+    const line = cache.subarray(0, lineEnd).toString();
+    expect(line).toContain(`node ${process.version} ${process.arch} v8 `);
+    const older = Buffer.from(line.replace(`node ${process.version}`, 'node v20.0.0'));
+    writeFileSync(codeCacheFile(file), Buffer.concat([older, cache.subarray(lineEnd)]));
     const loaded = loadCommonJs<{ squares: number[] }>(file);
     expect(loaded.cacheUsed).toBe(false);
     expect(loaded.exports.squares).toEqual([1, 4, 9]);
+  });
+
+  it('compiles without a cache V8 refuses (this build and Node, damaged bytes)', () => {
+    const id = newId();
+    // The cache's first line from another source of the same build: a source this process has
+    // compiled would come from V8's own in-memory cache, never reading the file's bytes.
+    const cache = loadCommonJs(bundle(id, `${BODY}// another source\n`)).codeCache() as Buffer;
+    const file = bundle(id, BODY);
+    const lineEnd = cache.indexOf(10) + 1;
+    writeFileSync(codeCacheFile(file), Buffer.concat([cache.subarray(0, lineEnd), randomBytes(2048)]));
+    const loaded = loadCommonJs<{ squares: number[] }>(file);
+    expect(loaded.cacheUsed).toBe(false);
+    expect(loaded.exports.squares).toEqual([1, 4, 9]);
+  });
+
+  it("resolves require() from the bundle's directory, not the working directory", () => {
+    const file = bundle(newId(), "module.exports = require('./beside.cjs');");
+    writeFileSync(join(file, '..', 'beside.cjs'), 'module.exports = { beside: true };');
+    expect(loadCommonJs(file).exports).toEqual({ beside: true });
   });
 
   it('makes no cache for a file without a build line', () => {

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
+import { cachedDataVersionTag } from 'node:v8';
 import { Script } from 'node:vm';
 
 /*
@@ -9,15 +10,21 @@ import { Script } from 'node:vm';
  * bytecode it made on an earlier run. `npm run build` starts the server once and keeps the
  * bytecode beside the bundle (scripts/code-cache.mjs); every start after that reads it back.
  *
- * V8 checks that a cache was made by the same V8 with the same flags, but of the source it
- * checks only the length. So the bundle's first line names its build (`// tessera build <id>`,
- * a new id at every bundling), the cache file starts with that id, and a cache from any other
- * build is not used: the bundle is compiled as it would be without one.
+ * V8 checks that a cache was made by a V8 of the same version with the same flags, but of the
+ * source it checks only the length, and its version leaves out the fixes Node takes into its
+ * V8 between patch releases (a cache from an earlier Node 20 can be taken, then crash). So the
+ * bundle's first line names its build (`// tessera build <id>`, a new id at every bundling),
+ * and the cache file starts with one line naming that build, the Node version, the
+ * architecture and V8's cache tag; a cache whose line differs in anything is not used, and the
+ * bundle is compiled as it would be without one.
  */
 
 /** The bundle's first line. */
 const BUILD_LINE = /^\/\/ tessera build ([0-9a-f]{32})\n/;
-const ID_BYTES = 16;
+
+/** The cache file's first line for a bundle of build `id`, in this process. */
+const cacheLine = (id: string): string =>
+  `tessera code cache ${id} node ${process.version} ${process.arch} v8 ${cachedDataVersionTag()}\n`;
 
 /** The first line of a bundle built as `id` (32 hex digits). */
 export const buildLine = (id: string): string => `// tessera build ${id}`;
@@ -46,8 +53,9 @@ export function loadCommonJs<T>(file: string): LoadedBundle<T> {
   if (id !== undefined) {
     try {
       const stored = readFileSync(codeCacheFile(file));
-      if (stored.length > ID_BYTES && stored.subarray(0, ID_BYTES).toString('hex') === id)
-        cachedData = stored.subarray(ID_BYTES);
+      const line = Buffer.from(cacheLine(id));
+      if (stored.length > line.length && stored.subarray(0, line.length).equals(line))
+        cachedData = stored.subarray(line.length);
     } catch {
       // No cache (a build that did not make one): compiled without.
     }
@@ -72,6 +80,6 @@ export function loadCommonJs<T>(file: string): LoadedBundle<T> {
     exports: module.exports,
     cacheUsed: cachedData !== undefined && !script.cachedDataRejected,
     codeCache: () =>
-      id === undefined ? null : Buffer.concat([Buffer.from(id, 'hex'), script.createCachedData()]),
+      id === undefined ? null : Buffer.concat([Buffer.from(cacheLine(id)), script.createCachedData()]),
   };
 }
