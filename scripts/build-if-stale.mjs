@@ -20,11 +20,17 @@ const TSC = 'node_modules/typescript/bin/tsc';
 const ESBUILD = 'node_modules/esbuild/package.json';
 const hasCompiler = existsSync(TSC) && existsSync(ESBUILD);
 
+/** `a`, `a and b`, `a, b and c`. @param {string[]} names */
+const listed = (names) =>
+  names.length < 2 ? names.join('') : `${names.slice(0, -1).join(', ')} and ${names.at(-1)}`;
+
 if (!hasCompiler) {
-  const missing = ['dist/tessera.mjs', 'dist/server.mjs'].filter((file) => !existsSync(file));
+  const missing = ['dist/tessera.mjs', 'dist/server.mjs', 'dist/server.cjs'].filter(
+    (file) => !existsSync(file),
+  );
   if (missing.length === 0) process.exit(0);
   process.stderr.write(
-    `tessera: ${missing.join(' and ')} ${missing.length === 1 ? 'is' : 'are'} missing and the compiler ` +
+    `tessera: ${listed(missing)} ${missing.length === 1 ? 'is' : 'are'} missing and the compiler ` +
       '(a dev dependency) is not installed: build before dropping dev dependencies: ' +
       'npm ci && npm run build && npm prune --omit=dev\n',
   );
@@ -34,13 +40,19 @@ if (!hasCompiler) {
 let built = 0;
 try {
   built = Math.min(
-    ...['dist/main.js', 'dist/tessera.mjs', 'dist/server.mjs'].map((file) => statSync(file).mtimeMs),
+    ...['dist/main.js', 'dist/tessera.mjs', 'dist/server.mjs', 'dist/server.cjs'].map(
+      (file) => statSync(file).mtimeMs,
+    ),
   );
 } catch {}
 if (built < Math.max(newest('src'), statSync('package.json').mtimeMs, statSync('tsconfig.json').mtimeMs)) {
   execFileSync(process.execPath, [TSC, '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
   execFileSync(process.execPath, ['scripts/bundle.mjs'], { stdio: 'inherit' });
-  // The bundle step writes a new server.cjs; its code cache is made for it (scripts/code-cache.mjs).
+}
+// The server bundle's code cache, made for the bundle there is (scripts/code-cache.mjs): after
+// a new bundle, and again when an earlier attempt failed or the cache was removed.
+const mtime = (/** @type {string} */ file) => (existsSync(file) ? statSync(file).mtimeMs : 0);
+if (mtime('dist/server.cjs.cache') < mtime('dist/server.cjs')) {
   execFileSync(process.execPath, ['scripts/code-cache.mjs'], { stdio: 'inherit' });
 }
 

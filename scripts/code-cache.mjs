@@ -8,7 +8,7 @@
 // would not start for the user either.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -24,14 +24,29 @@ async function parent(outdir) {
   const cacheFile = join(outdir, 'server.cjs.cache');
   // The child compiles from the source alone: an earlier build's cache must not be read back.
   rmSync(cacheFile, { force: true });
+  // Twice at most: the free port found may be taken by another process before the server binds it.
+  let failure = '';
+  for (let attempt = 0; attempt < 2 && !existsSync(cacheFile); attempt++) failure = await start(outdir);
+  if (!existsSync(cacheFile)) {
+    process.stderr.write(
+      `scripts/code-cache.mjs: the server did not start to make its code cache:\n${failure}`,
+    );
+    process.exitCode = 1;
+  }
+}
+
+/**
+ * One start of the built server in a child process, on a data dir of its own (removed after).
+ * @param {string} outdir @returns {Promise<string>} the child's stderr
+ */
+async function start(outdir) {
   const dataDir = mkdtempSync(join(tmpdir(), 'tessera-code-cache-'));
   try {
-    const port = await freePort();
     // Only what the server needs: no DATABASE_URL or LOG_LEVEL from the shell that builds.
     const env = {
       PATH: process.env.PATH ?? '',
       HOME: process.env.HOME ?? tmpdir(),
-      PORT: String(port),
+      PORT: String(await freePort()),
       HOST: '127.0.0.1',
       TESSERA_DATA_DIR: dataDir,
       ADMIN_KEY: randomBytes(24).toString('base64url'),
@@ -47,14 +62,9 @@ async function parent(outdir) {
       stderr += chunk;
     });
     const timer = setTimeout(() => started.kill('SIGKILL'), DEADLINE_MS);
-    const code = await new Promise((done) => started.once('exit', (exitCode) => done(exitCode)));
+    await new Promise((done) => started.once('exit', done));
     clearTimeout(timer);
-    if (code !== 0) {
-      process.stderr.write(
-        `scripts/code-cache.mjs: the server did not start to make its code cache:\n${stderr}`,
-      );
-      process.exit(1);
-    }
+    return stderr;
   } finally {
     rmSync(dataDir, { recursive: true, force: true });
   }
@@ -62,6 +72,8 @@ async function parent(outdir) {
 
 /** In the child: starts the server, waits for its first answers, writes the cache, exits. @param {string} outdir */
 async function child(outdir) {
+  // Never left behind: a parent killed without its child's knowledge leaves it this long at most.
+  setTimeout(() => process.exit(1), DEADLINE_MS).unref();
   const loader = await import(pathToFileURL(resolve(outdir, 'server.mjs')).href);
   void loader.serve().catch((/** @type {unknown} */ error) => {
     process.stderr.write(`${error instanceof Error ? error.stack : String(error)}\n`);

@@ -17,7 +17,7 @@ function install(withDist: boolean): string {
   for (const file of ['package.json', 'tsconfig.json', 'src/main.ts']) writeFileSync(join(dir, file), '{}\n');
   if (withDist) {
     mkdirSync(join(dir, 'dist'));
-    for (const file of ['dist/tessera.mjs', 'dist/server.mjs']) {
+    for (const file of ['dist/tessera.mjs', 'dist/server.mjs', 'dist/server.cjs']) {
       writeFileSync(join(dir, file), '\n');
       // Older than the sources: a compiler, were there one, would rebuild.
       utimesSync(join(dir, file), new Date(0), new Date(0));
@@ -47,7 +47,7 @@ describe('build-if-stale without a compiler (after npm prune --omit=dev)', () =>
     expect(result.status).toBe(1);
     expect(result.stdout).toBe('');
     expect(result.stderr).toBe(
-      'tessera: dist/tessera.mjs and dist/server.mjs are missing and the compiler (a dev dependency) is ' +
+      'tessera: dist/tessera.mjs, dist/server.mjs and dist/server.cjs are missing and the compiler (a dev dependency) is ' +
         'not installed: build before dropping dev dependencies: npm ci && npm run build && npm prune --omit=dev\n',
     );
   });

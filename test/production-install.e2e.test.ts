@@ -115,7 +115,7 @@ describe('production install: npm ci && npm run build && npm prune --omit=dev &&
         '-e',
         "process.stdout.write(String((await import('./dist/server.mjs')).codeCacheUsed))",
       ],
-      { cwd: clone, encoding: 'utf8' },
+      { cwd: clone, encoding: 'utf8', env: npmEnv() },
     );
     expect(used).toBe('true');
   });
@@ -199,7 +199,7 @@ describe('production install: npm ci && npm run build && npm prune --omit=dev &&
           .split('\n')
           .filter((line) => line.startsWith('tessera:'));
         expect(ours).toEqual([
-          'tessera: dist/tessera.mjs and dist/server.mjs are missing and the compiler (a dev dependency) is ' +
+          'tessera: dist/tessera.mjs, dist/server.mjs and dist/server.cjs are missing and the compiler (a dev dependency) is ' +
             'not installed: build before dropping dev dependencies: npm ci && npm run build && npm prune --omit=dev',
         ]);
         expect(run.stderr()).not.toMatch(/\n\s+at /);
