@@ -11,8 +11,8 @@ import { Script } from 'node:vm';
  * bytecode beside the bundle (scripts/code-cache.mjs); every start after that reads it back.
  *
  * V8 checks that a cache was made by a V8 of the same version with the same flags, but of the
- * source it checks only the length, and its version leaves out the fixes Node takes into its
- * V8 between patch releases (a cache from an earlier Node 20 can be taken, then crash). So the
+ * source it checks only the length, and by a Node issue report (nodejs/node#62781) its version
+ * check does not tell apart the V8s of two Node 20 patch releases, whose caches differ. So the
  * bundle's first line names its build (`// tessera build <id>`, a new id at every bundling),
  * and the cache file starts with one line naming that build, the Node version, the
  * architecture and V8's cache tag; a cache whose line differs in anything is not used, and the
