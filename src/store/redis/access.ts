@@ -42,12 +42,7 @@ function toAudit(fields: Map<string, string>): AuditEntry {
 
 /** Non-null fields as a flat HSET argument list; a null is an absent field. */
 function flatFields(record: Record<string, string | number | null>): string[] {
-  const flat: string[] = [];
-  for (const name in record) {
-    const value = record[name];
-    if (value !== null && value !== undefined) flat.push(name, String(value));
-  }
-  return flat;
+  return Object.entries(record).flatMap(([name, value]) => (value === null ? [] : [name, String(value)]));
 }
 
 /** An entry's optional fields, each as a name and a value when it is not null. */
@@ -129,7 +124,8 @@ export class RedisAccessKeys {
     const { keys } = this;
     const args: (string | number)[] = [keys.auditPrefix, keys.auditByActionPrefix, this.auditTtlMs];
     for (const entry of entries) {
-      // id, atMs and action go once: the script writes them to the hash as well.
+      // id, atMs and action go once: the script writes them to the hash as well. The other fields
+      // by a loop, not flatFields: this runs for every audited request.
       const at = args.length;
       args.push(entry.id, entry.atMs, entry.action, 0, 'actor', entry.actor);
       for (const name of AUDIT_OPTIONAL_FIELDS) {
