@@ -49,7 +49,18 @@ export function toRfc3339(ms: number): string {
   rest = (rest - second) / 60;
   const minute = rest % 60;
   const hour = (rest - minute) / 60;
-  // The civil date of a day count (H. Hinnant's days-to-civil, for days >= 0).
+  const time = `${TWO_DIGITS[hour]}:${TWO_DIGITS[minute]}:${TWO_DIGITS[second]}`;
+  const tail = fraction === 0 ? 'Z' : `${fraction < 10 ? '.00' : fraction < 100 ? '.0' : '.'}${fraction}Z`;
+  return `${datePart(days)}T${time}${tail}`;
+}
+
+/** The last day `datePart` wrote, and what it wrote: a listing's dates mostly share a day. */
+let lastDay = -1;
+let lastDate = '';
+
+/** `YYYY-MM-DD` of a day count from 1970 (>= 0), by H. Hinnant's days-to-civil. */
+function datePart(days: number): string {
+  if (days === lastDay) return lastDate;
   const z = days + 719_468;
   const era = Math.floor(z / 146_097);
   const dayOfEra = z - era * 146_097;
@@ -65,10 +76,9 @@ export function toRfc3339(ms: number): string {
   const day = dayOfYear - Math.floor((153 * shiftedMonth + 2) / 5) + 1;
   const month = shiftedMonth < 10 ? shiftedMonth + 3 : shiftedMonth - 9;
   const year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0);
-  const time = `${TWO_DIGITS[hour]}:${TWO_DIGITS[minute]}:${TWO_DIGITS[second]}`;
-  const date = `${year}-${TWO_DIGITS[month]}-${TWO_DIGITS[day]}`;
-  const tail = fraction === 0 ? 'Z' : `.${String(fraction).padStart(3, '0')}Z`;
-  return `${date}T${time}${tail}`;
+  lastDate = `${year}-${TWO_DIGITS[month]}-${TWO_DIGITS[day]}`;
+  lastDay = days;
+  return lastDate;
 }
 
 /** Random bytes, injected so tests can make ids and keys repeatable. */

@@ -30,6 +30,19 @@ describe('toRfc3339', () => {
     );
   });
 
+  it('agrees with Date on runs of instants a few days apart (a day just written is reused)', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 253_402_300_799_999 - 3 * 86_400_000 }),
+        fc.array(fc.integer({ min: 0, max: 3 * 86_400_000 }), { minLength: 1, maxLength: 20 }),
+        (start, offsets) => {
+          for (const offset of offsets) expect(toRfc3339(start + offset)).toBe(throughDate(start + offset));
+        },
+      ),
+      { numRuns: 2_000 },
+    );
+  });
+
   it('agrees with Date around every month boundary of four centuries', () => {
     for (let year = 1970; year < 2400; year++) {
       for (let month = 0; month < 12; month++) {
