@@ -73,7 +73,8 @@ class RawCredentials implements CredentialRequest {
   }
 }
 
-const JSON_TYPE = 'application/json; charset=utf-8';
+/** What every JSON answer says it is. */
+export const JSON_TYPE = 'application/json; charset=utf-8';
 
 /** The headers Fastify sends with a route's JSON answer, as one object literal each. */
 function headersFor(path: string): (length: number) => Record<string, string> {

@@ -1,13 +1,16 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyPluginAsync } from 'fastify';
+import type { Static } from 'typebox';
 import type { AuditLog } from '../audit/audit-log.js';
 import { toRfc3339 } from '../clock.js';
 import type { ErrorCode } from '../errors.js';
 import { validationError } from '../errors.js';
 import type { Auth } from '../http/auth.js';
 import { auditContextOf } from '../http/auth.js';
+import { JSON_TYPE } from '../http/fast-answers.js';
 import { AUTHENTICATED, failure, failures, SECURITY, WITH_BODY } from '../http/openapi.js';
 import { parseRfc3339 } from './expiry.js';
+import { listingJson } from './listing-json.js';
 import {
   Cleared,
   CreateBody,
@@ -91,7 +94,8 @@ const storageEndpoints: FastifyPluginAsync<EndpointOptions> = async (app, { vaul
   const noSlash = { prefixTrailingSlash: 'no-slash' as const };
   const schema = { tags: ['session-storage'], hide: alias, security: SECURITY.scoped };
 
-  api.get(
+  // Typed by its query alone: the answer is a JSON string (listingJson), not the schema's object.
+  app.get<{ Querystring: Static<typeof ListQuery> }>(
     '/',
     {
       ...read,
@@ -104,7 +108,7 @@ const storageEndpoints: FastifyPluginAsync<EndpointOptions> = async (app, { vaul
         response: { 200: Listing, ...failures(...AUTHENTICATED, 400) },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { page = 1, limit = 20, user_id: userId, valid } = request.query;
       const listing = await vault.list({
         page,
@@ -112,7 +116,9 @@ const storageEndpoints: FastifyPluginAsync<EndpointOptions> = async (app, { vaul
         ...(userId === undefined ? {} : { userId }),
         ...(valid === undefined ? {} : { valid }),
       });
-      return { data: listing.items.map(summaryReply), pagination: { page, limit, total: listing.total } };
+      // Written by listingJson, the same text the Listing schema serialises; a JSON string is
+      // sent as it is.
+      return reply.type(JSON_TYPE).send(listingJson(listing.items, { page, limit, total: listing.total }));
     },
   );
 
