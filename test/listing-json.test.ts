@@ -26,7 +26,6 @@ const summary: fc.Arbitrary<StoredTokenSummary> = fc.record({
   expiresAtMs: instant,
   isValid: fc.boolean(),
   savedAtMs: instant,
-  createdAtMs: instant,
 });
 const count = fc.nat({ max: 1_000_000_000 });
 

@@ -18,6 +18,10 @@ export interface StoredTokenSummary {
   /** expiresAtMs is after the time of the read. */
   isValid: boolean;
   savedAtMs: number;
+}
+
+/** A token just stored: its summary and when it was created. */
+export interface SavedStoredToken extends StoredTokenSummary {
   createdAtMs: number;
 }
 
@@ -110,7 +114,7 @@ export class Vault {
   }
 
   /** Seals and stores a new token; `savedAtMs` and `createdAtMs` are both now. */
-  async save(input: { userId: string; token: string; expiresAtMs: number }): Promise<StoredTokenSummary> {
+  async save(input: { userId: string; token: string; expiresAtMs: number }): Promise<SavedStoredToken> {
     const nowMs = this.clock.now();
     const id = this.newId();
     const record: StoredToken = {
@@ -123,7 +127,7 @@ export class Vault {
       createdAtMs: nowMs,
     };
     await this.store.insertStoredToken(record);
-    return summarise(record, nowMs);
+    return { ...summarise(record, nowMs), createdAtMs: nowMs };
   }
 
   /** One page, newest `savedAtMs` first, and the number of tokens matching the filters. */
@@ -254,7 +258,6 @@ export class Vault {
       expiresAtMs: record.expiresAtMs,
       isValid: isValidAt(record.expiresAtMs, nowMs),
       savedAtMs: record.savedAtMs,
-      createdAtMs: record.createdAtMs,
     };
   }
 }
@@ -267,7 +270,6 @@ function summarise(record: ListedStoredToken, nowMs: number): StoredTokenSummary
     expiresAtMs: record.expiresAtMs,
     isValid: isValidAt(record.expiresAtMs, nowMs),
     savedAtMs: record.savedAtMs,
-    createdAtMs: record.createdAtMs,
   };
 }
 

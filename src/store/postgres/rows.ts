@@ -54,13 +54,15 @@ export interface StoredTokenRow {
   created_at_ms: string;
 }
 
-export const toListedStoredToken = (row: Omit<StoredTokenRow, 'kid' | 'sealed'>): ListedStoredToken => ({
+/** A listing's row: the columns of `LISTED_COLUMNS`. */
+export type ListedRow = Pick<StoredTokenRow, 'id' | 'user_id' | 'preview' | 'expires_at_ms' | 'saved_at_ms'>;
+
+export const toListedStoredToken = (row: ListedRow): ListedStoredToken => ({
   id: row.id,
   userId: row.user_id,
   preview: row.preview,
   expiresAtMs: Number(row.expires_at_ms),
   savedAtMs: Number(row.saved_at_ms),
-  createdAtMs: Number(row.created_at_ms),
 });
 
 export const toStoredToken = (row: StoredTokenRow): StoredToken => ({

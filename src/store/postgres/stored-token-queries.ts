@@ -9,7 +9,7 @@ export interface SqlQuery {
 const NEWEST_FIRST = 'ORDER BY saved_at_ms DESC, id DESC';
 
 /** A listing's columns: never the sealed token, which a listing never opens. */
-const LISTED_COLUMNS = ['id', 'user_id', 'preview', 'expires_at_ms', 'saved_at_ms', 'created_at_ms'];
+const LISTED_COLUMNS = ['id', 'user_id', 'preview', 'expires_at_ms', 'saved_at_ms'];
 const listed = (table = '') => LISTED_COLUMNS.map((column) => `${table}${column}`).join(', ');
 
 /**

@@ -1,6 +1,12 @@
 import { TurnBatch } from '../turn-batch.js';
 import type { StoredToken, StoredTokenPage, StoredTokenPatch, StoredTokenQuery } from '../types.js';
-import { type StoredTokenRow, type TableQuery, toListedStoredToken, toStoredToken } from './rows.js';
+import {
+  type ListedRow,
+  type StoredTokenRow,
+  type TableQuery,
+  toListedStoredToken,
+  toStoredToken,
+} from './rows.js';
 import { currentStoredTokenQuery, listStoredTokensQuery } from './stored-token-queries.js';
 
 /**
@@ -51,11 +57,9 @@ export class PostgresStoredTokenTables {
 
   async listStoredTokens(query: StoredTokenQuery): Promise<StoredTokenPage> {
     const { text, values } = listStoredTokensQuery(this.s, query);
-    const { rows } = await this.query<{ total: string | null } & Omit<StoredTokenRow, 'kid' | 'sealed'>>(
-      text,
-      values,
-      { prepared: false },
-    );
+    const { rows } = await this.query<{ total: string | null } & ListedRow>(text, values, {
+      prepared: false,
+    });
     return {
       total: Number(rows[0]?.total ?? 0),
       items: rows.filter((row) => row.id !== null).map(toListedStoredToken),

@@ -90,13 +90,12 @@ export const LISTED_TOKEN_FIELDS = [
   'preview',
   'expiresAtMs',
   'savedAtMs',
-  'createdAtMs',
 ] as const satisfies readonly (typeof STORED_TOKEN_FIELDS)[number][];
 
 /** A listing's row from STORED_TOKEN_PAGE, its values in LISTED_TOKEN_FIELDS order. */
 export function toListedStoredToken(row: (string | null)[]): ListedStoredToken {
-  const [id, userId, preview, expiresAtMs, savedAtMs, createdAtMs] = row;
-  if (!id || userId == null || preview == null || !expiresAtMs || !savedAtMs || !createdAtMs)
+  const [id, userId, preview, expiresAtMs, savedAtMs] = row;
+  if (!id || userId == null || preview == null || !expiresAtMs || !savedAtMs)
     throw new Error(`redis store: stored record ${id ?? '?'} lacks a listed field`);
   return {
     id,
@@ -104,7 +103,6 @@ export function toListedStoredToken(row: (string | null)[]): ListedStoredToken {
     preview,
     expiresAtMs: Number(expiresAtMs),
     savedAtMs: Number(savedAtMs),
-    createdAtMs: Number(createdAtMs),
   };
 }
 

@@ -38,14 +38,7 @@ export const toSession = (row: SessionRow): SessionRecord => ({
 });
 
 /** A listing's row, its columns in `LISTED_COLUMNS` order. */
-export type ListedRow = [
-  id: string,
-  userId: string,
-  preview: string,
-  expiresAtMs: number,
-  savedAtMs: number,
-  createdAtMs: number,
-];
+export type ListedRow = [id: string, userId: string, preview: string, expiresAtMs: number, savedAtMs: number];
 
 export const toListedStoredToken = (row: ListedRow): ListedStoredToken => ({
   id: row[0],
@@ -53,7 +46,6 @@ export const toListedStoredToken = (row: ListedRow): ListedStoredToken => ({
   preview: row[2],
   expiresAtMs: row[3],
   savedAtMs: row[4],
-  createdAtMs: row[5],
 });
 
 export const toStoredToken = (row: StoredTokenRow): StoredToken => ({

@@ -44,7 +44,7 @@ export const countStoredTokensSql = (query: Pick<StoredTokenQuery, 'userId' | 'v
 };
 
 /** A listing's columns, in this order (the page is read as arrays): never the sealed token. */
-export const LISTED_COLUMNS = 'id, user_id, preview, expires_at_ms, saved_at_ms, created_at_ms';
+export const LISTED_COLUMNS = 'id, user_id, preview, expires_at_ms, saved_at_ms';
 
 export const storedTokenPageSql = (query: Pick<StoredTokenQuery, 'userId' | 'valid'>): string =>
   `SELECT ${LISTED_COLUMNS} FROM stored_tokens ${filters(query, '+expires_at_ms')} ${NEWEST_FIRST} ${PAGE_LIMIT}`;
