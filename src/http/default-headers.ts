@@ -1,5 +1,8 @@
 import type { FastifyInstance, RouteHandlerMethod } from 'fastify';
 
+/** The content type of every JSON answer, as Fastify writes it. */
+export const JSON_TYPE = 'application/json; charset=utf-8';
+
 const withHeaders = new WeakSet<RouteHandlerMethod>();
 
 /** The headers `registerDefaultHeaders` gives every answer on `path`, for answers Fastify does not send. */

@@ -3,6 +3,7 @@ import type { Socket } from 'node:net';
 import type { ConnectionError, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ErrorCode, ErrorDetail } from '../errors.js';
 import { RateLimitedError, TesseraError, validationError } from '../errors.js';
+import { JSON_TYPE } from './default-headers.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -60,7 +61,7 @@ export function sendError(
     .code(STATUS[code])
     .header('cache-control', 'no-store')
     .header('x-content-type-options', 'nosniff')
-    .type('application/json; charset=utf-8')
+    .type(JSON_TYPE)
     .send(
       details === undefined
         ? { success: false, error: message, code }

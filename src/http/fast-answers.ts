@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { SerializerSelector } from '@fastify/fast-json-stringify-compiler';
 import type { AnswerRecorder } from '../metrics/http-metrics.js';
 import type { Auth, Caller, CredentialRequest, Requirement } from './auth.js';
-import { defaultHeadersFor } from './default-headers.js';
+import { defaultHeadersFor, JSON_TYPE } from './default-headers.js';
 import type { RequestLog } from './request-log.js';
 
 /**
@@ -72,9 +72,6 @@ class RawCredentials implements CredentialRequest {
     return this.addressOf(this.raw as IncomingMessage);
   }
 }
-
-/** What every JSON answer says it is. */
-export const JSON_TYPE = 'application/json; charset=utf-8';
 
 /** The headers Fastify sends with a route's JSON answer, as one object literal each. */
 function headersFor(path: string): (length: number) => Record<string, string> {

@@ -7,7 +7,7 @@ import type { ErrorCode } from '../errors.js';
 import { validationError } from '../errors.js';
 import type { Auth } from '../http/auth.js';
 import { auditContextOf } from '../http/auth.js';
-import { JSON_TYPE } from '../http/fast-answers.js';
+import { JSON_TYPE } from '../http/default-headers.js';
 import { AUTHENTICATED, failure, failures, SECURITY, WITH_BODY } from '../http/openapi.js';
 import { parseRfc3339 } from './expiry.js';
 import { listingJson } from './listing-json.js';
