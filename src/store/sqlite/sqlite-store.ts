@@ -21,6 +21,7 @@ import type {
   ThrottleRecord,
 } from '../types.js';
 import { SqliteAccessTables } from './access.js';
+import { Checkpointer } from './checkpointer.js';
 import { SqliteFeedTransport } from './feed-transport.js';
 import { sqliteMigrations } from './migrations.js';
 import { SqliteSessionTables } from './sessions.js';
@@ -64,6 +65,8 @@ export class SqliteStore implements Store {
   readonly backend = 'sqlite' as const;
   private readonly db: Database.Database;
   private readonly feed: ChangeFeed;
+  /** Checkpoints the log off the Node thread; none for a database in memory. */
+  private readonly checkpointer: Checkpointer | null = null;
   private readonly statements = new Map<string, Database.Statement>();
   /** Writes waiting for this turn's commit (`batched`). */
   private pending: { write: () => void; resolve: () => void; reject: (error: unknown) => void }[] = [];
@@ -96,6 +99,13 @@ export class SqliteStore implements Store {
       this.db.pragma('foreign_keys = ON');
     } catch (error) {
       throw new StoreUnavailableError('sqlite', error);
+    }
+    if (path !== ':memory:' && path !== '') {
+      this.checkpointer = new Checkpointer(path, {
+        setAutoCheckpoint: (pages) => {
+          if (this.db.open) this.db.pragma(`wal_autocheckpoint = ${pages}`);
+        },
+      });
     }
     const dataVersion = this.db.prepare('PRAGMA data_version').pluck();
     this.feed = new ChangeFeed(
@@ -287,6 +297,8 @@ export class SqliteStore implements Store {
     await this.feed.close();
     // Batched writes already asked for are committed first.
     if (this.pending.length > 0) this.commitPending();
+    // Its connection closes first: the store's, the last one, then checkpoints what is left.
+    await this.checkpointer?.stop();
     if (this.db.open) {
       this.endReadTurn();
       this.db.close();

@@ -1,0 +1,118 @@
+import { existsSync, statSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
+import { Checkpointer, IN_THREAD_CHECKPOINT_PAGES } from '../src/store/sqlite/checkpointer.js';
+import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
+import { newToken } from './store-contract/support.js';
+import { withTempDatabase } from './support/temp-database.js';
+import { waitUntil } from './support/wait.js';
+
+/** A WAL-mode connection as the store opens it, and the host that records what it is told. */
+function openWal(path: string) {
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.exec('CREATE TABLE IF NOT EXISTS filler (n INTEGER PRIMARY KEY, text TEXT NOT NULL)');
+  const told: number[] = [];
+  const host = {
+    setAutoCheckpoint(pages: number) {
+      told.push(pages);
+      db.pragma(`wal_autocheckpoint = ${pages}`);
+    },
+  };
+  return { db, told, host };
+}
+
+/** Commits about `pages` pages of 4 KiB to the log, one page per transaction. */
+function fill(db: Database.Database, pages: number): void {
+  const insert = db.prepare('INSERT INTO filler (text) VALUES (?)');
+  for (let i = 0; i < pages; i++) insert.run('x'.repeat(3500));
+}
+
+describe('SQLite checkpointer (a worker thread)', () => {
+  it('takes checkpoints off the connection it serves: the log is copied into the file by the worker alone', async () => {
+    await withTempDatabase(async (path) => {
+      const { db, told, host } = openWal(path);
+      const checkpointer = new Checkpointer(path, host, 20);
+      try {
+        await waitUntil('the worker to be ready', () => told.includes(0));
+        expect(db.pragma('wal_autocheckpoint', { simple: true })).toBe(0);
+        const before = statSync(path).size;
+        // Past SQLite's 1,000-page threshold: with checkpoints on commit the file would grow
+        // inside this loop; here it grows only once the worker copies the pages in.
+        db.pragma('wal_autocheckpoint = 0');
+        fill(db, 1200);
+        await waitUntil('the log copied into the file', () => statSync(path).size >= before + 1000 * 4096, {
+          timeoutMs: 10_000,
+        });
+        expect(statSync(`${path}-wal`).size).toBeGreaterThan(1000 * 4096);
+        // Everything written is in the file and readable by a fresh connection.
+        const reader = new Database(path, { readonly: true });
+        expect(reader.prepare('SELECT count(*) FROM filler').pluck().get()).toBe(1200);
+        reader.close();
+      } finally {
+        await checkpointer.stop();
+        db.close();
+      }
+      // The store's connection was the last: closing it checkpointed the rest and removed the log.
+      expect(existsSync(`${path}-wal`)).toBe(false);
+    }, 'checkpointer');
+  });
+
+  it('does not move data_version for the connection it serves (the change feed would wake for nothing)', async () => {
+    await withTempDatabase(async (path) => {
+      const { db, told, host } = openWal(path);
+      const checkpointer = new Checkpointer(path, host, 10);
+      try {
+        await waitUntil('the worker to be ready', () => told.includes(0));
+        fill(db, 50);
+        const version = db.pragma('data_version', { simple: true });
+        const before = statSync(path).size;
+        await waitUntil('a checkpoint', () => statSync(path).size > before);
+        fill(db, 5);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        expect(db.pragma('data_version', { simple: true })).toBe(version);
+      } finally {
+        await checkpointer.stop();
+        db.close();
+      }
+    }, 'checkpointer');
+  });
+
+  it('leaves checkpoints on commit when its worker cannot open the database', async () => {
+    await withTempDatabase(async (path) => {
+      const { db, told, host } = openWal(path);
+      db.pragma(`wal_autocheckpoint = ${IN_THREAD_CHECKPOINT_PAGES}`);
+      const checkpointer = new Checkpointer(`${path}.missing`, host, 10);
+      try {
+        await waitUntil('the worker to fail', () => told.length > 0);
+        expect(told).toEqual([IN_THREAD_CHECKPOINT_PAGES]);
+        expect(db.pragma('wal_autocheckpoint', { simple: true })).toBe(IN_THREAD_CHECKPOINT_PAGES);
+      } finally {
+        await checkpointer.stop();
+        db.close();
+      }
+    }, 'checkpointer');
+  });
+
+  it('a store on a file keeps its log bounded while it serves, and closes cleanly', async () => {
+    await withTempDatabase(async (path) => {
+      const store = new SqliteStore(path);
+      await store.migrate();
+      const sizes: number[] = [];
+      for (let round = 0; round < 6; round++) {
+        for (let i = 0; i < 400; i++)
+          await store.insertStoredToken(newToken(`store_${round}_${i}`, { userId: `usr_${round}_${i}` }));
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        sizes.push(statSync(path).size);
+      }
+      // The database file grows as the worker copies the log in, while the store keeps writing.
+      expect(sizes.at(-1)).toBeGreaterThan(sizes[0] as number);
+      await store.close();
+      expect(existsSync(`${path}-wal`)).toBe(false);
+      const reader = new Database(path, { readonly: true });
+      expect(reader.prepare('SELECT count(*) FROM stored_tokens').pluck().get()).toBe(2400);
+      reader.close();
+    }, 'checkpointer');
+  });
+});
