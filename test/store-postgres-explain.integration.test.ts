@@ -50,6 +50,31 @@ await describeWithService(
       return flatten(root);
     };
 
+    /**
+     * Every node of the generic plan Postgres may keep for this statement once prepared (after
+     * five runs it may stop planning for the values): forced here, so the test sees it at once.
+     */
+    const genericPlan = async (query: SqlQuery): Promise<PlanNode[]> => {
+      const client = await store.pool.connect();
+      try {
+        await client.query('SET plan_cache_mode = force_generic_plan');
+        await client.query(`PREPARE generic AS ${query.text}`);
+        const literals = query.values.map((value) =>
+          typeof value === 'number' ? String(value) : `'${value}'`,
+        );
+        const { rows } = await client.query<{ 'QUERY PLAN': { Plan: PlanNode }[] }>(
+          `EXPLAIN (FORMAT JSON) EXECUTE generic (${literals.join(', ')})`,
+        );
+        const root = rows[0]?.['QUERY PLAN'][0]?.Plan;
+        if (root === undefined) throw new Error('EXPLAIN returned no plan');
+        return flatten(root);
+      } finally {
+        await client.query('DEALLOCATE ALL');
+        await client.query('RESET plan_cache_mode');
+        client.release();
+      }
+    };
+
     const expectIndexedOnTokens = (nodes: PlanNode[]) => {
       const onTokens = nodes.filter((node) => node['Relation Name'] === 'stored_tokens');
       expect(onTokens.length).toBeGreaterThan(0);
@@ -128,6 +153,33 @@ await describeWithService(
       const late = await store.listStoredTokens({ offset: LATE_ROW_LOOKUP_OFFSET, limit: 50, nowMs: NOW });
       expect(late.items).toEqual(direct.items.slice(50));
       expect(late.items).toHaveLength(50);
+    });
+
+    it('prepared listings: their generic plans use the indexes too; the others are not prepared', async () => {
+      const prepared = [
+        { offset: 0, limit: 50, nowMs: NOW },
+        { offset: LATE_ROW_LOOKUP_OFFSET - 50, limit: 50, nowMs: NOW },
+        { offset: 0, limit: 50, userId: 'usr_7', nowMs: NOW },
+        { offset: LATE_ROW_LOOKUP_OFFSET, limit: 50, userId: 'usr_7', nowMs: NOW },
+      ];
+      for (const query of prepared) {
+        const sql = listStoredTokensQuery(s, query);
+        expect(sql.prepared).toBe(true);
+        expectIndexedOnTokens(await genericPlan(sql));
+      }
+      // A deep page for everyone: its generic plan reads the whole table (a hash join), so it
+      // is planned for its values at every call, as are validity filters (a range).
+      const planned = [
+        { offset: LATE_ROW_LOOKUP_OFFSET, limit: 50, nowMs: NOW },
+        { offset: 0, limit: 50, valid: true, nowMs: NOW },
+        { offset: 0, limit: 50, valid: false, nowMs: NOW },
+        { offset: 0, limit: 50, userId: 'usr_7', valid: true, nowMs: NOW },
+      ];
+      for (const query of planned) expect(listStoredTokensQuery(s, query).prepared).toBe(false);
+      const deep = await genericPlan(listStoredTokensQuery(s, { offset: 50_000, limit: 50, nowMs: NOW }));
+      expect(
+        deep.some((node) => node['Node Type'] === 'Seq Scan' && node['Relation Name'] === 'stored_tokens'),
+      ).toBe(true);
     });
 
     it('page by user_id, with its count: index scans', async () => {

@@ -68,11 +68,9 @@ export class PostgresStore implements Store {
    * Each statement text's name: statements are prepared once per connection and then only
    * bound and run, so Postgres parses and plans them once rather than on every call (about
    * a third of its CPU on a key read). Every text is parameterised, so the set is small and
-   * fixed. Listings are not prepared: after five runs Postgres may keep one generic plan for a
-   * prepared statement, and for their range on expires_at_ms that plan took a `?valid=true`
-   * total at 1,000,000 tokens from 1 ms to 16 ms (p50); planned for their values each time,
-   * they keep the plan the EXPLAIN test checks. The current token stays prepared (one row by
-   * the saved-order index, whatever the range): unprepared it cost 40 to 50 us more a call.
+   * fixed. Listings with a validity filter are not prepared (`listStoredTokensQuery` says
+   * why). The current token stays prepared (one row by the saved-order index, whatever the
+   * range): unprepared it cost 40 to 50 us more a call.
    */
   private readonly statementNames = new Map<string, string>();
 

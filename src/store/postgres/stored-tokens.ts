@@ -56,10 +56,8 @@ export class PostgresStoredTokenTables {
   });
 
   async listStoredTokens(query: StoredTokenQuery): Promise<StoredTokenPage> {
-    const { text, values } = listStoredTokensQuery(this.s, query);
-    const { rows } = await this.query<{ total: string | null } & ListedRow>(text, values, {
-      prepared: false,
-    });
+    const { text, values, prepared } = listStoredTokensQuery(this.s, query);
+    const { rows } = await this.query<{ total: string | null } & ListedRow>(text, values, { prepared });
     return {
       total: Number(rows[0]?.total ?? 0),
       items: rows.filter((row) => row.id !== null).map(toListedStoredToken),
