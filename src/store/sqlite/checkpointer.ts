@@ -53,6 +53,8 @@ export interface CheckpointHost {
  */
 export class Checkpointer {
   private readonly worker: Worker;
+  /** Settles when the worker's thread has ended, however it ended. */
+  private readonly exited: Promise<void>;
   private stopped = false;
 
   constructor(path: string, host: CheckpointHost, everyMs = CHECKPOINT_EVERY_MS) {
@@ -68,17 +70,22 @@ export class Checkpointer {
       else if (typeof message === 'object' && message !== null && 'failed' in message) fallBack();
     });
     this.worker.on('error', fallBack);
-    this.worker.on('exit', fallBack);
+    this.exited = new Promise((resolve) => {
+      this.worker.once('exit', () => {
+        fallBack();
+        resolve();
+      });
+    });
   }
 
   /** Closes the worker's connection (before the store's, which then checkpoints what is left). */
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    const exited = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
+    // A worker that already ended (it could not open the file) hears nothing and is not waited for.
     this.worker.postMessage('close');
     const timer = setTimeout(() => void this.worker.terminate(), 2000);
-    await exited;
+    await this.exited;
     clearTimeout(timer);
   }
 }
