@@ -10,7 +10,7 @@ export const IN_THREAD_CHECKPOINT_PAGES = 1000;
  * The checkpointer's program, run in a worker thread: a second connection to the database
  * file that runs a PASSIVE checkpoint every `everyMs` (one with nothing new to copy does
  * nothing). PASSIVE never waits for a lock and never stops a reader or a writer. It says
- * `ready` once its connection is open, and `closed` once it has closed it when asked.
+ * `ready` once its connection is open; told `close`, it closes it and ends.
  */
 const PROGRAM = `
 const { parentPort, workerData } = require('node:worker_threads');
@@ -29,7 +29,6 @@ parentPort.on('message', (message) => {
   if (message !== 'close') return;
   clearInterval(timer);
   db.close();
-  parentPort.postMessage('closed');
   parentPort.close();
 });
 parentPort.postMessage('ready');
