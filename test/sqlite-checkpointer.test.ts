@@ -20,7 +20,28 @@ function openWal(path: string) {
       db.pragma(`wal_autocheckpoint = ${pages}`);
     },
   };
-  return { db, told, host };
+  return { db, told, host, path };
+}
+
+/**
+ * A WAL-mode connection with a checkpointer on `checkpointPath` (its own file unless given)
+ * checkpointing every `everyMs`, for `run`; both are closed afterwards, the checkpointer first.
+ */
+async function withCheckpointer(
+  everyMs: number,
+  run: (opened: ReturnType<typeof openWal>) => Promise<void>,
+  checkpointPath?: (path: string) => string,
+): Promise<void> {
+  await withTempDatabase(async (path) => {
+    const opened = openWal(path);
+    const checkpointer = new Checkpointer(checkpointPath?.(path) ?? path, opened.host, everyMs);
+    try {
+      await run(opened);
+    } finally {
+      await checkpointer.stop();
+      opened.db.close();
+    }
+  }, 'checkpointer');
 }
 
 /** Commits about `pages` pages of 4 KiB to the log, one page per transaction. */
@@ -31,73 +52,56 @@ function fill(db: Database.Database, pages: number): void {
 
 describe('SQLite checkpointer (a worker thread)', () => {
   it('takes checkpoints off the connection it serves: the log is copied into the file by the worker alone', async () => {
-    await withTempDatabase(async (path) => {
-      const { db, told, host } = openWal(path);
-      const checkpointer = new Checkpointer(path, host, 20);
-      try {
-        await waitUntil('the worker to be ready', () => told.includes(0));
-        expect(db.pragma('wal_autocheckpoint', { simple: true })).toBe(0);
-        const before = statSync(path).size;
-        // Past SQLite's 1,000-page threshold: with checkpoints on commit the file would grow
-        // inside this loop; here it grows only once the worker copies the pages in.
-        db.pragma('wal_autocheckpoint = 0');
-        fill(db, 1200);
-        await waitUntil('the log copied into the file', () => statSync(path).size >= before + 1000 * 4096, {
-          timeoutMs: 10_000,
-        });
-        expect(statSync(`${path}-wal`).size).toBeGreaterThan(1000 * 4096);
-        // Everything written is in the file and readable by a fresh connection.
-        const reader = new Database(path, { readonly: true });
-        expect(reader.prepare('SELECT count(*) FROM filler').pluck().get()).toBe(1200);
-        reader.close();
-      } finally {
-        await checkpointer.stop();
-        db.close();
-      }
-      // The store's connection was the last: closing it checkpointed the rest and removed the log.
-      expect(existsSync(`${path}-wal`)).toBe(false);
-    }, 'checkpointer');
+    let databasePath = '';
+    await withCheckpointer(20, async ({ db, told, path }) => {
+      databasePath = path;
+      await waitUntil('the worker to be ready', () => told.includes(0));
+      expect(db.pragma('wal_autocheckpoint', { simple: true })).toBe(0);
+      const before = statSync(path).size;
+      // Past SQLite's 1,000-page threshold: with checkpoints on commit the file would grow
+      // inside this loop; here it grows only once the worker copies the pages in.
+      fill(db, 1200);
+      await waitUntil('the log copied into the file', () => statSync(path).size >= before + 1000 * 4096, {
+        timeoutMs: 10_000,
+      });
+      expect(statSync(`${path}-wal`).size).toBeGreaterThan(1000 * 4096);
+      // Everything written is in the file and readable by a fresh connection.
+      const reader = new Database(path, { readonly: true });
+      expect(reader.prepare('SELECT count(*) FROM filler').pluck().get()).toBe(1200);
+      reader.close();
+      // The store's connection is closed last: it checkpoints the rest and removes the log.
+    });
+    expect(existsSync(`${databasePath}-wal`)).toBe(false);
   });
 
   it('does not move data_version for the connection it serves (the change feed would wake for nothing)', async () => {
-    await withTempDatabase(async (path) => {
-      const { db, told, host } = openWal(path);
-      const checkpointer = new Checkpointer(path, host, 10);
-      try {
-        await waitUntil('the worker to be ready', () => told.includes(0));
-        fill(db, 50);
-        const version = db.pragma('data_version', { simple: true });
-        const before = statSync(path).size;
-        await waitUntil('a checkpoint', () => statSync(path).size > before);
-        fill(db, 5);
-        await new Promise((resolve) => setTimeout(resolve, 50));
-        expect(db.pragma('data_version', { simple: true })).toBe(version);
-      } finally {
-        await checkpointer.stop();
-        db.close();
-      }
-    }, 'checkpointer');
+    await withCheckpointer(10, async ({ db, told, path }) => {
+      await waitUntil('the worker to be ready', () => told.includes(0));
+      fill(db, 50);
+      const version = db.pragma('data_version', { simple: true });
+      const before = statSync(path).size;
+      await waitUntil('a checkpoint', () => statSync(path).size > before);
+      fill(db, 5);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(db.pragma('data_version', { simple: true })).toBe(version);
+    });
   });
 
   it('leaves checkpoints on commit when its worker cannot open the database', async () => {
-    await withTempDatabase(async (path) => {
-      const { db, told, host } = openWal(path);
-      db.pragma(`wal_autocheckpoint = ${IN_THREAD_CHECKPOINT_PAGES}`);
-      const checkpointer = new Checkpointer(`${path}.missing`, host, 10);
-      try {
-        // Told twice, by the worker's error and by its exit: it has ended before stop() is called,
-        // which must not wait for an exit that has already happened.
+    await withCheckpointer(
+      10,
+      async ({ db, told }) => {
+        // Told twice, by the worker's error and by its exit: it has ended before stop() is
+        // called, which must not wait for an exit that has already happened.
         await waitUntil('the worker to fail and end', () => told.length === 2);
         expect(told).toEqual([IN_THREAD_CHECKPOINT_PAGES, IN_THREAD_CHECKPOINT_PAGES]);
         expect(db.pragma('wal_autocheckpoint', { simple: true })).toBe(IN_THREAD_CHECKPOINT_PAGES);
-      } finally {
-        await checkpointer.stop();
-        db.close();
-      }
-    }, 'checkpointer');
+      },
+      (path) => `${path}.missing`,
+    );
   });
 
-  it('a store on a file keeps its log bounded while it serves, and closes cleanly', async () => {
+  it('a store on a file: its writes reach the file while it serves, and it closes leaving no log', async () => {
     await withTempDatabase(async (path) => {
       const store = new SqliteStore(path);
       await store.migrate();
