@@ -56,9 +56,11 @@ await describeWithService(
      */
     const genericPlan = async (query: SqlQuery): Promise<PlanNode[]> => {
       const client = await store.pool.connect();
+      let prepared = false;
       try {
         await client.query('SET plan_cache_mode = force_generic_plan');
         await client.query(`PREPARE generic AS ${query.text}`);
+        prepared = true;
         const literals = query.values.map((value) =>
           typeof value === 'number' ? String(value) : `'${value}'`,
         );
@@ -69,7 +71,8 @@ await describeWithService(
         if (root === undefined) throw new Error('EXPLAIN returned no plan');
         return flatten(root);
       } finally {
-        await client.query('DEALLOCATE ALL');
+        // Only its own: the store's prepared statements on this connection stay known to pg.
+        if (prepared) await client.query('DEALLOCATE generic');
         await client.query('RESET plan_cache_mode');
         client.release();
       }
