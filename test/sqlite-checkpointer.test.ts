@@ -103,7 +103,7 @@ describe('SQLite checkpointer (a worker thread)', () => {
 
   it('a store on a file: its writes reach the file while it serves, and it closes leaving no log', async () => {
     await withTempDatabase(async (path) => {
-      const store = new SqliteStore(path);
+      const store = new SqliteStore(path, { checkpointerAfterMs: 0 });
       await store.migrate();
       const sizes: number[] = [];
       for (let round = 0; round < 6; round++) {

@@ -59,14 +59,22 @@ export interface SqliteStoreOptions {
    * this one's session checks. Default 10.
    */
   crossProcessPollMs?: number;
+  /**
+   * How long after opening the checkpointer's worker starts, in ms (until then, and for a
+   * database in memory, commits checkpoint as SQLite does by default). A store used for less
+   * (a CLI command such as `tessera migrate`) never pays for a worker, and a server starts it
+   * once it is up, not while it starts. Default 1000.
+   */
+  checkpointerAfterMs?: number;
 }
 
 export class SqliteStore implements Store {
   readonly backend = 'sqlite' as const;
   private readonly db: Database.Database;
   private readonly feed: ChangeFeed;
-  /** Checkpoints the log off the Node thread; none for a database in memory. */
-  private readonly checkpointer: Checkpointer | null = null;
+  /** Checkpoints the log off the Node thread, once started; never for a database in memory. */
+  private checkpointer: Checkpointer | null = null;
+  private readonly startCheckpointer: NodeJS.Timeout | null = null;
   private readonly statements = new Map<string, Database.Statement>();
   /** Writes waiting for this turn's commit (`batched`). */
   private pending: { write: () => void; resolve: () => void; reject: (error: unknown) => void }[] = [];
@@ -101,11 +109,16 @@ export class SqliteStore implements Store {
       throw new StoreUnavailableError('sqlite', error);
     }
     if (path !== ':memory:' && path !== '') {
-      this.checkpointer = new Checkpointer(path, {
-        setAutoCheckpoint: (pages) => {
+      const host = {
+        setAutoCheckpoint: (pages: number) => {
           if (this.db.open) this.db.pragma(`wal_autocheckpoint = ${pages}`);
         },
-      });
+      };
+      this.startCheckpointer = setTimeout(() => {
+        this.checkpointer = new Checkpointer(path, host);
+      }, options.checkpointerAfterMs ?? 1000);
+      // A store nobody closes must not keep its process alive for it.
+      this.startCheckpointer.unref();
     }
     const dataVersion = this.db.prepare('PRAGMA data_version').pluck();
     this.feed = new ChangeFeed(
@@ -298,6 +311,7 @@ export class SqliteStore implements Store {
     // Batched writes already asked for are committed first.
     if (this.pending.length > 0) this.commitPending();
     // Its connection closes first: the store's, the last one, then checkpoints what is left.
+    if (this.startCheckpointer !== null) clearTimeout(this.startCheckpointer);
     await this.checkpointer?.stop();
     if (this.db.open) {
       this.endReadTurn();
