@@ -115,7 +115,11 @@ export class SqliteStore implements Store {
         },
       };
       this.startCheckpointer = setTimeout(() => {
-        this.checkpointer = new Checkpointer(path, host);
+        try {
+          this.checkpointer = new Checkpointer(path, host);
+        } catch {
+          // No worker (a thread could not be made): commits go on checkpointing as by default.
+        }
       }, options.checkpointerAfterMs ?? 1000);
       // A store nobody closes must not keep its process alive for it.
       this.startCheckpointer.unref();
