@@ -1,7 +1,11 @@
 import { existsSync, statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { Checkpointer, IN_THREAD_CHECKPOINT_PAGES } from '../src/store/sqlite/checkpointer.js';
+import {
+  Checkpointer,
+  checkpointLater,
+  IN_THREAD_CHECKPOINT_PAGES,
+} from '../src/store/sqlite/checkpointer.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import { newToken } from './store-contract/support.js';
 import { withTempDatabase } from './support/temp-database.js';
@@ -99,6 +103,27 @@ describe('SQLite checkpointer (a worker thread)', () => {
       },
       (path) => `${path}.missing`,
     );
+  });
+
+  it('started later: none when stopped before its time (a short CLI command), one after', async () => {
+    await withTempDatabase(async (path) => {
+      const { db, told, host } = openWal(path);
+      try {
+        const early = checkpointLater(path, host, 100);
+        await early.stop();
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        expect(told).toEqual([]);
+        const later = checkpointLater(path, host, 100);
+        try {
+          await waitUntil('the worker to be ready', () => told.includes(0));
+          expect(told).toEqual([0]);
+        } finally {
+          await later.stop();
+        }
+      } finally {
+        db.close();
+      }
+    }, 'checkpointer');
   });
 
   it('a store on a file: its writes reach the file while it serves, and it closes leaving no log', async () => {

@@ -88,3 +88,29 @@ export class Checkpointer {
     clearTimeout(timer);
   }
 }
+
+/**
+ * A checkpointer started `afterMs` from now; stopped before then, none is started. A worker
+ * that cannot be made leaves SQLite's default checkpoints. The timer holds no process open.
+ */
+export function checkpointLater(
+  path: string,
+  host: CheckpointHost,
+  afterMs: number,
+): { stop(): Promise<void> } {
+  let started: Checkpointer | null = null;
+  const timer = setTimeout(() => {
+    try {
+      started = new Checkpointer(path, host);
+    } catch {
+      // No worker (a thread could not be made): commits go on checkpointing as by default.
+    }
+  }, afterMs);
+  timer.unref();
+  return {
+    async stop() {
+      clearTimeout(timer);
+      await started?.stop();
+    },
+  };
+}

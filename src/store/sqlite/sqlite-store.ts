@@ -21,7 +21,7 @@ import type {
   ThrottleRecord,
 } from '../types.js';
 import { SqliteAccessTables } from './access.js';
-import { Checkpointer } from './checkpointer.js';
+import { checkpointLater } from './checkpointer.js';
 import { SqliteFeedTransport } from './feed-transport.js';
 import { sqliteMigrations } from './migrations.js';
 import { SqliteSessionTables } from './sessions.js';
@@ -73,8 +73,7 @@ export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly feed: ChangeFeed;
   /** Checkpoints the log off the Node thread, once started; never for a database in memory. */
-  private checkpointer: Checkpointer | null = null;
-  private readonly startCheckpointer: NodeJS.Timeout | null = null;
+  private readonly checkpointer: { stop(): Promise<void> } | null = null;
   private readonly statements = new Map<string, Database.Statement>();
   /** Writes waiting for this turn's commit (`batched`). */
   private pending: { write: () => void; resolve: () => void; reject: (error: unknown) => void }[] = [];
@@ -114,15 +113,7 @@ export class SqliteStore implements Store {
           if (this.db.open) this.db.pragma(`wal_autocheckpoint = ${pages}`);
         },
       };
-      this.startCheckpointer = setTimeout(() => {
-        try {
-          this.checkpointer = new Checkpointer(path, host);
-        } catch {
-          // No worker (a thread could not be made): commits go on checkpointing as by default.
-        }
-      }, options.checkpointerAfterMs ?? 1000);
-      // A store nobody closes must not keep its process alive for it.
-      this.startCheckpointer.unref();
+      this.checkpointer = checkpointLater(path, host, options.checkpointerAfterMs ?? 1000);
     }
     const dataVersion = this.db.prepare('PRAGMA data_version').pluck();
     this.feed = new ChangeFeed(
@@ -315,7 +306,6 @@ export class SqliteStore implements Store {
     // Batched writes already asked for are committed first.
     if (this.pending.length > 0) this.commitPending();
     // Its connection closes first: the store's, the last one, then checkpoints what is left.
-    if (this.startCheckpointer !== null) clearTimeout(this.startCheckpointer);
     await this.checkpointer?.stop();
     if (this.db.open) {
       this.endReadTurn();
