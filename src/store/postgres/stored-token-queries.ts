@@ -64,19 +64,18 @@ export function listStoredTokensQuery(schema: string, query: StoredTokenQuery): 
         ? validityTotal(schema, query.valid, query.nowMs, param)
         : `SELECT count(*) FROM ${schema}.stored_tokens ${filter}`;
   const limits = `LIMIT ${param(query.limit)} OFFSET ${param(query.offset)}`;
-  const page =
-    query.valid === undefined && query.offset >= LATE_ROW_LOOKUP_OFFSET
-      ? `SELECT ${listed('t.')}
+  const lateRowLookup = query.valid === undefined && query.offset >= LATE_ROW_LOOKUP_OFFSET;
+  const page = lateRowLookup
+    ? `SELECT ${listed('t.')}
           FROM (SELECT id FROM ${schema}.stored_tokens ${filter} ${NEWEST_FIRST} ${limits}) AS skipped
           JOIN ${schema}.stored_tokens AS t ON t.id = skipped.id`
-      : `SELECT ${listed()} FROM ${schema}.stored_tokens ${filter} ${NEWEST_FIRST} ${limits}`;
+    : `SELECT ${listed()} FROM ${schema}.stored_tokens ${filter} ${NEWEST_FIRST} ${limits}`;
   return {
     text: `SELECT counted.total, page.* FROM (${total}) AS counted (total)
       LEFT JOIN (${page}) AS page ON true
       ORDER BY page.saved_at_ms DESC, page.id DESC`,
     values,
-    prepared:
-      query.valid === undefined && (query.userId !== undefined || query.offset < LATE_ROW_LOOKUP_OFFSET),
+    prepared: query.valid === undefined && !(lateRowLookup && query.userId === undefined),
   };
 }
 
