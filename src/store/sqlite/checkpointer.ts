@@ -16,7 +16,6 @@ const PROGRAM = `
 const { parentPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.driver);
 const db = new Database(workerData.path, { fileMustExist: true });
-db.pragma('wal_autocheckpoint = 0');
 const checkpoint = () => {
   try {
     db.pragma('wal_checkpoint(PASSIVE)');
