@@ -1,4 +1,3 @@
-import { connect } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { DEFAULT_THROTTLE_POLICY } from '../src/access/throttle.js';
@@ -7,6 +6,7 @@ import { createLogger } from '../src/log.js';
 import { sampleOf } from './metrics-api.js';
 import type { TestAppOptions } from './support/app.js';
 import { ADMIN_KEY, bearer, createApiKey, login, sessionCookie, useTestApps } from './support/app.js';
+import { headersOf, rawAnswer } from './support/http-answers.js';
 import { memoryStream } from './support/memory-log.js';
 import { waitUntil } from './support/wait.js';
 
@@ -18,15 +18,6 @@ const originalAnswer = FastAnswers.prototype.answer;
 const answered = vi.spyOn(FastAnswers.prototype, 'answer');
 afterEach(() => answered.mockClear());
 const lastWasFast = () => answered.mock.results.at(-1)?.value === true;
-
-/** Headers the two ways of answering may differ in: the server adds them, `inject` does not. */
-const CONNECTION_HEADERS = new Set(['date', 'connection', 'keep-alive', 'transfer-encoding']);
-
-function headersOf(entries: Iterable<[string, string]>): Record<string, string> {
-  const headers: Record<string, string> = {};
-  for (const [name, value] of entries) if (!CONNECTION_HEADERS.has(name)) headers[name] = String(value);
-  return headers;
-}
 
 describe('answers given before Fastify routes the request', () => {
   const startApp = useTestApps();
@@ -309,23 +300,6 @@ async function readMetrics(app: FastifyInstance) {
 
 async function throttledCount(app: FastifyInstance): Promise<number> {
   return sampleOf((await readMetrics(app)).body, 'tessera_throttled_requests_total');
-}
-
-/** The bytes of one answer over a fresh connection (`Connection: close`), its Date line cut. */
-function rawAnswer(address: string, path: string, headers: Record<string, string>): Promise<string> {
-  const { hostname, port } = new URL(address);
-  return new Promise((resolve, reject) => {
-    const socket = connect(Number(port), hostname);
-    let data = '';
-    socket.setEncoding('latin1');
-    socket.on('data', (chunk: string) => {
-      data += chunk;
-    });
-    socket.on('end', () => resolve(data.replace(/^Date: [^\r]*\r\n/m, '')));
-    socket.on('error', reject);
-    const lines = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`);
-    socket.write(`GET ${path} HTTP/1.1\r\nHost: tessera.test\r\n${lines.join('')}Connection: close\r\n\r\n`);
-  });
 }
 
 async function authFailures(app: FastifyInstance): Promise<Record<'bearer' | 'admin_key' | 'none', number>> {
