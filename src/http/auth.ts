@@ -272,8 +272,15 @@ export function callerOf(request: FastifyRequest): Caller {
   return request.caller;
 }
 
+/** A request as the audit trail sees it: a Fastify request, or a read answered before Fastify. */
+export interface AuditedRequest {
+  readonly caller: Caller | null | undefined;
+  readonly ip: string | undefined;
+  readonly headers: IncomingHttpHeaders;
+}
+
 /** The audit trail's view of a request: who (by credential, never the credential) and from where. */
-export function auditContextOf(request: FastifyRequest): AuditContext {
+export function auditContextOf(request: AuditedRequest): AuditContext {
   const caller = request.caller;
   const actor =
     caller === null || caller === undefined
