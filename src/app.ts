@@ -290,7 +290,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     secureCookies: config.production,
   });
   const vault = new Vault({ store, keys: secrets.encryptionKeys, clock, random });
-  await app.register(sessionStorageRoutes, { vault, auth, audit });
+  await app.register(sessionStorageRoutes, { vault, auth, audit, fastAnswers });
   await app.register(accessRoutes, { apiKeys, vault, adminKey, auth, audit });
   await app.register(auditRoutes, { audit, auth });
   await app.register(eventRoutes, { store, clock, auth, ...deps.events });

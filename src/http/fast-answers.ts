@@ -1,4 +1,10 @@
-import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
+import type {
+  IncomingHttpHeaders,
+  IncomingMessage,
+  RequestListener,
+  Server,
+  ServerResponse,
+} from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { SerializerSelector } from '@fastify/fast-json-stringify-compiler';
 import type { AnswerRecorder } from '../metrics/http-metrics.js';
@@ -32,6 +38,37 @@ interface GuardedFastRoute {
   answer(caller: Caller): unknown;
 }
 
+/**
+ * A GET route whose 200 answer is a store read (the stored tokens' reads). Taken before Fastify
+ * when the target is one `match` knows and memory admits the caller; answered when the read
+ * resolves. A read that fails is handed to Fastify with its error, and the route's handler
+ * throws that error (`throwHandedOver`): Fastify answers it as it answers every failure of the
+ * route, and the store is not asked twice.
+ */
+export interface ReadFastRoute<P> {
+  /** How every target of the route starts (`/api/v1/session-storage/`). */
+  prefix: string;
+  /** The route's template as Fastify names it, for its metrics. */
+  template: string;
+  requirement: Requirement;
+  /** The Fastify route's 200 response schema. */
+  schema: object;
+  /**
+   * The parameters of a target (what follows `prefix`, query included) this route answers as
+   * Fastify would parse them; undefined leaves the request to Fastify.
+   */
+  match(rest: string): P | undefined;
+  /** The 200 answer, as the Fastify route's handler returns it. */
+  read(params: P, request: ReadRequest): Promise<unknown>;
+}
+
+/** What a read knows of its request: whom memory admitted, from where, with which headers. */
+export interface ReadRequest {
+  caller: Caller;
+  ip: string;
+  headers: IncomingHttpHeaders;
+}
+
 export interface FastAnswersOptions {
   auth: Pick<Auth, 'admitNow'>;
   /** The metrics recorder of a route template. */
@@ -53,6 +90,26 @@ interface Answerable {
   /** The answer's headers: the route's default headers, content type and length. */
   headers(length: number): Record<string, string>;
   record: AnswerRecorder;
+}
+
+interface ReadAnswerable {
+  route: ReadFastRoute<unknown>;
+  serialize(answer: unknown): string;
+  headers(length: number): Record<string, string>;
+  record: AnswerRecorder;
+}
+
+/** Compiles a route's 200 serialiser on first use. */
+function lazySerializer(
+  compile: ReturnType<ReturnType<typeof SerializerSelector>>,
+  schema: object,
+  url: string,
+): (answer: unknown) => string {
+  let serializer: ((answer: unknown) => string) | undefined;
+  return (answer) => {
+    serializer ??= compile({ schema, method: 'GET', url, httpStatus: '200' });
+    return serializer(answer);
+  };
 }
 
 /**
@@ -92,15 +149,19 @@ function headersFor(path: string): (length: number) => Record<string, string> {
 }
 
 /**
- * The answers that need nothing of the framework. A session check the cache can admit costs a
- * hash and two map lookups; through Fastify it also paid for a Request and a Reply, a hook
- * chain and a route lookup, and once a server has served every other route those shared paths
- * are compiled for all of them (`npm run bench`, Performance in the README). What the route's
- * Fastify answer carries, this one carries too: the same body (the same serialiser, from the
- * same schema) and headers, its metrics under the route's template, and its request log line.
+ * The answers that need nothing of the framework, or only a store read. A session check the
+ * cache can admit costs a hash and two map lookups; through Fastify it also paid for a Request
+ * and a Reply, a hook chain and a route lookup, and once a server has served every other route
+ * those shared paths are compiled for all of them (`npm run bench`, Performance in the README).
+ * What the route's Fastify answer carries, this one carries too: the same body (the same
+ * serialiser, from the same schema) and headers, its metrics under the route's template, and
+ * its request log line.
  */
 export class FastAnswers {
   private readonly routes = new Map<string, Answerable>();
+  private readonly reads: ReadAnswerable[] = [];
+  /** Requests whose read failed, handed to Fastify with the failure (see `throwHandedOver`). */
+  private readonly handedOver = new WeakMap<IncomingMessage, { error: unknown }>();
   private readonly credentials: RawCredentials;
   private readonly compile = SerializerSelector()({}, {});
   private closing = false;
@@ -110,21 +171,32 @@ export class FastAnswers {
   }
 
   add(route: FastRoute): void {
-    let serializer: ((answer: unknown) => string) | undefined;
     this.routes.set(route.path, {
       route,
-      serialize: (answer) => {
-        serializer ??= this.compile({
-          schema: route.schema,
-          method: 'GET',
-          url: route.path,
-          httpStatus: '200',
-        });
-        return serializer(answer);
-      },
+      serialize: lazySerializer(this.compile, route.schema, route.path),
       headers: headersFor(route.path),
       record: this.options.recorderFor(route.path),
     });
+  }
+
+  addRead<P>(route: ReadFastRoute<P>): void {
+    this.reads.push({
+      route: route as ReadFastRoute<unknown>,
+      serialize: lazySerializer(this.compile, route.schema, route.template),
+      headers: headersFor(route.template),
+      record: this.options.recorderFor(route.template),
+    });
+  }
+
+  /**
+   * In a read route's Fastify handler, first: throws the failure of the fast read that handed
+   * this request over, if one did.
+   */
+  throwHandedOver(request: IncomingMessage): void {
+    const failed = this.handedOver.get(request);
+    if (failed === undefined) return;
+    this.handedOver.delete(request);
+    throw failed.error;
   }
 
   /** From now on every request goes to Fastify, which answers 503 while the server closes. */
@@ -132,20 +204,32 @@ export class FastAnswers {
     this.closing = true;
   }
 
-  /** Answers `request` and says true, or says false and leaves it untouched for Fastify. */
-  answer(request: IncomingMessage, response: ServerResponse): boolean {
+  /**
+   * Answers `request` (at once, or when its read resolves) and says true, or says false and
+   * leaves it untouched for Fastify. A read that fails goes to `fastify` with its failure.
+   */
+  answer(request: IncomingMessage, response: ServerResponse, fastify?: RequestListener): boolean {
     if (request.method !== 'GET' || this.closing) return false;
-    const answerable = this.routes.get(request.url as string);
-    if (answerable === undefined) return false;
+    const url = request.url as string;
+    const answerable = this.routes.get(url);
+    if (answerable !== undefined) return this.answerNow(answerable, request, response);
+    if (fastify === undefined) return false;
+    for (const read of this.reads) {
+      if (!url.startsWith(read.route.prefix)) continue;
+      const params = read.route.match(url.slice(read.route.prefix.length));
+      if (params !== undefined) return this.answerRead(read, params, request, response, fastify);
+    }
+    return false;
+  }
+
+  private answerNow(answerable: Answerable, request: IncomingMessage, response: ServerResponse): boolean {
     const started = performance.now();
     const route = answerable.route;
     let body: string;
     try {
       if (route.requirement === undefined) body = answerable.serialize(route.answer());
       else {
-        this.credentials.raw = request;
-        const caller = this.options.auth.admitNow(this.credentials, route.requirement);
-        this.credentials.raw = null;
+        const caller = this.admit(request, route.requirement);
         if (caller === undefined) return false;
         body = answerable.serialize(route.answer(caller));
       }
@@ -155,19 +239,92 @@ export class FastAnswers {
       this.options.onError(error, route.path);
       return false;
     }
-    response.writeHead(200, answerable.headers(Buffer.byteLength(body)));
+    this.send(answerable, route.path, request, response, body, started);
+    return true;
+  }
+
+  private answerRead(
+    answerable: ReadAnswerable,
+    params: unknown,
+    request: IncomingMessage,
+    response: ServerResponse,
+    fastify: RequestListener,
+  ): boolean {
+    const started = performance.now();
+    const route = answerable.route;
+    let reading: Promise<unknown>;
+    try {
+      const caller = this.admit(request, route.requirement);
+      if (caller === undefined) return false;
+      reading = route.read(params, {
+        caller,
+        ip: this.options.clientAddress(request),
+        headers: request.headers,
+      });
+    } catch (error) {
+      this.credentials.raw = null;
+      this.options.onError(error, route.template);
+      return false;
+    }
+    reading.then(
+      (answer) => {
+        let body: string;
+        try {
+          body = answerable.serialize(answer);
+        } catch (error) {
+          this.handOver(request, response, fastify, error);
+          return;
+        }
+        this.send(answerable, route.template, request, response, body, started);
+      },
+      (error: unknown) => this.handOver(request, response, fastify, error),
+    );
+    return true;
+  }
+
+  /** A caller memory admits for `requirement` at once, or undefined. */
+  private admit(request: IncomingMessage, requirement: Requirement): Caller | undefined {
+    this.credentials.raw = request;
+    const caller = this.options.auth.admitNow(this.credentials, requirement);
+    this.credentials.raw = null;
+    return caller;
+  }
+
+  /** Nothing is written yet: Fastify routes the request, and its route throws `error`. */
+  private handOver(
+    request: IncomingMessage,
+    response: ServerResponse,
+    fastify: RequestListener,
+    error: unknown,
+  ) {
+    this.handedOver.set(request, { error });
+    fastify(request, response);
+  }
+
+  private send(
+    answerable: Answerable | ReadAnswerable,
+    path: string,
+    request: IncomingMessage,
+    response: ServerResponse,
+    body: string,
+    started: number,
+  ): void {
+    const headers = answerable.headers(Buffer.byteLength(body));
+    // A read answered after the close began ends its connection: the server's close reaps only
+    // the connections idle when it starts, and this one would be left open until it times out.
+    if (this.closing) headers.connection = 'close';
+    response.writeHead(200, headers);
     response.end(body);
     try {
       this.account(answerable, request, performance.now() - started);
     } catch (error) {
       // The answer is sent; a failure to count or log it must not escape the server's listener.
-      this.options.onError(error, route.path);
+      this.options.onError(error, path);
     }
-    return true;
   }
 
   /** The answer's metrics and, when requests are logged, its line. */
-  private account(answerable: Answerable, request: IncomingMessage, ms: number): void {
+  private account(answerable: Answerable | ReadAnswerable, request: IncomingMessage, ms: number): void {
     answerable.record('GET', 200, ms);
     const log = this.options.requestLog;
     if (log?.wants(200, ms)) {
@@ -175,7 +332,7 @@ export class FastAnswers {
       log.write({
         reqId: nextRequestId(),
         method: 'GET',
-        url: answerable.route.path,
+        url: request.url as string,
         status: 200,
         ms,
         ip: clientAddress(request),
@@ -197,6 +354,6 @@ export function answerFirst(server: Server, fast: () => FastAnswers | undefined)
   }
   server.removeListener('request', fastify);
   server.on('request', (request: IncomingMessage, response: ServerResponse) => {
-    if (fast()?.answer(request, response) !== true) fastify(request, response);
+    if (fast()?.answer(request, response, fastify) !== true) fastify(request, response);
   });
 }

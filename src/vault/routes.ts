@@ -5,11 +5,13 @@ import type { AuditLog } from '../audit/audit-log.js';
 import { toRfc3339 } from '../clock.js';
 import type { ErrorCode } from '../errors.js';
 import { validationError } from '../errors.js';
-import type { Auth } from '../http/auth.js';
+import type { AuditedRequest, Auth } from '../http/auth.js';
 import { auditContextOf } from '../http/auth.js';
 import { JSON_TYPE } from '../http/default-headers.js';
+import type { FastAnswers } from '../http/fast-answers.js';
 import { AUTHENTICATED, failure, failures, SECURITY, WITH_BODY } from '../http/openapi.js';
 import { parseRfc3339 } from './expiry.js';
+import { isStoredTokenId } from './ids.js';
 import { listingJson } from './listing-json.js';
 import {
   Cleared,
@@ -38,6 +40,8 @@ export interface SessionStorageRoutesOptions {
   /** Storage is never public: the admin credential, or an API key with a storage scope. */
   auth: Auth;
   audit: AuditLog;
+  /** Where the reads (one token, `current`, `validity`) are registered to be answered before Fastify. */
+  fastAnswers: Pick<FastAnswers, 'addRead' | 'throwHandedOver'>;
 }
 
 const summaryReply = (token: StoredTokenSummary) => ({
@@ -70,8 +74,22 @@ function expiryOf(text: string): number {
 }
 
 interface EndpointOptions extends SessionStorageRoutesOptions {
+  /** The routes' base: STORAGE_BASE, or the alias. */
+  base: string;
   /** Served for the contract's doubled paths, and kept out of the OpenAPI document. */
   alias: boolean;
+}
+
+/**
+ * The query of `current` and `validity` the fast reads take: none, or one `user_id` of the
+ * characters a query carries as they are (no percent-decoding, no `+`), which UserId admits.
+ * Anything else goes to Fastify, which parses and validates it.
+ */
+const PLAIN_USER_QUERY = /^\?user_id=([A-Za-z0-9._~-]{1,256})$/;
+function plainUserQuery(rest: string): { userId?: string } | undefined {
+  if (rest === '') return {};
+  const match = PLAIN_USER_QUERY.exec(rest);
+  return match === null ? undefined : { userId: match[1] as string };
 }
 
 const NEEDS_READ = 'Needs the admin credential or an API key with `storage:read`.';
@@ -84,7 +102,8 @@ const cannotOpen = failure(500, {
   codes: OPENING,
 });
 
-const storageEndpoints: FastifyPluginAsync<EndpointOptions> = async (app, { vault, auth, audit, alias }) => {
+const storageEndpoints: FastifyPluginAsync<EndpointOptions> = async (app, options) => {
+  const { vault, auth, audit, fastAnswers, base, alias } = options;
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
   // Authenticate on request, before the body is parsed or validated: a caller without a
   // credential learns nothing, not even which of its fields would have been refused.
@@ -140,11 +159,23 @@ const storageEndpoints: FastifyPluginAsync<EndpointOptions> = async (app, { vaul
       },
     },
     async (request) => {
-      const current = await vault.current(request.query.user_id);
-      await audit.record('storage.read_token', auditContextOf(request), { target: current.id });
-      return { token: current.token, expires_at: toRfc3339(current.expiresAtMs), is_valid: current.isValid };
+      fastAnswers.throwHandedOver(request.raw);
+      return readCurrent(request.query.user_id, request);
     },
   );
+  const readCurrent = async (userId: string | undefined, request: AuditedRequest) => {
+    const current = await vault.current(userId);
+    await audit.record('storage.read_token', auditContextOf(request), { target: current.id });
+    return { token: current.token, expires_at: toRfc3339(current.expiresAtMs), is_valid: current.isValid };
+  };
+  fastAnswers.addRead({
+    prefix: `${base}/current`,
+    template: `${base}/current`,
+    requirement: 'storage:read',
+    schema: Current,
+    match: plainUserQuery,
+    read: ({ userId }, request) => readCurrent(userId, request),
+  });
 
   api.get(
     '/validity',
@@ -159,14 +190,26 @@ const storageEndpoints: FastifyPluginAsync<EndpointOptions> = async (app, { vaul
       },
     },
     async (request) => {
-      const validity = await vault.validity(request.query.user_id);
-      return {
-        is_valid: validity.isValid,
-        expires_at: validity.expiresAtMs === null ? null : toRfc3339(validity.expiresAtMs),
-        seconds_remaining: validity.secondsRemaining,
-      };
+      fastAnswers.throwHandedOver(request.raw);
+      return readValidity(request.query.user_id);
     },
   );
+  const readValidity = async (userId: string | undefined) => {
+    const validity = await vault.validity(userId);
+    return {
+      is_valid: validity.isValid,
+      expires_at: validity.expiresAtMs === null ? null : toRfc3339(validity.expiresAtMs),
+      seconds_remaining: validity.secondsRemaining,
+    };
+  };
+  fastAnswers.addRead({
+    prefix: `${base}/validity`,
+    template: `${base}/validity`,
+    requirement: 'storage:read',
+    schema: Validity,
+    match: plainUserQuery,
+    read: ({ userId }) => readValidity(userId),
+  });
 
   api.get(
     '/:id',
@@ -186,11 +229,24 @@ const storageEndpoints: FastifyPluginAsync<EndpointOptions> = async (app, { vaul
       },
     },
     async (request) => {
-      const opened = await vault.get(request.params.id);
-      await audit.record('storage.read_token', auditContextOf(request), { target: opened.id });
-      return openedReply(opened);
+      fastAnswers.throwHandedOver(request.raw);
+      return readOne(request.params.id, request);
     },
   );
+  const readOne = async (id: string, request: AuditedRequest) => {
+    const opened = await vault.get(id);
+    await audit.record('storage.read_token', auditContextOf(request), { target: opened.id });
+    return openedReply(opened);
+  };
+  // Ids only: `current`, `validity` and the alias's paths are not ids, and go on to their routes.
+  fastAnswers.addRead({
+    prefix: `${base}/`,
+    template: `${base}/:id`,
+    requirement: 'storage:read',
+    schema: Opened,
+    match: (rest) => (isStoredTokenId(rest) ? { id: rest } : undefined),
+    read: ({ id }, request) => readOne(id, request),
+  });
 
   api.post(
     '/',
@@ -294,6 +350,16 @@ const storageEndpoints: FastifyPluginAsync<EndpointOptions> = async (app, { vaul
  * contract's doubled base. One vault serves both, so ids stay ordered across the two.
  */
 export const sessionStorageRoutes: FastifyPluginAsync<SessionStorageRoutesOptions> = async (app, options) => {
-  await app.register(storageEndpoints, { ...options, prefix: STORAGE_BASE, alias: false });
-  await app.register(storageEndpoints, { ...options, prefix: STORAGE_ALIAS_BASE, alias: true });
+  await app.register(storageEndpoints, {
+    ...options,
+    prefix: STORAGE_BASE,
+    base: STORAGE_BASE,
+    alias: false,
+  });
+  await app.register(storageEndpoints, {
+    ...options,
+    prefix: STORAGE_ALIAS_BASE,
+    base: STORAGE_ALIAS_BASE,
+    alias: true,
+  });
 };
