@@ -51,6 +51,11 @@ export const bundleOptions = (outdir, buildId = randomBytes(16).toString('hex'))
     entryPoints: ['src/cli/local.ts'],
     outfile: `${outdir}/server.cjs`,
     external: ['better-sqlite3', 'pg-native', '@fastify/swagger-ui'],
+    // Whitespace and syntax minified, names kept (stack traces still name their functions;
+    // server.cjs.map maps positions back): 3.3 MB -> 2.1 MB, and every start reads, decodes
+    // and hands V8 the whole text. About 60 ms less CPU to the first answer here.
+    minifyWhitespace: true,
+    minifySyntax: true,
     // The first line names the build (see src/cli/code-cache.ts); `import.meta.url` (the
     // server finds dist/console by it) is the script's own file URL, as it was the module's.
     banner: {
