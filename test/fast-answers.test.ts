@@ -6,7 +6,7 @@ import { createLogger } from '../src/log.js';
 import { sampleOf } from './metrics-api.js';
 import type { TestAppOptions } from './support/app.js';
 import { ADMIN_KEY, bearer, createApiKey, login, sessionCookie, useTestApps } from './support/app.js';
-import { headersOf, rawAnswer } from './support/http-answers.js';
+import { headersOf, rawAnswer, viaFastify } from './support/http-answers.js';
 import { memoryStream } from './support/memory-log.js';
 import { waitUntil } from './support/wait.js';
 
@@ -30,16 +30,6 @@ describe('answers given before Fastify routes the request', () => {
       return { status: response.status, headers: headersOf(response.headers), body: await response.text() };
     };
     return { t, get, address };
-  }
-
-  /** What Fastify itself answers to the same request. */
-  async function viaFastify(app: FastifyInstance, path: string, headers: Record<string, string> = {}) {
-    const response = await app.inject({ url: path, headers });
-    return {
-      status: response.statusCode,
-      headers: headersOf(Object.entries(response.headers) as [string, string][]),
-      body: response.body,
-    };
   }
 
   /** The first answer of a credential may need the store; the next ones come from memory. */

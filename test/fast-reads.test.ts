@@ -1,4 +1,3 @@
-import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { FastAnswers } from '../src/http/fast-answers.js';
 import { createLogger } from '../src/log.js';
@@ -7,7 +6,7 @@ import { STORAGE_ALIAS_BASE, STORAGE_BASE } from '../src/vault/routes.js';
 import { sampleOf } from './metrics-api.js';
 import type { TestAppOptions } from './support/app.js';
 import { ADMIN_KEY, bearer, createApiKey, login, useTestApps } from './support/app.js';
-import { headersOf, rawAnswer } from './support/http-answers.js';
+import { headersOf, rawAnswer, viaFastify } from './support/http-answers.js';
 import { memoryStream } from './support/memory-log.js';
 import { waitUntil } from './support/wait.js';
 
@@ -84,15 +83,6 @@ describe('stored-token reads answered before Fastify routes them', () => {
       return response.json<{ id: string }>().id;
     };
     return { t, get, address, store, calls: (method: string) => counted?.calls(method) ?? 0 };
-  }
-
-  async function viaFastify(app: FastifyInstance, path: string, headers: Record<string, string> = {}) {
-    const response = await app.inject({ url: path, headers });
-    return {
-      status: response.statusCode,
-      headers: headersOf(Object.entries(response.headers) as [string, string][]),
-      body: response.body,
-    };
   }
 
   it('answers one token, current and validity, on both bases and for every credential, with the status, body and headers Fastify gives', async () => {

@@ -1,4 +1,5 @@
 import { connect } from 'node:net';
+import type { FastifyInstance } from 'fastify';
 
 /** Headers two ways of answering may differ in: a listening server adds them, `inject` does not. */
 const CONNECTION_HEADERS = new Set(['date', 'connection', 'keep-alive', 'transfer-encoding']);
@@ -25,4 +26,14 @@ export function rawAnswer(address: string, path: string, headers: Record<string,
     const lines = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`);
     socket.write(`GET ${path} HTTP/1.1\r\nHost: tessera.test\r\n${lines.join('')}Connection: close\r\n\r\n`);
   });
+}
+
+/** What Fastify itself answers to a GET (`inject` never meets the fast answers). */
+export async function viaFastify(app: FastifyInstance, path: string, headers: Record<string, string> = {}) {
+  const response = await app.inject({ url: path, headers });
+  return {
+    status: response.statusCode,
+    headers: headersOf(Object.entries(response.headers) as [string, string][]),
+    body: response.body,
+  };
 }
