@@ -27,6 +27,8 @@ const lastWasTaken = () => taken.mock.results.at(-1)?.value === true;
 /** What the store does to reads of one token: fail, or wait for the gate to open. */
 interface Faults {
   find: Error | null;
+  /** The same for the reads of `current` and `validity`. */
+  current: Error | null;
   gate: Promise<void> | null;
 }
 
@@ -40,6 +42,8 @@ function countingCalls(store: Store, fail: Faults) {
       return (...args: unknown[]) => {
         calls.set(String(property), (calls.get(String(property)) ?? 0) + 1);
         if (property === 'findStoredToken' && fail.find !== null) return Promise.reject(fail.find);
+        if (property === 'findCurrentStoredToken' && fail.current !== null)
+          return Promise.reject(fail.current);
         if (property === 'findStoredToken' && fail.gate !== null) {
           return fail.gate.then(() => value.apply(target, args));
         }
@@ -52,11 +56,21 @@ function countingCalls(store: Store, fail: Faults) {
 
 describe('stored-token reads answered before Fastify routes them', () => {
   const startApp = useTestApps();
-  const fail: Faults = { find: null, gate: null };
+  const fail: Faults = { find: null, current: null, gate: null };
   afterEach(() => {
     fail.find = null;
+    fail.current = null;
     fail.gate = null;
   });
+  /** Holds the next reads of one token until the returned function is called. */
+  const holdReads = () => {
+    let open = () => {};
+    fail.gate = new Promise((resolve) => {
+      open = resolve;
+    });
+    return open;
+  };
+  const handOverThrows = () => handedOver.mock.results.filter((result) => result.type === 'throw').length;
 
   async function serve(options: TestAppOptions = {}) {
     let counted: ReturnType<typeof countingCalls> | undefined;
@@ -180,16 +194,16 @@ describe('stored-token reads answered before Fastify routes them', () => {
       const answer = await get(path, headers, method);
       expect(lastWasTaken(), `${method} ${path}`).toBe(false);
       expect(answer.status, `${method} ${path}`).toBe(status);
-      if (method === 'GET') {
-        const fastify = await viaFastify(t.app, path, headers);
-        expect(answer.body, path).toBe(fastify.body);
-      }
     }
-    expect(handedOver.mock.results.filter((result) => result.type === 'throw')).toHaveLength(0);
+    expect(handOverThrows()).toBe(0);
   });
 
   it('hands a read that fails to Fastify with its failure: the route answers it (404, or the store error), and the store is asked once', async () => {
-    const { t, get, store, calls } = await serve();
+    const memory = memoryStream();
+    const { t, get, store, calls } = await serve({
+      logger: createLogger('info', memory.stream),
+      config: { logSlowMs: 100 },
+    });
     const id = await store('usr_1', 'secret-token-one');
     const key = { 'x-admin-key': ADMIN_KEY };
     await get(`${STORAGE_BASE}/${id}`, key);
@@ -202,13 +216,45 @@ describe('stored-token reads answered before Fastify routes them', () => {
     expect(notFound).toEqual(await viaFastify(t.app, `${STORAGE_BASE}/${missing}`, key));
     expect(notFound.status).toBe(404);
     expect(JSON.parse(notFound.body)).toMatchObject({ code: 'TOKEN_NOT_FOUND' });
-    expect(handedOver.mock.results.filter((result) => result.type === 'throw')).toHaveLength(1);
+    expect(handOverThrows()).toBe(1);
+    // The same on the contract's doubled base.
+    const aliasBefore = calls('findStoredToken');
+    const aliasNotFound = await get(`${STORAGE_ALIAS_BASE}/${missing}`, key);
+    expect(lastWasTaken()).toBe(true);
+    expect(calls('findStoredToken') - aliasBefore).toBe(1);
+    expect(aliasNotFound).toEqual(await viaFastify(t.app, `${STORAGE_ALIAS_BASE}/${missing}`, key));
+    expect(aliasNotFound.status).toBe(404);
+    expect(handOverThrows()).toBe(2);
 
-    // No current token for that user: 404 from the route.
+    // No current token for that user: 404 from the route, after one read.
+    const currentBefore = calls('findCurrentStoredToken');
     const noCurrent = await get(`${STORAGE_BASE}/current?user_id=nobody`, key);
     expect(lastWasTaken()).toBe(true);
+    expect(calls('findCurrentStoredToken') - currentBefore).toBe(1);
+    expect(handOverThrows()).toBe(3);
     expect(noCurrent).toEqual(await viaFastify(t.app, `${STORAGE_BASE}/current?user_id=nobody`, key));
     expect(noCurrent.status).toBe(404);
+
+    // validity's read fails: the route's failure answer, after one read.
+    fail.current = new Error('the store failed');
+    const validityBefore = calls('findCurrentStoredToken');
+    const validity = await get(`${STORAGE_BASE}/validity`, key);
+    expect(lastWasTaken()).toBe(true);
+    expect(calls('findCurrentStoredToken') - validityBefore).toBe(1);
+    expect(handOverThrows()).toBe(4);
+    expect(validity).toEqual(await viaFastify(t.app, `${STORAGE_BASE}/validity`, key));
+    expect(validity.status).toBe(500);
+
+    // A read that fails slowly is timed from its arrival: its log line is a slow request's.
+    const open = holdReads();
+    const slow = get(`${STORAGE_BASE}/${missing}`, key);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    open();
+    expect((await slow).status).toBe(404);
+    const line = memory
+      .lines()
+      .find((entry) => entry.msg === 'request' && entry.status === 404 && Number(entry.ms) >= 150);
+    expect(line).toMatchObject({ level: 40, path: `${STORAGE_BASE}/${missing}` });
 
     // The store fails: the route's own failure answer, after one call to the store.
     fail.find = new Error('the store failed');
@@ -282,25 +328,46 @@ describe('stored-token reads answered before Fastify routes them', () => {
   });
 
   it('answers a read in flight when the server starts closing, and ends its connection so the close does not wait for it', async () => {
-    const { t, get, store, calls } = await serve();
+    const closed = vi.spyOn(FastAnswers.prototype, 'close');
+    const { t, get, address, store, calls } = await serve();
     const id = await store('usr_1', 'secret-token-one');
     const key = { 'x-admin-key': ADMIN_KEY };
     await get(`${STORAGE_BASE}/${id}`, key);
-    let open = () => {};
-    fail.gate = new Promise((resolve) => {
-      open = resolve;
-    });
+    const open = holdReads();
     const before = calls('findStoredToken');
-    const reading = get(`${STORAGE_BASE}/${id}`, key);
+    const reading = fetch(`${address}${STORAGE_BASE}/${id}`, { headers: key });
     await waitUntil('the read reaches the store', () => calls('findStoredToken') > before || null);
     expect(lastWasTaken()).toBe(true);
     const closeStarted = performance.now();
     const closing = t.close();
+    await waitUntil('the close begins', () => closed.mock.calls.length > 0 || null);
     open();
     const answer = await reading;
-    await closing;
     expect(answer.status).toBe(200);
-    expect(JSON.parse(answer.body)).toMatchObject({ id, token: 'secret-token-one' });
+    expect(answer.headers.get('connection')).toBe('close');
+    expect(JSON.parse(await answer.text())).toMatchObject({ id, token: 'secret-token-one' });
+    await closing;
     expect(performance.now() - closeStarted).toBeLessThan(10_000);
+    closed.mockRestore();
+  });
+
+  it('a read that fails once the close began is answered 503 by Fastify, as every request then', async () => {
+    const closed = vi.spyOn(FastAnswers.prototype, 'close');
+    const { t, get, address, store, calls } = await serve();
+    const id = await store('usr_1', 'secret-token-one');
+    const key = { 'x-admin-key': ADMIN_KEY };
+    await get(`${STORAGE_BASE}/${id}`, key);
+    const open = holdReads();
+    const before = calls('findStoredToken');
+    const reading = fetch(`${address}${STORAGE_BASE}/store_${'0'.repeat(26)}`, { headers: key });
+    await waitUntil('the read reaches the store', () => calls('findStoredToken') > before || null);
+    const closing = t.close();
+    await waitUntil('the close begins', () => closed.mock.calls.length > 0 || null);
+    open();
+    const answer = await reading;
+    expect(answer.status).toBe(503);
+    await answer.text();
+    await closing;
+    closed.mockRestore();
   });
 });

@@ -1,4 +1,5 @@
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import { msBeforeFastify } from './fast-answers.js';
 
 /** Which requests get a log line: every one, or those that need attention. */
 export type RequestLogging = 'all' | 'errors';
@@ -49,7 +50,7 @@ export function createRequestLog(log: FastifyBaseLogger, { mode, slowMs }: Reque
 export function registerRequestLog(app: FastifyInstance, requestLog: RequestLog): void {
   app.addHook('onResponse', (request, reply, done) => {
     const status = reply.statusCode;
-    const ms = reply.elapsedTime;
+    const ms = reply.elapsedTime + msBeforeFastify(request.raw);
     if (requestLog.wants(status, ms)) {
       requestLog.write({
         reqId: request.id,

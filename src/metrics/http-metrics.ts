@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, onResponseHookHandler } from 'fastify';
+import { msBeforeFastify } from '../http/fast-answers.js';
 import type { Metrics, RequestCount } from './metrics.js';
 
 /** The two series a response moves, resolved once per route, method and status. */
@@ -61,7 +62,7 @@ export function registerHttpMetrics(app: FastifyInstance, metrics: Metrics): Htt
   const observerFor = (route: string): onResponseHookHandler => {
     const record = recorderFor(route);
     const observe = (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
-      record(request.method, reply.statusCode, reply.elapsedTime);
+      record(request.method, reply.statusCode, reply.elapsedTime + msBeforeFastify(request.raw));
       done();
     };
     observers.add(observe);
