@@ -327,7 +327,12 @@ describe('stored-token reads answered before Fastify routes them', () => {
     ).toBe(1);
   });
 
-  it('answers a read in flight when the server starts closing, and ends its connection so the close does not wait for it', async () => {
+  /**
+   * A read of `path` (a stored id, or one no token has) taken and held at the store while the
+   * server starts closing; released once the close has begun. Resolves to its answer, the
+   * stored id, and how long the close took from its start.
+   */
+  async function readAcrossTheClose(path: (id: string) => string) {
     const closed = vi.spyOn(FastAnswers.prototype, 'close');
     const { t, get, address, store, calls } = await serve();
     const id = await store('usr_1', 'secret-token-one');
@@ -335,7 +340,7 @@ describe('stored-token reads answered before Fastify routes them', () => {
     await get(`${STORAGE_BASE}/${id}`, key);
     const open = holdReads();
     const before = calls('findStoredToken');
-    const reading = fetch(`${address}${STORAGE_BASE}/${id}`, { headers: key });
+    const reading = fetch(`${address}${path(id)}`, { headers: key });
     await waitUntil('the read reaches the store', () => calls('findStoredToken') > before || null);
     expect(lastWasTaken()).toBe(true);
     const closeStarted = performance.now();
@@ -343,31 +348,22 @@ describe('stored-token reads answered before Fastify routes them', () => {
     await waitUntil('the close begins', () => closed.mock.calls.length > 0 || null);
     open();
     const answer = await reading;
+    const body = await answer.text();
+    await closing;
+    closed.mockRestore();
+    return { answer, body, id, closeMs: performance.now() - closeStarted };
+  }
+
+  it('answers a read in flight when the server starts closing, and ends its connection so the close does not wait for it', async () => {
+    const { answer, body, id, closeMs } = await readAcrossTheClose((id) => `${STORAGE_BASE}/${id}`);
     expect(answer.status).toBe(200);
     expect(answer.headers.get('connection')).toBe('close');
-    expect(JSON.parse(await answer.text())).toMatchObject({ id, token: 'secret-token-one' });
-    await closing;
-    expect(performance.now() - closeStarted).toBeLessThan(10_000);
-    closed.mockRestore();
+    expect(JSON.parse(body)).toMatchObject({ id, token: 'secret-token-one' });
+    expect(closeMs).toBeLessThan(10_000);
   });
 
   it('a read that fails once the close began is answered 503 by Fastify, as every request then', async () => {
-    const closed = vi.spyOn(FastAnswers.prototype, 'close');
-    const { t, get, address, store, calls } = await serve();
-    const id = await store('usr_1', 'secret-token-one');
-    const key = { 'x-admin-key': ADMIN_KEY };
-    await get(`${STORAGE_BASE}/${id}`, key);
-    const open = holdReads();
-    const before = calls('findStoredToken');
-    const reading = fetch(`${address}${STORAGE_BASE}/store_${'0'.repeat(26)}`, { headers: key });
-    await waitUntil('the read reaches the store', () => calls('findStoredToken') > before || null);
-    const closing = t.close();
-    await waitUntil('the close begins', () => closed.mock.calls.length > 0 || null);
-    open();
-    const answer = await reading;
+    const { answer } = await readAcrossTheClose(() => `${STORAGE_BASE}/store_${'0'.repeat(26)}`);
     expect(answer.status).toBe(503);
-    await answer.text();
-    await closing;
-    closed.mockRestore();
   });
 });
