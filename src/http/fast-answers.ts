@@ -83,18 +83,11 @@ export interface FastAnswersOptions {
   onError(error: unknown, path: string): void;
 }
 
-interface Answerable {
-  route: FastRoute;
+interface Answerable<R> {
+  route: R;
   /** The answer's JSON, by fast-json-stringify from the route's schema (compiled on first use). */
   serialize(answer: unknown): string;
   /** The answer's headers: the route's default headers, content type and length. */
-  headers(length: number): Record<string, string>;
-  record: AnswerRecorder;
-}
-
-interface ReadAnswerable {
-  route: ReadFastRoute<unknown>;
-  serialize(answer: unknown): string;
   headers(length: number): Record<string, string>;
   record: AnswerRecorder;
 }
@@ -171,8 +164,8 @@ function headersFor(path: string): (length: number) => Record<string, string> {
  * its request log line.
  */
 export class FastAnswers {
-  private readonly routes = new Map<string, Answerable>();
-  private readonly reads: ReadAnswerable[] = [];
+  private readonly routes = new Map<string, Answerable<FastRoute>>();
+  private readonly reads: Answerable<ReadFastRoute<unknown>>[] = [];
   /** Requests whose read failed, handed to Fastify with the failure (see `throwHandedOver`). */
   private readonly handedOver = new WeakMap<IncomingMessage, { error: unknown }>();
   private readonly credentials: RawCredentials;
@@ -184,21 +177,21 @@ export class FastAnswers {
   }
 
   add(route: FastRoute): void {
-    this.routes.set(route.path, {
-      route,
-      serialize: lazySerializer(this.compile, route.schema, route.path),
-      headers: headersFor(route.path),
-      record: this.options.recorderFor(route.path),
-    });
+    this.routes.set(route.path, this.answerable(route, route.schema, route.path));
   }
 
   addRead<P>(route: ReadFastRoute<P>): void {
-    this.reads.push({
-      route: route as ReadFastRoute<unknown>,
-      serialize: lazySerializer(this.compile, route.schema, route.template),
-      headers: headersFor(route.template),
-      record: this.options.recorderFor(route.template),
-    });
+    this.reads.push(this.answerable(route as ReadFastRoute<unknown>, route.schema, route.template));
+  }
+
+  /** A route with its serialiser, headers and metrics recorder, all by its path or template. */
+  private answerable<R>(route: R, schema: object, path: string): Answerable<R> {
+    return {
+      route,
+      serialize: lazySerializer(this.compile, schema, path),
+      headers: headersFor(path),
+      record: this.options.recorderFor(path),
+    };
   }
 
   /**
@@ -235,7 +228,11 @@ export class FastAnswers {
     return false;
   }
 
-  private answerNow(answerable: Answerable, request: IncomingMessage, response: ServerResponse): boolean {
+  private answerNow(
+    answerable: Answerable<FastRoute>,
+    request: IncomingMessage,
+    response: ServerResponse,
+  ): boolean {
     const started = performance.now();
     const route = answerable.route;
     let body: string;
@@ -257,7 +254,7 @@ export class FastAnswers {
   }
 
   private answerRead(
-    answerable: ReadAnswerable,
+    answerable: Answerable<ReadFastRoute<unknown>>,
     params: unknown,
     request: IncomingMessage,
     response: ServerResponse,
@@ -325,7 +322,7 @@ export class FastAnswers {
   }
 
   private send(
-    answerable: Answerable | ReadAnswerable,
+    answerable: Answerable<unknown>,
     path: string,
     request: IncomingMessage,
     response: ServerResponse,
@@ -347,7 +344,7 @@ export class FastAnswers {
   }
 
   /** The answer's metrics and, when requests are logged, its line. */
-  private account(answerable: Answerable | ReadAnswerable, request: IncomingMessage, ms: number): void {
+  private account(answerable: Answerable<unknown>, request: IncomingMessage, ms: number): void {
     answerable.record('GET', 200, ms);
     const log = this.options.requestLog;
     if (log?.wants(200, ms)) {
