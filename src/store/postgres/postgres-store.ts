@@ -69,8 +69,8 @@ export class PostgresStore implements Store {
    * bound and run, so Postgres parses and plans them once rather than on every call (about
    * a third of its CPU on a key read). Every text is parameterised, so the set is small and
    * fixed. Some listings are planned at every call instead (`listStoredTokensQuery` says
-   * which, and why). The current token stays prepared (one row by the saved-order index, whatever the
-   * range): unprepared it cost 40 to 50 us more a call.
+   * which, and why). The current token stays prepared (one row by the saved-order index,
+   * whatever the range): unprepared it cost 40 to 50 us more a call.
    */
   private readonly statementNames = new Map<string, string>();
 
