@@ -134,6 +134,8 @@ describe('answers given before Fastify routes the request', () => {
       expect(await get('/api/admin/session', bearer(storageKey))).toMatchObject({ status: 403 });
       expect(lastWasFast()).toBe(false);
     }
+    // A line is written once its answer is finished, which the client may see first.
+    await waitUntil('three 403 log lines', () => requestLines(403) >= 3);
     expect(requestLines(403)).toBe(3);
 
     // HEAD and a query string are Fastify's.
@@ -152,6 +154,7 @@ describe('answers given before Fastify routes the request', () => {
     expect(await get('/api/admin/session', { 'x-admin-key': ADMIN_KEY })).toMatchObject({ status: 429 });
     expect(lastWasFast()).toBe(false);
     expect(await throttledCount(t.app)).toBe(throttledBefore + 1);
+    await waitUntil('the 429 log line', () => requestLines(429) > linesBefore);
     expect(requestLines(429)).toBe(linesBefore + 1);
   });
 

@@ -251,9 +251,12 @@ describe('stored-token reads answered before Fastify routes them', () => {
     await new Promise((resolve) => setTimeout(resolve, 150));
     open();
     expect((await slow).status).toBe(404);
-    const line = memory
-      .lines()
-      .find((entry) => entry.msg === 'request' && entry.status === 404 && Number(entry.ms) >= 150);
+    // The line is written once the answer is finished, which the client may see first.
+    const line = await waitUntil("the slow read's log line", () =>
+      memory
+        .lines()
+        .find((entry) => entry.msg === 'request' && entry.status === 404 && Number(entry.ms) >= 150),
+    );
     expect(line).toMatchObject({ level: 40, path: `${STORAGE_BASE}/${missing}` });
 
     // The store fails: the route's own failure answer, after one call to the store.
@@ -304,10 +307,13 @@ describe('stored-token reads answered before Fastify routes them', () => {
     expect(fastify).toMatchObject(expected);
     expect(current).toMatchObject(expected);
 
-    const lines = memory.lines().filter((line) => line.msg === 'request' && line.method === 'GET');
-    const fastLine = lines.find((line) => line.path === `${STORAGE_BASE}/current`);
+    const lines = () => memory.lines().filter((line) => line.msg === 'request' && line.method === 'GET');
+    // A line is written once its answer is finished, which the client may see first.
+    const fastLine = await waitUntil("the fast read's log line", () =>
+      lines().find((line) => line.path === `${STORAGE_BASE}/current`),
+    );
     expect(fastLine).toMatchObject({ level: 30, status: 200, ip: '203.0.113.9' });
-    const byId = lines.filter((line) => line.path === `${STORAGE_BASE}/${id}`);
+    const byId = lines().filter((line) => line.path === `${STORAGE_BASE}/${id}`);
     expect(byId).toHaveLength(2);
     expect(Object.keys(byId[0] ?? {}).sort()).toEqual(Object.keys(byId[1] ?? {}).sort());
     expect(JSON.stringify(memory.lines())).not.toContain('secret-token-one');
