@@ -262,6 +262,53 @@ await describeWithService(
         }
       });
 
+      it('a walk past a long run of expired tokens (read 2, 4, 8, ... at a time) finds the valid ones behind it', async () => {
+        const { store } = await open();
+        // The 31 newest tokens expired, then 20 valid ones, then 60 expired. With 20 matches of
+        // 111 (20^2 > 3 * 111), the current token and valid pages reaching row 3 are found by a
+        // walk that reads on through several growing steps; deeper pages gather.
+        const tokens: StoredToken[] = [];
+        for (let i = 0; i < 111; i++) {
+          const valid = i >= 60 && i < 80;
+          tokens.push(
+            newToken(`tok_${String(i).padStart(3, '0')}`, {
+              userId: 'usr_a',
+              savedAtMs: T0 + i,
+              expiresAtMs: valid ? NOW + 1 + i : NOW - i,
+            }),
+          );
+        }
+        for (const token of tokens) await store.insertStoredToken(token);
+        const valid = tokens.filter((t) => t.expiresAtMs > NOW).sort(byListingOrder);
+        expect(valid).toHaveLength(20);
+        expect(valid[0]?.id).toBe('tok_079');
+        for (const userId of [undefined, 'usr_a']) {
+          expect((await store.findCurrentStoredToken(NOW, userId))?.id).toBe('tok_079');
+          for (const [offset, limit] of [
+            [0, 1],
+            [1, 2],
+            [0, 3],
+            [4, 5],
+            [19, 1],
+          ] as const) {
+            const page = await store.listStoredTokens({
+              offset,
+              limit,
+              valid: true,
+              ...(userId === undefined ? {} : { userId }),
+              nowMs: NOW,
+            });
+            const what = JSON.stringify({ userId, offset, limit });
+            expect(
+              page.items.map((t) => t.id),
+              what,
+            ).toEqual(valid.slice(offset, offset + limit).map((t) => t.id));
+            expect(page.total, what).toBe(20);
+          }
+        }
+        expect(await store.findCurrentStoredToken(NOW + 80)).toBeNull();
+      });
+
       it('the feed goes down when its connection is killed, comes back up, and delivers again', async () => {
         const { store, config } = await open();
         const other = new RedisStore(config);

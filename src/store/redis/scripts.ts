@@ -267,6 +267,8 @@ return #ids`);
  *   with it) and re-score them by savedAtMs; cost ~ the number of matches.
  * - walk: read the order index newest first and keep the matching ids until the page is
  *   full; cost ~ (offset + limit) / (share of matches). The total then comes from ZCOUNT.
+ *   It reads twice the page at first, then twice as far each time, so `current` (one
+ *   token, most often the newest) reads two ids, not a fixed chunk.
  * Either way Redis orders the result (score, then member bytes), never Lua's locale-aware
  * string comparison.
  */
@@ -312,7 +314,7 @@ else
     redis.call('DEL', scratch)
   else
     total = matches
-    local matched, position, chunk = 0, 0, math.max(2 * (offset + limit), 64)
+    local matched, position, chunk = 0, 0, 2 * (offset + limit)
     local wantValid = filter == 'valid'
     while #ids < limit do
       local batch = redis.call('ZREVRANGE', order, position, position + chunk - 1)
@@ -327,6 +329,8 @@ else
       end
       if #batch < chunk then break end
       position = position + chunk
+      -- Fewer matches than hoped: read twice as far each time (2, 4, 8, ... for current).
+      chunk = chunk * 2
     end
   end
 end
