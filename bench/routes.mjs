@@ -31,7 +31,14 @@ export const DB_PER_CHECK_CASE = 'db-per-check session check, bearer';
  */
 
 const round2 = (/** @type {number} */ value) => Math.round(value * 100) / 100;
-const mean = (/** @type {number[]} */ values) => values.reduce((sum, v) => sum + v, 0) / values.length;
+/** The middle value (the mean of the two middle ones for an even count). */
+const median = (/** @type {number[]} */ values) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const half = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1
+    ? /** @type {number} */ (sorted[half])
+    : (/** @type {number} */ (sorted[half - 1]) + /** @type {number} */ (sorted[half])) / 2;
+};
 
 /** The contract's targets, as ratios to bare node:http (DESIGN.md section 6). */
 function targets(/** @type {string} */ backend) {
@@ -156,10 +163,12 @@ export async function measureRoutes(backend, run) {
 }
 
 /**
- * Each case is measured in rounds of three back to back: the bare anchor, Tessera's /healthz
- * and the case, in that order and then reversed, so a linear drift of the machine (throughput
- * on this shared 2-core machine drifts by a quarter over a minute) cancels out of the ratios;
- * a case's ratio is the mean of its rounds' ratios. Beside throughput, the CPU time the
+ * Each case is measured in four rounds of three back to back: the bare anchor, Tessera's
+ * /healthz and the case, in that order and then reversed, so a linear drift of the machine
+ * (throughput on this shared 2-core machine drifts by a quarter over a minute) cancels out of
+ * the ratios; a case's ratio is the median of its rounds' ratios (the mean of the middle two),
+ * so one round that a neighbour on the machine disturbed (a round's ratio moved by up to half
+ * of itself with two rounds) does not move it. Beside throughput, the CPU time the
  * answering process spent per request (its own only: not the load generator's, nor the
  * database's) gives a second ratio to bare, which other processes on the machine barely move.
  * The smoke run measures the two references once per backend instead: it only checks that
@@ -172,7 +181,7 @@ export async function measureRoutes(backend, run) {
  */
 async function measureCases(backend, cases, run) {
   const { seconds, smoke, log } = run;
-  const rounds = smoke ? 1 : 2;
+  const rounds = smoke ? 1 : 4;
   /** @type {Case} */
   const anchor = { name: ANCHOR_CASE, url: `${run.bare.url}/healthz`, target: null, pid: run.bare.pid };
   /** @type {Case} */
@@ -277,13 +286,13 @@ function toRow(backend, c, samples, pairs) {
   return {
     backend,
     case: c.name,
-    rps: Math.round(mean(samples.map((s) => s.rps))),
+    rps: Math.round(median(samples.map((s) => s.rps))),
     p50: Math.max(...samples.map((s) => s.p50)),
     p99: Math.max(...samples.map((s) => s.p99)),
-    vsBare: round2(mean(pairs.map((p) => p.vsBare))),
-    vsHealthz: round2(mean(pairs.map((p) => p.vsHealthz))),
-    cpuUs: Math.round(mean(samples.map((s) => s.cpuUs)) * 10) / 10,
-    cpuVsBare: round2(mean(pairs.map((p) => p.cpuVsBare))),
+    vsBare: round2(median(pairs.map((p) => p.vsBare))),
+    vsHealthz: round2(median(pairs.map((p) => p.vsHealthz))),
+    cpuUs: Math.round(median(samples.map((s) => s.cpuUs)) * 10) / 10,
+    cpuVsBare: round2(median(pairs.map((p) => p.cpuVsBare))),
     target: c.target,
     non2xx: samples.reduce((sum, s) => sum + s.non2xx, 0),
     errors: samples.reduce((sum, s) => sum + s.errors, 0),
