@@ -264,9 +264,10 @@ await describeWithService(
 
       it('a walk past a long run of expired tokens (read 2, 4, 8, ... at a time) finds the valid ones behind it', async () => {
         const { store } = await open();
-        // The 31 newest tokens expired, then 20 valid ones, then 60 expired. With 20 matches of
-        // 111 (20^2 > 3 * 111), the current token and valid pages reaching row 3 are found by a
-        // walk that reads on through several growing steps; deeper pages gather.
+        // The 31 newest tokens expired, then 20 valid ones, then 60 expired. The current token,
+        // for everyone and for the user, is found by a walk that reads on through several
+        // growing steps; so are the whole listing's valid pages reaching row 3 (20 matches of
+        // 111: 20^2 > 3 * 111), where deeper pages and the user's pages gather.
         const tokens: StoredToken[] = [];
         for (let i = 0; i < 111; i++) {
           const valid = i >= 60 && i < 80;
