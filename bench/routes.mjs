@@ -35,9 +35,8 @@ const round2 = (/** @type {number} */ value) => Math.round(value * 100) / 100;
 const median = (/** @type {number[]} */ values) => {
   const sorted = [...values].sort((a, b) => a - b);
   const half = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1
-    ? /** @type {number} */ (sorted[half])
-    : (/** @type {number} */ (sorted[half - 1]) + /** @type {number} */ (sorted[half])) / 2;
+  const upper = sorted[half] ?? Number.NaN;
+  return sorted.length % 2 === 1 ? upper : ((sorted[half - 1] ?? Number.NaN) + upper) / 2;
 };
 
 /** The contract's targets, as ratios to bare node:http (DESIGN.md section 6). */
