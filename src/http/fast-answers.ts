@@ -245,7 +245,6 @@ export class FastAnswers {
       }
     } catch (error) {
       // Nothing is written yet: Fastify takes the request, and answers it or its own failure.
-      this.credentials.raw = null;
       this.options.onError(error, route.path);
       return false;
     }
@@ -272,7 +271,6 @@ export class FastAnswers {
         headers: request.headers,
       });
     } catch (error) {
-      this.credentials.raw = null;
       this.options.onError(error, route.template);
       return false;
     }
@@ -299,9 +297,12 @@ export class FastAnswers {
   /** A caller memory admits for `requirement` at once, or undefined. */
   private admit(request: IncomingMessage, requirement: Requirement): Caller | undefined {
     this.credentials.raw = request;
-    const caller = this.options.auth.admitNow(this.credentials, requirement);
-    this.credentials.raw = null;
-    return caller;
+    try {
+      return this.options.auth.admitNow(this.credentials, requirement);
+    } finally {
+      // Cleared even when admitting throws: no later request is read through this one.
+      this.credentials.raw = null;
+    }
   }
 
   /**
