@@ -90,4 +90,23 @@ describe('the admin console at /', () => {
     expect((await app.inject({ method: 'GET', url: '/' })).statusCode).toBe(404);
     expect((await app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
   });
+
+  it('reads the console on its first request, and a read that failed is tried again by the next', async () => {
+    const later = mkdtempSync(join(tmpdir(), 'tessera-console-'));
+    try {
+      // A directory where index.html should be: reading it fails.
+      mkdirSync(join(later, 'index.html'));
+      const { app } = await testApp({ consoleDir: later });
+      const failed = await app.inject({ method: 'GET', url: '/' });
+      expect(failed.statusCode).toBe(500);
+      expect(failed.json()).toMatchObject({ success: false, code: 'INTERNAL' });
+      rmSync(join(later, 'index.html'), { recursive: true });
+      writeFileSync(join(later, 'index.html'), '<!doctype html><title>Tessera console</title>\n');
+      const served = await app.inject({ method: 'GET', url: '/' });
+      expect(served.statusCode).toBe(200);
+      expect(served.body).toContain('<title>Tessera console</title>');
+    } finally {
+      rmSync(later, { recursive: true, force: true });
+    }
+  });
 });

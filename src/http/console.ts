@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { extname, join } from 'node:path';
-import { gzipSync } from 'node:zlib';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { sendError } from './errors.js';
 
@@ -44,7 +43,9 @@ interface Asset {
   etag: string;
 }
 
-function loadAsset(path: string): Asset | null {
+type Gzip = typeof import('node:zlib').gzipSync;
+
+function loadAsset(path: string, gzipSync: Gzip): Asset | null {
   const type = TYPES[extname(path)];
   if (type === undefined) return null;
   const body = readFileSync(path);
@@ -57,17 +58,27 @@ function loadAsset(path: string): Asset | null {
   };
 }
 
-/** index.html and every file of assets/, read once at start: the console is a few tens of KiB. */
-function loadConsole(dir: string): { index: Asset; assets: Map<string, Asset> } | null {
+interface BuiltConsole {
+  index: Asset;
+  assets: Map<string, Asset>;
+}
+
+/**
+ * index.html and every file of assets/, read and compressed once: the console is a few tens
+ * of KiB. Done on the console's first request, not at start: zlib and the level-9 compression
+ * would otherwise sit between every start and its first answer, console used or not.
+ */
+async function loadConsole(dir: string): Promise<BuiltConsole | null> {
   const indexPath = join(dir, 'index.html');
   if (!existsSync(indexPath)) return null;
-  const index = loadAsset(indexPath);
+  const { gzipSync } = await import('node:zlib');
+  const index = loadAsset(indexPath, gzipSync);
   if (index === null) return null;
   const assets = new Map<string, Asset>();
   const assetDir = join(dir, 'assets');
   if (existsSync(assetDir)) {
     for (const name of readdirSync(assetDir)) {
-      const asset = loadAsset(join(assetDir, name));
+      const asset = loadAsset(join(assetDir, name), gzipSync);
       if (asset !== null) assets.set(name, asset);
     }
   }
@@ -108,22 +119,33 @@ export interface ConsoleRoutesOptions {
  * to build it, and the API is unaffected.
  */
 export const consoleRoutes: FastifyPluginAsync<ConsoleRoutesOptions> = async (app, options) => {
-  const built = options.dir === null ? null : loadConsole(options.dir);
+  const { dir } = options;
+  // Every request waits for the one load; a load that failed is tried again by the next request.
+  let loading: Promise<BuiltConsole | null> | null = null;
+  const built = (): Promise<BuiltConsole | null> => {
+    if (dir === null) return Promise.resolve(null);
+    loading ??= loadConsole(dir).catch((error: unknown) => {
+      loading = null;
+      throw error;
+    });
+    return loading;
+  };
   const hidden = { schema: { hide: true } };
 
   app.get('/', hidden, async (request, reply) => {
-    if (built === null) {
+    const loaded = await built();
+    if (loaded === null) {
       return sendError(
         securityHeaders(reply),
         'NOT_FOUND',
         'The admin console is not built: run `npm run build`, then restart Tessera',
       );
     }
-    return sendAsset(request, reply, built.index, 'no-cache');
+    return sendAsset(request, reply, loaded.index, 'no-cache');
   });
 
   app.get<{ Params: { file: string } }>('/assets/:file', hidden, async (request, reply) => {
-    const asset = built?.assets.get(request.params.file);
+    const asset = (await built())?.assets.get(request.params.file);
     if (asset === undefined) {
       return sendError(securityHeaders(reply), 'NOT_FOUND', `No console asset ${request.params.file}`);
     }
