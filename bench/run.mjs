@@ -50,20 +50,42 @@ const trials = smoke ? 5 : 100;
 
 const log = (/** @type {string} */ line) => process.stderr.write(`${line}\n`);
 
-/** Spawn to first /healthz answer on a fresh embedded data dir. */
+/**
+ * Spawn to first /healthz answer on a fresh embedded data dir, beside the bare node:http
+ * server's start (Node's own share) in the same trials. When the shell sets
+ * NODE_EXTRA_CA_CERTS, which servers do not inherit (bench/lib.mjs), Tessera's start with it
+ * is measured too and reported beside: every Node process pays it, before any code runs.
+ */
 async function measureColdStart() {
-  const times = [];
+  const certificates = process.env.NODE_EXTRA_CA_CERTS;
+  /** @type {{ tessera: number[], bare: number[], withCertificates: number[] }} */
+  const times = { tessera: [], bare: [], withCertificates: [] };
   for (let i = 0; i < (smoke ? 2 : 7); i++) {
     const server = await startServer({});
-    times.push(server.startMs);
+    times.tessera.push(server.startMs);
     await server.stop();
+    const bare = await startBareHttp();
+    times.bare.push(bare.startMs);
+    await bare.stop();
+    if (certificates === undefined) continue;
+    const withCertificates = await startServer({ NODE_EXTRA_CA_CERTS: certificates });
+    times.withCertificates.push(withCertificates.startMs);
+    await withCertificates.stop();
   }
   const result = {
-    p50: Math.round(percentile(times, 50)),
-    max: Math.round(Math.max(...times)),
-    trials: times.length,
+    p50: Math.round(percentile(times.tessera, 50)),
+    max: Math.round(Math.max(...times.tessera)),
+    trials: times.tessera.length,
+    bareP50: Math.round(percentile(times.bare, 50)),
+    withCertificatesP50:
+      certificates === undefined ? null : Math.round(percentile(times.withCertificates, 50)),
   };
-  log(`  cold start (embedded, fresh data dir): p50 ${result.p50} ms, max ${result.max} ms`);
+  log(
+    `  cold start (embedded, fresh data dir): p50 ${result.p50} ms, max ${result.max} ms; bare node:http p50 ${result.bareP50} ms` +
+      (result.withCertificatesP50 === null
+        ? ''
+        : `; with the shell's NODE_EXTRA_CA_CERTS p50 ${result.withCertificatesP50} ms`),
+  );
   return result;
 }
 

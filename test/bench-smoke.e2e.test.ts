@@ -36,7 +36,7 @@ interface BenchResults {
   }[];
   scale: { backend: string; rows: number; rssMb: number; queries: { name: string; p99: number }[] }[];
   memory: { sessions: number; tokenLength: number; per100kMb: number };
-  coldStart: { p50: number; trials: number };
+  coldStart: { p50: number; trials: number; bareP50: number; withCertificatesP50: number | null };
 }
 
 interface SoakResults {
@@ -152,6 +152,12 @@ await describeWithService(
       expect(results.memory.sessions).toBe(500);
       expect(results.memory.tokenLength).toBeGreaterThan(200);
       expect(results.coldStart.trials).toBe(2);
+      // Node's own start, measured beside Tessera's: a bare server answers sooner.
+      expect(results.coldStart.bareP50).toBeGreaterThan(0);
+      expect(results.coldStart.bareP50).toBeLessThan(results.coldStart.p50);
+      if (process.env.NODE_EXTRA_CA_CERTS === undefined)
+        expect(results.coldStart.withCertificatesP50).toBeNull();
+      else expect(results.coldStart.withCertificatesP50).toBeGreaterThan(0);
       expect(readFileSync(join(out, 'latest.svg'), 'utf8')).toContain('bare node:http');
     });
   },
