@@ -27,7 +27,7 @@ const loadLocal = () => import(new URL('./server.mjs', import.meta.url).href);
 /**
  * No arguments at all is `serve`: `npm start`, and service files written before the CLI, run
  * `node dist/tessera.mjs` as it is. It starts the server without loading the command line
- * (commander and the commands): about 20 ms of every start here. Anything else is parsed, so
+ * (commander and the commands): about 10 ms of every start here. Anything else is parsed, so
  * `tessera --json` or a misspelt command is a usage error, never a server started by mistake.
  */
 async function run(args: string[]): Promise<void> {
