@@ -44,7 +44,7 @@ export async function spawnServer(spec) {
   const began = performance.now();
   // An inherited LOG_LEVEL would quietly change what is measured: servers run as shipped.
   // NODE_EXTRA_CA_CERTS has Node read and parse a certificate file before it runs any code
-  // (about 45 ms a start on the machine the README's figures come from, whose shell sets it
+  // (40 to 60 ms a start on the machine the README's figures come from, whose shell sets it
   // for its own proxy): a setting of that shell, not of the server. A spec may pass it on.
   const { LOG_LEVEL: _inherited, NODE_EXTRA_CA_CERTS: _certificates, ...inherited } = process.env;
   const child = spawn(process.execPath, [...(spec.nodeArgs ?? []), spec.script], {
