@@ -15,13 +15,15 @@ const mark = (met) => (met ? 'met' : 'MISSED');
 
 /** @param {any} results */
 export function formatReport(results) {
-  const lines = [
-    `machine: ${machineLine(results.machine)}; ${results.seconds} s per measurement`,
-    '',
-    // CPU per request is the answering process's own (not wrk's, nor the database's).
-    '| backend | case | req/s | p50 ms | p99 ms | x bare node:http | x /healthz | target (x bare) | CPU us/req | x bare by CPU |',
-    '| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |',
-  ];
+  const lines = [`machine: ${machineLine(results.machine)}; ${results.seconds} s per measurement`];
+  // A run without the routes part (`--parts cold`, say) prints no empty table.
+  if (results.routes.length > 0)
+    lines.push(
+      '',
+      // CPU per request is the answering process's own (not wrk's, nor the database's).
+      '| backend | case | req/s | p50 ms | p99 ms | x bare node:http | x /healthz | target (x bare) | CPU us/req | x bare by CPU |',
+      '| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |',
+    );
   for (const row of results.routes) {
     const target = row.target === null ? '' : `>= ${row.target} ${mark(row.vsBare >= row.target)}`;
     lines.push(
