@@ -7,6 +7,7 @@ import { systemClock, systemRandom } from './clock.js';
 import { loadConfig } from './config.js';
 import { ConfigError } from './errors.js';
 import { createLogger } from './log.js';
+import { pretenuringOff } from './pretenuring.js';
 import { resolveSecrets } from './secrets.js';
 import { adminKeyBanner, connectStore, defaultRetry } from './startup.js';
 import { openStore } from './store/open.js';
@@ -58,6 +59,8 @@ async function main(): Promise<void> {
   // The address actually bound: with PORT=0 the system picks the port.
   const address = await app.listen({ host: config.host, port: config.port });
   logger.info({ backend: store.backend, address }, `tessera listening on ${address}`);
+  // Not before: Node's own modules, loaded until now, are compiled from caches made with V8's defaults.
+  pretenuringOff();
 
   if (!(await connectStore(store, logger, { ...defaultRetry, cancelled: () => closing }))) return;
   markStoreReady();
