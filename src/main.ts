@@ -18,7 +18,14 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
   const secrets = resolveSecrets(config, systemRandom);
-  const store: Store = await openStore(config.backend, { retentionDays: config.storageRetentionDays });
+  const store: Store = await openStore(config.backend, {
+    retentionDays: config.storageRetentionDays,
+    onCheckpointerFailure: (reason) =>
+      logger.warn(
+        { reason },
+        'sqlite checkpointer stopped: commits checkpoint on the main thread from now on',
+      ),
+  });
   // Listen first: /healthz answers at once and /readyz says 503 until the store is reached.
   let adminKeyHash: string | null = null;
   let closing = false;

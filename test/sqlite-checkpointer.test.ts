@@ -1,4 +1,4 @@
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, renameSync, statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import {
@@ -18,13 +18,17 @@ function openWal(path: string) {
   db.pragma('synchronous = NORMAL');
   db.exec('CREATE TABLE IF NOT EXISTS filler (n INTEGER PRIMARY KEY, text TEXT NOT NULL)');
   const told: number[] = [];
+  const failures: string[] = [];
   const host = {
     setAutoCheckpoint(pages: number) {
       told.push(pages);
       db.pragma(`wal_autocheckpoint = ${pages}`);
     },
+    failed(reason: string) {
+      failures.push(reason);
+    },
   };
-  return { db, told, host, path };
+  return { db, told, failures, host, path };
 }
 
 /**
@@ -94,15 +98,57 @@ describe('SQLite checkpointer (a worker thread)', () => {
   it('leaves checkpoints on commit when its worker cannot open the database', async () => {
     await withCheckpointer(
       10,
-      async ({ db, told }) => {
+      async ({ db, told, failures }) => {
         // Told twice, by the worker's error and by its exit: it has ended before stop() is
         // called, which must not wait for an exit that has already happened.
         await waitUntil('the worker to fail and end', () => told.length === 2);
         expect(told).toEqual([IN_THREAD_CHECKPOINT_PAGES, IN_THREAD_CHECKPOINT_PAGES]);
         expect(db.pragma('wal_autocheckpoint', { simple: true })).toBe(IN_THREAD_CHECKPOINT_PAGES);
+        // Why, once (the exit that follows the error is not a second failure).
+        expect(failures).toEqual([
+          'its worker failed: could not open the database: unable to open database file',
+        ]);
       },
       (path) => `${path}.missing`,
     );
+  });
+
+  it('a store tells its owner why its checkpointer stopped (the server logs it)', async () => {
+    await withTempDatabase(async (path) => {
+      const failures: string[] = [];
+      const store = new SqliteStore(path, {
+        checkpointerAfterMs: 50,
+        onCheckpointerFailure: (reason) => failures.push(reason),
+      });
+      try {
+        await store.migrate();
+        // The worker opens the file by its name, which is gone by the time it starts.
+        renameSync(path, `${path}.moved`);
+        await waitUntil('the failure to be told', () => failures.length > 0);
+        expect(failures).toEqual([
+          'its worker failed: could not open the database: unable to open database file',
+        ]);
+        // The store goes on serving on its own connection.
+        await store.insertStoredToken(newToken('store_after_failure'));
+        expect(await store.findStoredToken('store_after_failure')).not.toBeNull();
+      } finally {
+        await store.close();
+      }
+    }, 'checkpointer');
+  });
+
+  it('a stopped checkpointer tells of no failure', async () => {
+    await withTempDatabase(async (path) => {
+      const { db, told, failures, host } = openWal(path);
+      try {
+        const checkpointer = new Checkpointer(path, host, 10);
+        await waitUntil('the worker to be ready', () => told.includes(0));
+        await checkpointer.stop();
+        expect(failures).toEqual([]);
+      } finally {
+        db.close();
+      }
+    }, 'checkpointer');
   });
 
   it('started later: none when stopped before its time (a short CLI command), one after', async () => {

@@ -5,12 +5,16 @@ import type { Store } from './types.js';
 /**
  * Opens the backend the config names. Drivers load only when used. `retentionDays` is how
  * long expired records are kept (STORAGE_RETENTION_DAYS): Redis turns it into key TTLs.
+ * `onCheckpointerFailure` hears why SQLite's checkpointer stopped, if it does.
  */
-export async function openStore(backend: BackendConfig, options: { retentionDays: number }): Promise<Store> {
+export async function openStore(
+  backend: BackendConfig,
+  options: { retentionDays: number; onCheckpointerFailure?: (reason: string) => void },
+): Promise<Store> {
   switch (backend.kind) {
     case 'sqlite': {
       const { SqliteStore } = await import('./sqlite/sqlite-store.js');
-      return new SqliteStore(backend.path);
+      return new SqliteStore(backend.path, { onCheckpointerFailure: options.onCheckpointerFailure });
     }
     case 'postgres': {
       const { PostgresStore } = await import('./postgres/postgres-store.js');

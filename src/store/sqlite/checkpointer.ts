@@ -15,7 +15,13 @@ export const IN_THREAD_CHECKPOINT_PAGES = 1000;
 const PROGRAM = `
 const { parentPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.driver);
-const db = new Database(workerData.path, { fileMustExist: true });
+let db;
+try {
+  db = new Database(workerData.path, { fileMustExist: true });
+} catch (error) {
+  // As a plain Error: SQLite's own reaches the parent thread without its message.
+  throw new Error('could not open the database: ' + String(error && error.message));
+}
 const checkpoint = () => {
   try {
     db.pragma('wal_checkpoint(PASSIVE)');
@@ -37,6 +43,11 @@ parentPort.postMessage('ready');
 export interface CheckpointHost {
   /** Pages after which a commit checkpoints on the committing thread (0: never). */
   setAutoCheckpoint(pages: number): void;
+  /**
+   * Told once, the first time the checkpointer fails (a checkpoint throws, its worker cannot
+   * start or ends unasked), with why: commits checkpoint on their own thread from then on.
+   */
+  failed?: ((reason: string) => void) | undefined;
 }
 
 /**
@@ -60,17 +71,23 @@ export class Checkpointer {
     this.worker = new Worker(PROGRAM, { eval: true, workerData: { driver, path, everyMs } });
     // It must not keep an otherwise finished process alive.
     this.worker.unref();
-    const fallBack = () => {
-      if (!this.stopped) host.setAutoCheckpoint(IN_THREAD_CHECKPOINT_PAGES);
+    let reported = false;
+    const fallBack = (reason: string) => {
+      if (this.stopped) return;
+      host.setAutoCheckpoint(IN_THREAD_CHECKPOINT_PAGES);
+      if (reported) return;
+      reported = true;
+      host.failed?.(reason);
     };
     this.worker.on('message', (message: unknown) => {
       if (message === 'ready' && !this.stopped) host.setAutoCheckpoint(0);
-      else if (typeof message === 'object' && message !== null && 'failed' in message) fallBack();
+      else if (typeof message === 'object' && message !== null && 'failed' in message)
+        fallBack(`a checkpoint failed: ${String(message.failed)}`);
     });
-    this.worker.on('error', fallBack);
+    this.worker.on('error', (error: unknown) => fallBack(`its worker failed: ${describe(error)}`));
     this.exited = new Promise((resolve) => {
-      this.worker.once('exit', () => {
-        fallBack();
+      this.worker.once('exit', (code) => {
+        fallBack(`its worker ended (exit code ${code})`);
         resolve();
       });
     });
@@ -101,8 +118,9 @@ export function checkpointLater(
   const timer = setTimeout(() => {
     try {
       started = new Checkpointer(path, host);
-    } catch {
+    } catch (error) {
       // No worker (a thread could not be made): commits go on checkpointing as by default.
+      host.failed?.(`no worker thread: ${describe(error)}`);
     }
   }, afterMs);
   timer.unref();
@@ -112,4 +130,11 @@ export function checkpointLater(
       await started?.stop();
     },
   };
+}
+
+/** An error's message; what a thread hands over may be a plain object (SQLite's: only `code`). */
+function describe(error: unknown): string {
+  if (error instanceof Error && error.message !== '') return error.message;
+  if (typeof error === 'object' && error !== null && 'code' in error) return String(error.code);
+  return String(error);
 }

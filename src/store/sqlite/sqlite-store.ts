@@ -66,6 +66,11 @@ export interface SqliteStoreOptions {
    * once it is up, not while it starts. Default 1000.
    */
   checkpointerAfterMs?: number;
+  /**
+   * Told once if the checkpointer fails, with why (the store goes on, its commits checkpointing
+   * on the Node thread as SQLite does by default): the server logs it.
+   */
+  onCheckpointerFailure?: ((reason: string) => void) | undefined;
 }
 
 export class SqliteStore implements Store {
@@ -112,6 +117,7 @@ export class SqliteStore implements Store {
         setAutoCheckpoint: (pages: number) => {
           if (this.db.open) this.db.pragma(`wal_autocheckpoint = ${pages}`);
         },
+        failed: options.onCheckpointerFailure,
       };
       this.checkpointer = checkpointLater(path, host, options.checkpointerAfterMs ?? 1000);
     }
