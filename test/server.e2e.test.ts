@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync, renameSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { EXIT_DEADLINE_MS, POLL, type Server, useBuiltServer } from './support/built-server.js';
@@ -80,31 +80,6 @@ describe('end to end: the built server (node dist/tessera.mjs, as npm start runs
       expect(output).not.toMatch(/TESSERA ADMIN KEY/);
       expect(output).not.toContain(key);
     }
-  });
-
-  it('says in its log when the SQLite checkpointer stops, and goes on serving', async () => {
-    const dataDir = newDataDir();
-    const server = await startServer(dataDir, { ADMIN_KEY: 'checkpointer-admin-key-for-e2e-0123' });
-    // The checkpointer's worker opens the file by its name a second after the store opened it.
-    renameSync(join(dataDir, 'tessera.db'), join(dataDir, 'moved.db'));
-    const line = await waitUntil(
-      'the warning',
-      () =>
-        server
-          .stdout()
-          .split('\n')
-          .find((text) => text.includes('sqlite checkpointer stopped')) ?? null,
-      POLL,
-    );
-    expect(JSON.parse(line)).toMatchObject({
-      level: 40,
-      reason: 'its worker failed: could not open the database: unable to open database file',
-    });
-    const login = await call(server, 'POST', '/api/admin/login', {
-      'x-admin-key': 'checkpointer-admin-key-for-e2e-0123',
-    });
-    expect(login.status).toBe(200);
-    expect((await server.stop()).code).toBe(0);
   });
 
   it('with ADMIN_KEY set, that key works and no key is printed', async () => {

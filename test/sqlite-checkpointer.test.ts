@@ -1,6 +1,7 @@
 import { existsSync, renameSync, statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
+import { openStore } from '../src/store/open.js';
 import {
   Checkpointer,
   checkpointLater,
@@ -113,16 +114,17 @@ describe('SQLite checkpointer (a worker thread)', () => {
     );
   });
 
-  it('a store tells its owner why its checkpointer stopped (the server logs it)', async () => {
+  it('a store opened as the server opens it tells why its checkpointer stopped (the server logs it)', async () => {
     await withTempDatabase(async (path) => {
       const failures: string[] = [];
-      const store = new SqliteStore(path, {
-        checkpointerAfterMs: 50,
-        onCheckpointerFailure: (reason) => failures.push(reason),
-      });
+      const store = await openStore(
+        { kind: 'sqlite', path },
+        { retentionDays: 30, onCheckpointerFailure: (reason) => failures.push(reason) },
+      );
       try {
         await store.migrate();
-        // The worker opens the file by its name, which is gone by the time it starts.
+        // Well before the worker starts, a second after the opening: it opens the file by its
+        // name, which is gone by then; the store's connection is not.
         renameSync(path, `${path}.moved`);
         await waitUntil('the failure to be told', () => failures.length > 0);
         expect(failures).toEqual([
