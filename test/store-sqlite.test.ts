@@ -184,6 +184,70 @@ describe('SQLite migrations', () => {
       }
     });
   });
+
+  it("the partial action-index migration keeps every action's listing and total; token reads leave the index", async () => {
+    const version =
+      sqliteMigrations.findIndex((sql) => sql.includes("WHERE action <> 'storage.read_token'")) + 1;
+    expect(version).toBeGreaterThan(0);
+    await withTempDatabase(async (path) => {
+      const db = fileBefore(path, version);
+      const insert = db.prepare(
+        `INSERT INTO audit_log (id, at_ms, action, actor, ip, user_agent, target, reason)
+           VALUES (@id, @atMs, @action, @actor, @ip, @userAgent, @target, @reason)`,
+      );
+      const actions = [
+        'storage.read_token',
+        'login',
+        'storage.read_token',
+        'session.revoke',
+        'storage.read_token',
+      ];
+      const entries = actions.map((action, i) => auditEntry(`audit_0${i}`, { atMs: T0 + i, action }));
+      for (const entry of entries) insert.run(entry);
+      db.close();
+
+      const store = new SqliteStore(path);
+      try {
+        await store.migrate();
+        const newestFirst = (action: string) => entries.filter((entry) => entry.action === action).reverse();
+        for (const action of ['storage.read_token', 'login', 'session.revoke']) {
+          expect(await store.listAudit({ offset: 0, limit: 10, action })).toEqual({
+            items: newestFirst(action),
+            total: newestFirst(action).length,
+          });
+        }
+        expect((await store.listAudit({ offset: 1, limit: 1, action: 'storage.read_token' })).items).toEqual([
+          entries[2],
+        ]);
+        // Written after the migration: listed by its action; the index is partial, without token reads.
+        await store.appendAudit([auditEntry('audit_09', { atMs: T0 + 9, action: 'storage.read_token' })]);
+        await store.appendAudit([auditEntry('audit_10', { atMs: T0 + 10, action: 'login' })]);
+        expect(
+          (await store.listAudit({ offset: 0, limit: 1, action: 'storage.read_token' })).items[0]?.id,
+        ).toBe('audit_09');
+        expect((await store.listAudit({ offset: 0, limit: 10, action: 'login' })).total).toBe(2);
+        const schema = new Database(path, { readonly: true });
+        try {
+          const indexed = schema
+            .prepare(
+              "SELECT action FROM audit_log INDEXED BY audit_log_action_at WHERE action <> 'storage.read_token' ORDER BY at_ms",
+            )
+            .pluck()
+            .all();
+          expect(indexed).toEqual(['login', 'session.revoke', 'login']);
+          const sql = schema
+            .prepare("SELECT sql FROM sqlite_schema WHERE name = 'audit_log_action_at'")
+            .pluck()
+            .get() as string;
+          expect(sql).toContain("WHERE action <> 'storage.read_token'");
+        } finally {
+          schema.close();
+        }
+      } finally {
+        await store.close();
+      }
+    });
+  });
 });
 
 /** A file at the migration before `version`, as an earlier Tessera left it (open: close it). */

@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { auditWhere } from '../audit-filter.js';
 import type {
   ApiKeyRecord,
   ApiKeyScope,
@@ -9,14 +10,13 @@ import type {
 } from '../types.js';
 import { PAGE_LIMIT } from './paging.js';
 
-const AUDIT_BY_ACTION = 'WHERE action = @action';
-
 /**
  * A page of the audit trail, newest first: the table's own order (at_ms, id) walked backwards,
- * or, by action, `audit_log_action_at`'s. Exported for the query-plan test.
+ * or, by action, `audit_log_action_at`'s (token reads: the table's, filtered). Exported for
+ * the query-plan test.
  */
-export const auditPageSql = (byAction: boolean): string =>
-  `SELECT * FROM audit_log ${byAction ? AUDIT_BY_ACTION : ''} ORDER BY at_ms DESC, id DESC ${PAGE_LIMIT}`;
+export const auditPageSql = (action: string | undefined): string =>
+  `SELECT * FROM audit_log ${auditWhere(action, '@action')} ORDER BY at_ms DESC, id DESC ${PAGE_LIMIT}`;
 
 interface ApiKeyRow {
   id: string;
@@ -136,12 +136,11 @@ export class SqliteAccessTables {
   }
 
   listAudit(query: AuditQuery): { items: AuditEntry[]; total: number } {
-    const where = query.action === undefined ? '' : AUDIT_BY_ACTION;
     const params = { action: query.action, limit: query.limit, offset: query.offset };
-    const { total } = this.statement(`SELECT count(*) AS total FROM audit_log ${where}`).get(params) as {
-      total: number;
-    };
-    const rows = this.statement(auditPageSql(query.action !== undefined)).all(params) as AuditRow[];
+    const { total } = this.statement(
+      `SELECT count(*) AS total FROM audit_log ${auditWhere(query.action, '@action')}`,
+    ).get(params) as { total: number };
+    const rows = this.statement(auditPageSql(query.action)).all(params) as AuditRow[];
     return { items: rows.map(toAudit), total };
   }
 
