@@ -1,5 +1,6 @@
 import { Client } from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { auditPageQuery } from '../src/store/postgres/access.js';
 import { quoteIdentifier } from '../src/store/postgres/migrations.js';
 import { PostgresStore } from '../src/store/postgres/postgres-store.js';
 import {
@@ -223,6 +224,27 @@ await describeWithService(
     it('current token, for everyone and for one user: index scans', async () => {
       expectIndexedOnTokens(await plan(currentStoredTokenQuery(s, NOW)));
       expectIndexedOnTokens(await plan(currentStoredTokenQuery(s, NOW, 'usr_7')));
+    });
+
+    it("a page of one action's audit entries: the action index, in the generic plan too; token reads walk the key", async () => {
+      // 100,000 entries, one in a hundred a login, the rest token reads.
+      await adminQuery(
+        `INSERT INTO ${s}.audit_log (id, at_ms, action, actor)
+         SELECT 'audit_' || lpad(g::text, 8, '0'), ${T0} + g,
+                CASE WHEN g % 100 = 0 THEN 'login' ELSE 'storage.read_token' END, 'admin_key'
+         FROM generate_series(1, ${ROWS}) AS g`,
+      );
+      await adminQuery(`VACUUM ANALYZE ${s}.audit_log`);
+      const byLogin = auditPageQuery(s, { offset: 0, limit: 50, action: 'login' });
+      for (const nodes of [await plan(byLogin), await genericPlan(byLogin)]) {
+        expect(nodes.some((node) => node['Index Name'] === 'audit_log_action_at')).toBe(true);
+      }
+      const logins = await store.listAudit({ offset: 0, limit: 2, action: 'login' });
+      expect(logins.total).toBe(ROWS / 100);
+      expect(logins.items.map((entry) => entry.id)).toEqual(['audit_00100000', 'audit_00099900']);
+      const reads = await store.listAudit({ offset: 0, limit: 1, action: 'storage.read_token' });
+      expect(reads.total).toBe(ROWS - ROWS / 100);
+      expect(reads.items[0]?.id).toBe('audit_00099999');
     });
 
     it('find by id: index scan', async () => {

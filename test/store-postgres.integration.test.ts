@@ -2,10 +2,10 @@ import { Pool } from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { StoreUnavailableError } from '../src/errors.js';
 import { feedChannel } from '../src/store/postgres/feed-transport.js';
-import { quoteIdentifier } from '../src/store/postgres/migrations.js';
+import { postgresMigrations, quoteIdentifier } from '../src/store/postgres/migrations.js';
 import { PostgresStore } from '../src/store/postgres/postgres-store.js';
 import { PostgresStoredTokenTables } from '../src/store/postgres/stored-tokens.js';
-import { newToken, RecordingListener } from './store-contract/support.js';
+import { auditEntry, newToken, RecordingListener } from './store-contract/support.js';
 import { describeStoreContract } from './store-contract.js';
 import { freezableRelay } from './support/freezable-relay.js';
 import { adminQuery, dropSchema } from './support/postgres.js';
@@ -15,6 +15,19 @@ import { waitUntil } from './support/wait.js';
 
 const openStore = (schema: string, url = TEST_DATABASE_URL) =>
   new PostgresStore({ kind: 'postgres', url, schema, poolMax: 5 });
+
+/** A schema as an earlier Tessera left it: its migrations up to `version` applied. */
+async function schemaAt(schema: string, version: number): Promise<void> {
+  const s = quoteIdentifier(schema);
+  await adminQuery(`CREATE SCHEMA ${s}`);
+  await adminQuery(
+    `CREATE TABLE ${s}.schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`,
+  );
+  for (const [i, migration] of postgresMigrations.slice(0, version).entries()) {
+    await adminQuery(migration(s));
+    await adminQuery(`INSERT INTO ${s}.schema_migrations (version) VALUES ($1)`, [i + 1]);
+  }
+}
 
 await describeWithService(
   'PostgreSQL',
@@ -60,30 +73,73 @@ await describeWithService(
         const applied = await adminQuery<{ version: number }>(
           `SELECT version FROM ${quoteIdentifier(schema)}.schema_migrations ORDER BY version`,
         );
-        expect(applied.map((row) => row.version)).toEqual([1, 2, 3, 4]);
+        expect(applied.map((row) => row.version)).toEqual([1, 2, 3, 4, 5]);
         expect(await instances[3]?.getSessionVersion()).toBe(1);
       });
 
       it('migration 4 counts the tokens stored before it by hour of expiry', async () => {
         const schema = uniqueName('tessera_test');
-        const s = quoteIdentifier(schema);
+        // A schema as migration 3 left it: what migration 4 finds on an existing schema.
+        await schemaAt(schema, 3);
         const store = track(schema);
-        await store.migrate();
         const hour = 3_600_000;
         const nowMs = Math.floor(T0 / hour) * hour + hour / 2;
         for (const [i, offset] of [-2 * hour, -1, 0, 1, hour, 3 * hour].entries())
           await store.insertStoredToken(newToken(`t${i}`, { expiresAtMs: nowMs + offset }));
-        // Back to migration 3, tokens kept, then forward again: what migration 4 finds on an
-        // existing schema.
-        await adminQuery(`DROP TABLE ${s}.token_expiry_counts`);
-        await adminQuery(`DROP FUNCTION ${s}.count_token_expiry() CASCADE`);
-        await adminQuery(`DELETE FROM ${s}.schema_migrations WHERE version = 4`);
-        await track(schema).migrate();
+        await store.migrate();
         const valid = await store.listStoredTokens({ offset: 0, limit: 1, valid: true, nowMs });
         const expired = await store.listStoredTokens({ offset: 0, limit: 1, valid: false, nowMs });
         expect([valid.total, expired.total]).toEqual([3, 3]);
         await store.insertStoredToken(newToken('later', { expiresAtMs: nowMs + 2 * hour }));
         expect((await store.listStoredTokens({ offset: 0, limit: 1, valid: true, nowMs })).total).toBe(4);
+      });
+
+      it("migration 5 keeps every audit entry and each action's listing; the token reads leave the action index", async () => {
+        const schema = uniqueName('tessera_test');
+        // A schema as migration 4 left it, with entries in its audit trail.
+        await schemaAt(schema, 4);
+        const store = track(schema);
+        const actions = [
+          'storage.read_token',
+          'login',
+          'storage.read_token',
+          'session.revoke',
+          'storage.read_token',
+        ];
+        // Two at the same millisecond: the id orders them.
+        const entries = actions.map((action, i) =>
+          auditEntry(`audit_0${i}`, { atMs: T0 + Math.min(i, 3), action }),
+        );
+        await store.appendAudit(entries);
+        await store.migrate();
+
+        const newestFirst = (action?: string) =>
+          entries.filter((entry) => action === undefined || entry.action === action).reverse();
+        for (const action of [undefined, 'storage.read_token', 'login', 'session.revoke']) {
+          expect(
+            await store.listAudit({ offset: 0, limit: 10, ...(action === undefined ? {} : { action }) }),
+          ).toEqual({
+            items: newestFirst(action),
+            total: newestFirst(action).length,
+          });
+        }
+        await store.appendAudit([auditEntry('audit_09', { atMs: T0 + 9, action: 'storage.read_token' })]);
+        expect(
+          (await store.listAudit({ offset: 0, limit: 1, action: 'storage.read_token' })).items[0]?.id,
+        ).toBe('audit_09');
+        expect(await store.purgeAudit(T0 + 3)).toBe(3);
+        expect((await store.listAudit({ offset: 0, limit: 10 })).items.map((entry) => entry.id)).toEqual([
+          'audit_09',
+          'audit_04',
+          'audit_03',
+        ]);
+        const indexes = await adminQuery<{ indexname: string; indexdef: string }>(
+          'SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = $1 AND tablename = $2 ORDER BY indexname',
+          [schema, 'audit_log'],
+        );
+        expect(indexes.map((index) => index.indexname)).toEqual(['audit_log_action_at', 'audit_log_pkey']);
+        expect(indexes[0]?.indexdef).toContain("WHERE (action <> 'storage.read_token'::text)");
+        expect(indexes[1]?.indexdef).toContain('(at_ms, id)');
       });
 
       it('errors that are not about the connection propagate unchanged', async () => {

@@ -1,3 +1,4 @@
+import { auditWhere } from '../audit-filter.js';
 import type {
   ApiKeyRecord,
   ApiKeyScope,
@@ -7,6 +8,7 @@ import type {
   ThrottleRecord,
 } from '../types.js';
 import { orNull, type TableQuery } from './rows.js';
+import type { SqlQuery } from './stored-token-queries.js';
 
 interface ApiKeyRow {
   id: string;
@@ -69,6 +71,23 @@ const toThrottle = (row: ThrottleRow): ThrottleRecord => ({
  * that tell other instances (revoking a key, locking out) take the NOTIFY to send in the same
  * statement, as `notify`: SQL for `pg_notify(...)` over the changed row, or null for none.
  */
+/**
+ * A page of the audit trail, newest first, and the total of its filter, in one statement (one
+ * snapshot). By action, `audit_log_action_at` (a partial index: see `auditWhere`). Exported
+ * for the plan test.
+ */
+export function auditPageQuery(s: string, query: AuditQuery): SqlQuery {
+  const values: unknown[] = [query.limit, query.offset];
+  if (query.action !== undefined) values.push(query.action);
+  return {
+    text: `WITH matching AS (SELECT * FROM ${s}.audit_log ${auditWhere(query.action, '$3')}),
+         page AS (SELECT * FROM matching ORDER BY at_ms DESC, id DESC LIMIT $1 OFFSET $2)
+       SELECT page.*, (SELECT count(*) FROM matching) AS total FROM (SELECT 1) AS one
+       LEFT JOIN page ON true`,
+    values,
+  };
+}
+
 export class PostgresAccessTables {
   constructor(
     private readonly query: TableQuery,
@@ -136,17 +155,8 @@ export class PostgresAccessTables {
   }
 
   async listAudit(query: AuditQuery): Promise<{ items: AuditEntry[]; total: number }> {
-    const filter = query.action === undefined ? '' : 'WHERE action = $3';
-    const values: unknown[] = [query.limit, query.offset];
-    if (query.action !== undefined) values.push(query.action);
-    // One statement, so the page and the total come from one snapshot.
-    const { rows } = await this.query<AuditRow & { total: string }>(
-      `WITH matching AS (SELECT * FROM ${this.s}.audit_log ${filter}),
-         page AS (SELECT * FROM matching ORDER BY at_ms DESC, id DESC LIMIT $1 OFFSET $2)
-       SELECT page.*, (SELECT count(*) FROM matching) AS total FROM (SELECT 1) AS one
-       LEFT JOIN page ON true`,
-      values,
-    );
+    const { text, values } = auditPageQuery(this.s, query);
+    const { rows } = await this.query<AuditRow & { total: string }>(text, values);
     return {
       total: Number(rows[0]?.total ?? 0),
       items: rows.filter((row) => row.id !== null).map(toAudit),

@@ -129,6 +129,21 @@ export const postgresMigrations: ((schema: string) => string)[] = [
       FOR EACH STATEMENT EXECUTE FUNCTION ${s}.count_token_expiry();
     INSERT INTO ${s}.token_expiry_counts (hour, slot, n)
       SELECT floor(expires_at_ms / 3600000.0)::bigint, 0, count(*) FROM ${s}.stored_tokens GROUP BY 1;`,
+  // An audit entry written to two B-trees instead of three, and a token read's to one: every
+  // read of a stored token (`GET /:id`, `current`) writes an entry, the action a busy server
+  // records most by far. The key is what the trail is listed and purged by, (at_ms, id), in
+  // place of the id's and the time index (ids are ULIDs, unique by construction; a B-tree is
+  // walked backwards as readily as forwards). The action index leaves the token reads out: a
+  // page of them walks the key, filtering on the action (its total counts the table, as the
+  // whole trail's does); every other action keeps its index.
+  (s) => `
+    CREATE UNIQUE INDEX audit_log_time ON ${s}.audit_log (at_ms, id);
+    ALTER TABLE ${s}.audit_log DROP CONSTRAINT audit_log_pkey,
+      ADD CONSTRAINT audit_log_pkey PRIMARY KEY USING INDEX audit_log_time;
+    DROP INDEX ${s}.audit_log_at;
+    DROP INDEX ${s}.audit_log_action_at;
+    CREATE INDEX audit_log_action_at ON ${s}.audit_log (action, at_ms, id)
+      WHERE action <> 'storage.read_token';`,
 ];
 
 /** Advisory lock class for Tessera migrations; the second key is a hash of the schema name. */
