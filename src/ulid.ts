@@ -3,8 +3,8 @@ import type { Clock, RandomSource } from './clock.js';
 const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 const TIME_CHARS = 10;
 const RANDOM_BYTES = 10;
-const RANDOM_CHARS = 16;
 const MAX_TIME_MS = 2 ** 48 - 1;
+const MAX_HALF = 2 ** 40 - 1;
 
 /** 26 Crockford base32 characters: 10 of time, 16 of randomness. */
 export const ULID = '[0-9A-HJKMNP-TV-Z]{26}';
@@ -16,28 +16,45 @@ export const ULID = '[0-9A-HJKMNP-TV-Z]{26}';
  * under a frozen clock keep their order. Use one generator per kind of id per process.
  */
 export function createUlidGenerator(prefix: string, clock: Clock, random: RandomSource): () => string {
-  let lastMs = -1;
-  let lastRandom: Buffer = Buffer.alloc(RANDOM_BYTES);
+  // -Infinity: the first time read is always checked and encoded.
+  let lastMs = Number.NEGATIVE_INFINITY;
+  /** `prefix` and lastMs's ten characters: written once per millisecond, not once per id. */
+  let head = '';
+  /** The 80 random bits as two 40-bit numbers (exact in a double), and the high half's text. */
+  let high = 0;
+  let low = 0;
+  let highText = '';
+  const draw = (): void => {
+    const bytes = random(RANDOM_BYTES);
+    high = (bytes[0] as number) * 2 ** 32 + bytes.readUInt32BE(1);
+    low = (bytes[5] as number) * 2 ** 32 + bytes.readUInt32BE(6);
+    highText = encode40(high);
+  };
   return function newId(): string {
     let ms = clock.now();
     if (ms <= lastMs) {
       ms = lastMs;
-      const next = increment(lastRandom);
-      if (next === null) {
+      if (low < MAX_HALF) low++;
+      else if (high < MAX_HALF) {
+        low = 0;
+        high++;
+        highText = encode40(high);
+      } else {
         // 2^80 ids in one millisecond will not happen; if it did, borrow the next millisecond.
         ms = lastMs + 1;
-        lastRandom = Buffer.from(random(RANDOM_BYTES));
-      } else {
-        lastRandom = next;
+        draw();
       }
     } else {
-      lastRandom = Buffer.from(random(RANDOM_BYTES));
+      draw();
     }
-    if (!Number.isInteger(ms) || ms < 0 || ms > MAX_TIME_MS) {
-      throw new RangeError(`cannot make an id at time ${ms}`);
+    if (ms !== lastMs) {
+      if (!Number.isInteger(ms) || ms < 0 || ms > MAX_TIME_MS) {
+        throw new RangeError(`cannot make an id at time ${ms}`);
+      }
+      head = prefix + encodeTime(ms);
+      lastMs = ms;
     }
-    lastMs = ms;
-    return `${prefix}${encodeTime(ms)}${encodeRandom(lastRandom)}`;
+    return head + highText + encode40(low);
   };
 }
 
@@ -51,31 +68,17 @@ function encodeTime(ms: number): string {
   return out;
 }
 
-/** The 80 bits as two 40-bit halves of 8 characters each (a 40-bit number is exact in a double). */
-function encodeRandom(bytes: Buffer): string {
-  return encode40(bytes, 0) + encode40(bytes, 5);
-}
+/** Every 10-bit number as its two Crockford characters. */
+const PAIRS = Array.from({ length: 1024 }, (_, n) => CROCKFORD.charAt(n >> 5) + CROCKFORD.charAt(n & 31));
 
-function encode40(bytes: Buffer, at: number): string {
-  let rest = (bytes[at] as number) * 2 ** 32 + bytes.readUInt32BE(at + 1);
-  let out = '';
-  for (let i = 0; i < RANDOM_CHARS / 2; i++) {
-    out = CROCKFORD.charAt(rest % 32) + out;
-    rest = Math.floor(rest / 32);
-  }
-  return out;
-}
-
-/** The big-endian number plus one, as a new buffer; null when it would overflow. */
-function increment(bytes: Buffer): Buffer | null {
-  const next = Buffer.from(bytes);
-  for (let i = next.length - 1; i >= 0; i--) {
-    const byte = next[i] as number;
-    if (byte < 0xff) {
-      next[i] = byte + 1;
-      return next;
-    }
-    next[i] = 0;
-  }
-  return null;
+/** A 40-bit number as 8 characters, 10 bits at a time (the low 30 bits fit a 32-bit integer). */
+function encode40(n: number): string {
+  const top = Math.floor(n / 2 ** 30);
+  const rest = n - top * 2 ** 30;
+  return (
+    (PAIRS[top] as string) +
+    (PAIRS[rest >>> 20] as string) +
+    (PAIRS[(rest >>> 10) & 1023] as string) +
+    (PAIRS[rest & 1023] as string)
+  );
 }

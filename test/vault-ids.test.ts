@@ -36,6 +36,16 @@ describe('createStoredTokenIdGenerator', () => {
     expect([...many].sort()).toEqual(many);
   });
 
+  it('carries from the low 40 bits of the random part into the high 40 when counting up', () => {
+    const lowFull: RandomSource = () => Buffer.from('0000000001ffffffffff', 'hex');
+    const next = createStoredTokenIdGenerator(new ManualClock(SPEC_MS), lowFull);
+    expect([next(), next(), next()]).toEqual([
+      'store_01ARYZ6S4100000001ZZZZZZZZ',
+      'store_01ARYZ6S410000000200000000',
+      'store_01ARYZ6S410000000200000001',
+    ]);
+  });
+
   it('draws fresh randomness in a new millisecond', () => {
     const clock = new ManualClock(SPEC_MS);
     let calls = 0;
