@@ -5,7 +5,7 @@ import { feedChannel } from '../src/store/postgres/feed-transport.js';
 import { postgresMigrations, quoteIdentifier } from '../src/store/postgres/migrations.js';
 import { PostgresStore } from '../src/store/postgres/postgres-store.js';
 import { PostgresStoredTokenTables } from '../src/store/postgres/stored-tokens.js';
-import { auditEntry, newToken, RecordingListener } from './store-contract/support.js';
+import { auditEntry, newToken, RecordingListener, readsAmongOthers } from './store-contract/support.js';
 import { describeStoreContract } from './store-contract.js';
 import { freezableRelay } from './support/freezable-relay.js';
 import { adminQuery, dropSchema } from './support/postgres.js';
@@ -99,17 +99,8 @@ await describeWithService(
         // A schema as migration 4 left it, with entries in its audit trail.
         await schemaAt(schema, 4);
         const store = track(schema);
-        const actions = [
-          'storage.read_token',
-          'login',
-          'storage.read_token',
-          'session.revoke',
-          'storage.read_token',
-        ];
         // Two at the same millisecond: the id orders them.
-        const entries = actions.map((action, i) =>
-          auditEntry(`audit_0${i}`, { atMs: T0 + Math.min(i, 3), action }),
-        );
+        const entries = readsAmongOthers((i) => T0 + Math.min(i, 3));
         await store.appendAudit(entries);
         await store.migrate();
 

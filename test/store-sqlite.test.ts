@@ -4,7 +4,7 @@ import { sqliteMigrations } from '../src/store/sqlite/migrations.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import { SqliteStoredTokenTables } from '../src/store/sqlite/stored-tokens.js';
 import type { AuditEntry } from '../src/store/types.js';
-import { auditEntry, newToken } from './store-contract/support.js';
+import { auditEntry, newToken, readsAmongOthers } from './store-contract/support.js';
 import { describeStoreContract } from './store-contract.js';
 import { tempDatabase, withTempDatabase } from './support/temp-database.js';
 import { T0 } from './support/time.js';
@@ -195,14 +195,7 @@ describe('SQLite migrations', () => {
         `INSERT INTO audit_log (id, at_ms, action, actor, ip, user_agent, target, reason)
            VALUES (@id, @atMs, @action, @actor, @ip, @userAgent, @target, @reason)`,
       );
-      const actions = [
-        'storage.read_token',
-        'login',
-        'storage.read_token',
-        'session.revoke',
-        'storage.read_token',
-      ];
-      const entries = actions.map((action, i) => auditEntry(`audit_0${i}`, { atMs: T0 + i, action }));
+      const entries = readsAmongOthers();
       for (const entry of entries) insert.run(entry);
       db.close();
 

@@ -77,6 +77,16 @@ export const auditEntry = (id: string, overrides: Partial<AuditEntry> = {}): Aud
   ...overrides,
 });
 
+/**
+ * Audit entries of token reads among others, `audit_00` to `audit_04`, a millisecond apart
+ * from T0 unless `atMs` says otherwise: for the migrations that change how the SQL stores index
+ * the trail by action (token reads are left out of that index).
+ */
+export const readsAmongOthers = (atMs: (i: number) => number = (i) => T0 + i): AuditEntry[] =>
+  ['storage.read_token', 'login', 'storage.read_token', 'session.revoke', 'storage.read_token'].map(
+    (action, i) => auditEntry(`audit_0${i}`, { atMs: atMs(i), action }),
+  );
+
 /** A feed listener that records what it is told. */
 export class RecordingListener implements FeedListener {
   readonly events: FeedEvent[] = [];
