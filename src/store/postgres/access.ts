@@ -67,11 +67,6 @@ const toThrottle = (row: ThrottleRow): ThrottleRecord => ({
 });
 
 /**
- * API keys, the audit trail and throttles on Postgres: each method one statement. The ones
- * that tell other instances (revoking a key, locking out) take the NOTIFY to send in the same
- * statement, as `notify`: SQL for `pg_notify(...)` over the changed row, or null for none.
- */
-/**
  * A page of the audit trail, newest first, and the total of its filter, in one statement (one
  * snapshot). By action, `audit_log_action_at` (a partial index: see `auditWhere`). Exported
  * for the plan test.
@@ -88,6 +83,11 @@ export function auditPageQuery(s: string, query: AuditQuery): SqlQuery {
   };
 }
 
+/**
+ * API keys, the audit trail and throttles on Postgres: each method one statement. The ones
+ * that tell other instances (revoking a key, locking out) take the NOTIFY to send in the same
+ * statement, as `notify`: SQL for `pg_notify(...)` over the changed row, or null for none.
+ */
 export class PostgresAccessTables {
   constructor(
     private readonly query: TableQuery,
