@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { TurnBatch } from '../src/store/turn-batch.js';
+import { currentReadsOfTurn, TurnBatch } from '../src/store/turn-batch.js';
 
 /** A load that records the keys of each call and answers `value:<key>` for keys not in `missing`. */
 function recordingLoad(missing: string[] = []) {
@@ -115,4 +115,50 @@ it('TurnBatch.ofBatches: a load that throws at once fails its lookups, and nothi
     throw new Error('thrown at once');
   });
   await expect(batch.get('a')).rejects.toThrow('thrown at once');
+});
+
+describe('currentReadsOfTurn', () => {
+  it('reads once per millisecond and user of a turn; no user is apart from every user id', async () => {
+    const reads: [number, string | undefined][] = [];
+    const current = currentReadsOfTurn(async (nowMs: number, userId: string | undefined) => {
+      reads.push([nowMs, userId]);
+      return { nowMs, userId };
+    });
+    const [none, noneAgain, named, nullNamed, later] = await Promise.all([
+      current(1, undefined),
+      current(1, undefined),
+      current(1, 'usr_1'),
+      current(1, 'null'),
+      current(2, 'usr_1'),
+    ]);
+    expect(noneAgain).toBe(none);
+    expect([none, named, nullNamed, later]).toEqual([
+      { nowMs: 1, userId: undefined },
+      { nowMs: 1, userId: 'usr_1' },
+      { nowMs: 1, userId: 'null' },
+      { nowMs: 2, userId: 'usr_1' },
+    ]);
+    expect(reads).toEqual([
+      [1, undefined],
+      [1, 'usr_1'],
+      [1, 'null'],
+      [2, 'usr_1'],
+    ]);
+    // The next turn reads again.
+    await current(1, undefined);
+    expect(reads).toHaveLength(5);
+  });
+
+  it("a failed read fails only its own user's lookups", async () => {
+    const current = currentReadsOfTurn((_nowMs: number, userId: string | undefined) =>
+      userId === 'usr_failing' ? Promise.reject(new Error('store read failed')) : Promise.resolve(userId),
+    );
+    const results = await Promise.allSettled([
+      current(1, 'usr_failing'),
+      current(1, 'usr_1'),
+      current(1, 'usr_failing'),
+    ]);
+    expect(results.map((result) => result.status)).toEqual(['rejected', 'fulfilled', 'rejected']);
+    expect(results[1]).toMatchObject({ value: 'usr_1' });
+  });
 });

@@ -74,3 +74,18 @@ export class TurnBatch<V> {
     this.answer(batch);
   }
 }
+
+/**
+ * `Store.findCurrentStoredToken` for a store whose reads are round trips: the lookups of one
+ * turn at one millisecond for one user (or for none) share one read; a failed read fails only
+ * its own lookups.
+ */
+export function currentReadsOfTurn<V>(
+  read: (nowMs: number, userId: string | undefined) => Promise<V>,
+): (nowMs: number, userId: string | undefined) => Promise<V> {
+  const batch = TurnBatch.ofKeys((key) => {
+    const [nowMs, userId] = JSON.parse(key) as [number, string | null];
+    return read(nowMs, userId ?? undefined);
+  });
+  return (nowMs, userId) => batch.get(JSON.stringify([nowMs, userId ?? null]));
+}

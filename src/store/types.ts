@@ -192,7 +192,11 @@ export interface Store {
   findStoredToken(id: string): Promise<StoredToken | null>;
   /** Newest `savedAtMs` first, ties by id descending. */
   listStoredTokens(query: StoredTokenQuery): Promise<StoredTokenPage>;
-  /** The most recently saved token with `expiresAtMs > nowMs`, optionally for one user. */
+  /**
+   * The most recently saved token with `expiresAtMs > nowMs`, optionally for one user. Lookups
+   * at one `nowMs` for one user made in one event-loop turn get one record object, from one
+   * read, as `findStoredToken`'s do.
+   */
   findCurrentStoredToken(nowMs: number, userId?: string): Promise<StoredToken | null>;
   /** Applies the patch; null when the id is unknown. */
   updateStoredToken(id: string, patch: StoredTokenPatch): Promise<StoredToken | null>;

@@ -1,7 +1,6 @@
 import type { Clock, RandomSource } from '../clock.js';
 import type { EncryptionKey } from '../config.js';
 import { TesseraError } from '../errors.js';
-import { TurnBatch } from '../store/turn-batch.js';
 import type { ListedStoredToken, Store, StoredToken } from '../store/types.js';
 import { isValidAt, secondsRemaining } from './expiry.js';
 import { createStoredTokenIdGenerator, isStoredTokenId } from './ids.js';
@@ -79,12 +78,6 @@ export class Vault {
   private readonly random: RandomSource;
   private readonly newId: () => string;
   /**
-   * `current` and `validity` reads made in one event-loop turn, at the same millisecond, for
-   * the same user (or for none): one store read answers them all, and a failed read fails
-   * only them. The key is `[nowMs, userId]` as JSON.
-   */
-  private readonly currentReads: TurnBatch<StoredToken | null>;
-  /**
    * The record last opened, and its token: the requests handed one record object by a shared
    * read are answered one after another, in one turn, and open it once. Forgotten when the
    * turn ends (`forgetOpened`), so no clear token outlives the turn it was asked for in.
@@ -102,15 +95,6 @@ export class Vault {
     this.clock = options.clock;
     this.random = options.random;
     this.newId = createStoredTokenIdGenerator(options.clock, options.random);
-    this.currentReads = TurnBatch.ofKeys((key) => {
-      const [nowMs, userId] = JSON.parse(key) as [number, string | null];
-      return this.store.findCurrentStoredToken(nowMs, userId ?? undefined);
-    });
-  }
-
-  /** The token `current` answers with at `nowMs`, read together with the turn's same reads. */
-  private findCurrent(nowMs: number, userId: string | undefined): Promise<StoredToken | null> {
-    return this.currentReads.get(JSON.stringify([nowMs, userId ?? null]));
   }
 
   /** Seals and stores a new token; `savedAtMs` and `createdAtMs` are both now. */
@@ -153,7 +137,7 @@ export class Vault {
   /** The most recently saved token that is still valid (for one user, if given). */
   async current(userId?: string): Promise<OpenedStoredToken> {
     const nowMs = this.clock.now();
-    const record = await this.findCurrent(nowMs, userId);
+    const record = await this.store.findCurrentStoredToken(nowMs, userId);
     if (record === null) {
       const whose = userId === undefined ? '' : ` for user_id ${JSON.stringify(userId)}`;
       throw new TesseraError('TOKEN_NOT_FOUND', `No stored token is currently valid${whose}`);
@@ -164,7 +148,7 @@ export class Vault {
   /** Describes the token `current` would return, without opening it. */
   async validity(userId?: string): Promise<StoredTokenValidity> {
     const nowMs = this.clock.now();
-    const record = await this.findCurrent(nowMs, userId);
+    const record = await this.store.findCurrentStoredToken(nowMs, userId);
     if (record === null) return { isValid: false, expiresAtMs: null, secondsRemaining: 0 };
     return {
       isValid: isValidAt(record.expiresAtMs, nowMs),

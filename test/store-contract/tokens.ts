@@ -181,6 +181,37 @@ export function describeTokenContract(ctx: ContractContext): void {
       expect(await ctx.store.findCurrentStoredToken(NOW + 1000)).toBeNull();
     });
 
+    it('findCurrentStoredToken: lookups at one ms for one user in one turn get one record; a later turn sees changes', async () => {
+      await insertAll([
+        newToken('a_1', { userId: 'usr_a', savedAtMs: T0 + 1, expiresAtMs: NOW + 1000 }),
+        newToken('b_1', { userId: 'usr_b', savedAtMs: T0 + 2, expiresAtMs: NOW + 1000 }),
+      ]);
+      const [any, anyAgain, mine, mineAgain, theirs, later] = await Promise.all([
+        ctx.store.findCurrentStoredToken(NOW),
+        ctx.store.findCurrentStoredToken(NOW),
+        ctx.store.findCurrentStoredToken(NOW, 'usr_a'),
+        ctx.store.findCurrentStoredToken(NOW, 'usr_a'),
+        ctx.store.findCurrentStoredToken(NOW, 'usr_b'),
+        ctx.store.findCurrentStoredToken(NOW + 1, 'usr_a'),
+      ]);
+      expect(any?.id).toBe('b_1');
+      expect(anyAgain).toBe(any);
+      expect(mine?.id).toBe('a_1');
+      expect(mineAgain).toBe(mine);
+      expect(theirs?.id).toBe('b_1');
+      expect(theirs).not.toBe(any);
+      expect(later?.id).toBe('a_1');
+      expect(later).not.toBe(mine);
+      // Nothing is kept past the turn: a delete and a newer token are seen by the next lookups.
+      await ctx.store.deleteStoredToken('b_1');
+      expect((await ctx.store.findCurrentStoredToken(NOW))?.id).toBe('a_1');
+      await ctx.store.insertStoredToken(
+        newToken('a_2', { userId: 'usr_a', savedAtMs: T0 + 3, expiresAtMs: NOW + 1000 }),
+      );
+      expect((await ctx.store.findCurrentStoredToken(NOW, 'usr_a'))?.id).toBe('a_2');
+      expect((await ctx.store.findCurrentStoredToken(NOW))?.id).toBe('a_2');
+    });
+
     it('findCurrentStoredToken: on equal savedAtMs it is the first token listStoredTokens gives', async () => {
       await insertAll(['t1', 't3', 't2'].map((id) => newToken(id, { savedAtMs: T0 })));
       const first = (await ctx.store.listStoredTokens({ offset: 0, limit: 1, valid: true, nowMs: NOW }))

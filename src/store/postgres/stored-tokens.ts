@@ -1,4 +1,4 @@
-import { TurnBatch } from '../turn-batch.js';
+import { currentReadsOfTurn, TurnBatch } from '../turn-batch.js';
 import type { StoredToken, StoredTokenPage, StoredTokenPatch, StoredTokenQuery } from '../types.js';
 import {
   type ListedRow,
@@ -64,11 +64,16 @@ export class PostgresStoredTokenTables {
     };
   }
 
-  async findCurrentStoredToken(nowMs: number, userId?: string): Promise<StoredToken | null> {
+  findCurrentStoredToken(nowMs: number, userId?: string): Promise<StoredToken | null> {
+    return this.currentReads(nowMs, userId);
+  }
+
+  /** The current-token lookups of one turn, one statement per distinct millisecond and user. */
+  private readonly currentReads = currentReadsOfTurn(async (nowMs, userId) => {
     const { text, values } = currentStoredTokenQuery(this.s, nowMs, userId);
     const { rows } = await this.query<StoredTokenRow>(text, values);
     return rows[0] === undefined ? null : toStoredToken(rows[0]);
-  }
+  });
 
   async updateStoredToken(id: string, patch: StoredTokenPatch): Promise<StoredToken | null> {
     const { rows } = await this.query<StoredTokenRow>(

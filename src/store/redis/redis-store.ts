@@ -1,7 +1,7 @@
 import { DAY_MS, secondsFromMs } from '../../clock.js';
 import { StoreMismatchError } from '../../errors.js';
 import { ChangeFeed, type PublishedEvent } from '../feed/change-feed.js';
-import { TurnBatch } from '../turn-batch.js';
+import { currentReadsOfTurn, TurnBatch } from '../turn-batch.js';
 import type {
   ApiKeyRecord,
   AuditEntry,
@@ -89,6 +89,10 @@ export class RedisStore implements Store {
    * `run`: the turn's reads still leave in one write.
    */
   private readonly lookups = TurnBatch.ofKeys((id) => this.run(() => this.storedTokens.findStoredToken(id)));
+  /** The current-token lookups of one turn, one read per distinct millisecond and user, as `lookups`. */
+  private readonly currentReads = currentReadsOfTurn((nowMs, userId) =>
+    this.run(() => this.storedTokens.findCurrentStoredToken(nowMs, userId)),
+  );
   private closed = false;
 
   constructor(config: RedisBackendConfig, options: RedisStoreOptions = {}) {
@@ -300,7 +304,7 @@ export class RedisStore implements Store {
   }
 
   findCurrentStoredToken(nowMs: number, userId?: string): Promise<StoredToken | null> {
-    return this.run(() => this.storedTokens.findCurrentStoredToken(nowMs, userId));
+    return this.currentReads(nowMs, userId);
   }
 
   updateStoredToken(id: string, patch: StoredTokenPatch): Promise<StoredToken | null> {

@@ -94,6 +94,8 @@ export class SqliteStore implements Store {
    * cost more in garbage collection (4.8 us a read) than it saved when the ids differ.
    */
   private lastById: { id: string; found: StoredToken | null } | null = null;
+  /** The current token last read in the open read transaction, as `lastById`. */
+  private lastCurrent: { nowMs: number; userId: string | undefined; found: StoredToken | null } | null = null;
 
   constructor(
     private readonly path: string,
@@ -186,6 +188,7 @@ export class SqliteStore implements Store {
   private joinReadTurn(): void {
     if (this.db.inTransaction) return;
     this.lastById = null;
+    this.lastCurrent = null;
     this.statement('BEGIN').run();
     // (Already set when a failed statement ended this turn's transaction: it is begun again.)
     if (this.readTurn) return;
@@ -197,6 +200,7 @@ export class SqliteStore implements Store {
     if (!this.readTurn) return;
     this.readTurn = false;
     this.lastById = null;
+    this.lastCurrent = null;
     // A failed statement may have ended it already.
     if (this.db.inTransaction) this.statement('COMMIT').run();
   };
@@ -403,7 +407,15 @@ export class SqliteStore implements Store {
   }
 
   findCurrentStoredToken(nowMs: number, userId?: string): Promise<StoredToken | null> {
-    return this.read(() => this.storedTokens.findCurrentStoredToken(nowMs, userId));
+    const last = this.lastCurrent;
+    if (last !== null && last.nowMs === nowMs && last.userId === userId && this.db.inTransaction) {
+      return Promise.resolve(last.found);
+    }
+    return this.read(() => {
+      const found = this.storedTokens.findCurrentStoredToken(nowMs, userId);
+      this.lastCurrent = { nowMs, userId, found };
+      return found;
+    });
   }
 
   updateStoredToken(id: string, patch: StoredTokenPatch): Promise<StoredToken | null> {
