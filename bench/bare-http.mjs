@@ -13,8 +13,34 @@ const HEADERS = {
   'content-length': String(BODY.length),
 };
 
+/**
+ * With BARE_HOLD_ANSWERS=1, the answers made while a turn's requests are read are written when
+ * the turn ends, as Tessera's fast answers are (src/http/fast-answers.ts): the bench reports
+ * this server beside the anchor, so a ratio above 1 is read against what the same technique
+ * gives a bare server. The anchor itself answers each request at once.
+ */
+const HOLD_ANSWERS = process.env.BARE_HOLD_ANSWERS === '1';
+/** @type {import('node:http').ServerResponse[] | null} */
+let held = null;
+const release = () => {
+  const answers = held ?? [];
+  held = null;
+  for (const response of answers) {
+    response.writeHead(200, HEADERS);
+    response.end(BODY);
+  }
+};
+
 const server = createServer((request, response) => {
   if (request.url === '/healthz') {
+    if (HOLD_ANSWERS) {
+      if (held === null) {
+        held = [];
+        setImmediate(release);
+      }
+      held.push(response);
+      return;
+    }
     response.writeHead(200, HEADERS);
     response.end(BODY);
     return;

@@ -125,9 +125,12 @@ export function startServer(env, nodeArgs = []) {
 /**
  * The anchor: a bare `node:http` server answering /healthz's JSON (bench/bare-http.mjs).
  * @param {string[]} [nodeArgs] options for node itself (`--cpu-prof`)
+ * @param {{ holdAnswers?: boolean }} [options] write the answers of a turn when it ends, as
+ *   Tessera's fast answers are written (the bench's second bare server, not the anchor)
  */
-export function startBareHttp(nodeArgs = []) {
-  return spawnServer({ script: 'bench/bare-http.mjs', env: {}, ready: ['/healthz'], nodeArgs });
+export function startBareHttp(nodeArgs = [], options = {}) {
+  const env = options.holdAnswers === true ? { BARE_HOLD_ANSWERS: '1' } : {};
+  return spawnServer({ script: 'bench/bare-http.mjs', env, ready: ['/healthz'], nodeArgs });
 }
 
 /** wrk (C, from Debian's packages) when installed: it needs far less CPU than autocannon, so on

@@ -1,7 +1,8 @@
 // @ts-check
 // Throughput of Tessera's hot routes on one backend, each as a ratio to the bare node:http
 // anchor and to Tessera's own /healthz, measured in the same run; on Postgres also the
-// db-per-check design (bench/db-per-check.mjs) beside Tessera's session check.
+// db-per-check design (bench/db-per-check.mjs) beside Tessera's session check; and a bare
+// server that writes a turn's answers when it ends, as Tessera's fast answers are written.
 import { backendEnv, dropPostgresSchema } from './backends.mjs';
 import {
   ADMIN_KEY,
@@ -18,6 +19,8 @@ const STORAGE = '/api/v1/session-storage';
 export const ANCHOR_CASE = 'bare node:http /healthz (anchor)';
 export const HEALTHZ_CASE = 'GET /healthz';
 export const DB_PER_CHECK_CASE = 'db-per-check session check, bearer';
+/** The bare server writing a turn's answers when it ends, as Tessera's fast answers are. */
+export const HELD_BARE_CASE = 'bare node:http /healthz, answers held to the turn end';
 
 /**
  * @typedef {{ vsBare: number, vsHealthz: number, cpuVsBare: number }} Ratios
@@ -53,7 +56,8 @@ function targets(/** @type {string} */ backend) {
 
 /**
  * @param {string} backend
- * @param {{ bare: { url: string, pid: number }, seconds: number, smoke: boolean,
+ * @param {{ bare: { url: string, pid: number }, heldBare: { url: string, pid: number },
+ *   seconds: number, smoke: boolean,
  *   log: (line: string) => void }} run
  * @returns {Promise<Row[]>}
  */
@@ -87,6 +91,12 @@ export async function measureRoutes(backend, run) {
     const at = (/** @type {string} */ path) => `${server.url}${path}`;
     /** @type {Case[]} */
     const cases = [
+      {
+        name: HELD_BARE_CASE,
+        url: `${run.heldBare.url}/healthz`,
+        target: null,
+        pid: run.heldBare.pid,
+      },
       {
         name: 'session check, bearer',
         url: at('/api/admin/session'),
@@ -139,7 +149,7 @@ export async function measureRoutes(backend, run) {
       });
       const issued = await call(`${dbPerCheck.url}/api/admin/login`, { method: 'POST' });
       if (issued.status !== 200) throw new Error(`db-per-check login failed: ${issued.status}`);
-      cases.splice(3, 0, {
+      cases.splice(4, 0, {
         name: DB_PER_CHECK_CASE,
         url: `${dbPerCheck.url}/api/admin/session`,
         headers: { authorization: `Bearer ${issued.json.token}` },

@@ -111,11 +111,15 @@ async function main() {
   const routes = [];
   if (parts.has('routes')) {
     const bare = await startBareHttp();
+    /** @type {import('./lib.mjs').BenchServer | null} */
+    let heldBare = null;
     try {
+      heldBare = await startBareHttp([], { holdAnswers: true });
       for (const backend of backends)
-        routes.push(...(await measureRoutes(backend, { bare, seconds, smoke, log })));
+        routes.push(...(await measureRoutes(backend, { bare, heldBare, seconds, smoke, log })));
     } finally {
       await bare.stop();
+      await heldBare?.stop();
     }
   }
   const propagation = [];

@@ -51,11 +51,12 @@ interface SoakResults {
 
 const ANCHOR = 'bare node:http /healthz (anchor)';
 const DB_PER_CHECK = 'db-per-check session check, bearer';
+const HELD_BARE = 'bare node:http /healthz, answers held to the turn end';
 
 /**
  * A tiny run of `npm run bench` (about a second per case) so the script cannot rot: every
- * case, the bare node:http anchor and the db-per-check server must answer under load on
- * every backend. Figures are not judged here, only shapes.
+ * case, the bare node:http anchor, the bare server holding its answers to the turn's end and
+ * the db-per-check server must answer under load on every backend. Figures are not judged here, only shapes.
  */
 await describeWithService(
   'PostgreSQL and Redis',
@@ -81,8 +82,10 @@ await describeWithService(
       for (const backend of ['sqlite', 'postgres', 'redis']) {
         const rows = results.routes.filter((row) => row.backend === backend);
         const cases = rows.map((row) => row.case);
-        expect(cases).toEqual(expect.arrayContaining([ANCHOR, 'GET /healthz', 'session check, bearer']));
-        expect(rows).toHaveLength(backend === 'postgres' ? 11 : 10);
+        expect(cases).toEqual(
+          expect.arrayContaining([ANCHOR, HELD_BARE, 'GET /healthz', 'session check, bearer']),
+        );
+        expect(rows).toHaveLength(backend === 'postgres' ? 12 : 11);
         for (const row of rows) {
           expect(row.rps, `${backend} ${row.case}`).toBeGreaterThan(0);
           expect(row.vsBare, `${backend} ${row.case}`).toBeGreaterThan(0);
