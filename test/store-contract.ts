@@ -3,6 +3,7 @@ import { StoreUnavailableError } from '../src/errors.js';
 import type { Store } from '../src/store/types.js';
 import { describeAccessContract } from './store-contract/access.js';
 import { describeFeedContract } from './store-contract/feed.js';
+import { describeRecordedReadContract } from './store-contract/recorded-reads.js';
 import { describeResealContract } from './store-contract/reseal.js';
 import { describeSessionContract } from './store-contract/sessions.js';
 import {
@@ -134,6 +135,7 @@ export function describeStoreContract(
 
     describeSessionContract(ctx);
     describeTokenContract(ctx);
+    describeRecordedReadContract(ctx);
     describeFeedContract(ctx, options.crossInstanceFeed);
     describeAccessContract(ctx, options.crossInstanceFeed);
     describeResealContract(ctx);

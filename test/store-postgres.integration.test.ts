@@ -77,6 +77,24 @@ await describeWithService(
         expect(await instances[3]?.getSessionVersion()).toBe(1);
       });
 
+      it('a recorded read whose audit entry cannot be written fails, and hands out no token', async () => {
+        const schema = uniqueName('tessera_test');
+        const store = track(schema);
+        await store.migrate();
+        await store.insertStoredToken(newToken('tok_a', { userId: 'usr_a' }));
+        const s = quoteIdentifier(schema);
+        await adminQuery(`CREATE FUNCTION ${s}.no_audit() RETURNS trigger LANGUAGE plpgsql AS
+          $$ BEGIN RAISE EXCEPTION 'audit refused'; END $$`);
+        await adminQuery(
+          `CREATE TRIGGER no_audit BEFORE INSERT ON ${s}.audit_log FOR EACH ROW EXECUTE FUNCTION ${s}.no_audit()`,
+        );
+        const entry = auditEntry('audit_1', { action: 'storage.read_token' });
+        await expect(store.readStoredToken('tok_a', entry)).rejects.toThrow(/audit refused/);
+        await expect(store.readCurrentStoredToken(T0, 'usr_a', entry)).rejects.toThrow(/audit refused/);
+        expect((await store.findStoredToken('tok_a'))?.id).toBe('tok_a');
+        expect((await store.listAudit({ offset: 0, limit: 10 })).total).toBe(0);
+      });
+
       it('migration 4 counts the tokens stored before it by hour of expiry', async () => {
         const schema = uniqueName('tessera_test');
         // A schema as migration 3 left it: what migration 4 finds on an existing schema.

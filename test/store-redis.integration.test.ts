@@ -5,7 +5,7 @@ import { StoreUnavailableError } from '../src/errors.js';
 import type { RedisBackendConfig } from '../src/store/redis/connection.js';
 import { RedisStore, type RedisStoreOptions } from '../src/store/redis/redis-store.js';
 import type { Store, StoredToken } from '../src/store/types.js';
-import { newSession, newToken, RecordingListener } from './store-contract/support.js';
+import { auditEntry, newSession, newToken, RecordingListener } from './store-contract/support.js';
 import { describeStoreContract } from './store-contract.js';
 import { freezableRelay } from './support/freezable-relay.js';
 import { deleteKeys, dumpKeys, probeRedis, redisFixture, testRedisConfig } from './support/redis.js';
@@ -127,6 +127,24 @@ await describeWithService(
         ]) {
           expect(ttl.get(key)).toBe(-1);
         }
+      });
+
+      it('a recorded read whose audit entry cannot be written fails, and hands out no token', async () => {
+        const { store, config } = await open();
+        await store.insertStoredToken(newToken('tok_a', { userId: 'usr_a' }));
+        // The trail's by-time index made a string: the read's script fails when it adds to it.
+        const raw = new Redis(TEST_REDIS_URL);
+        try {
+          await raw.set(`${config.prefix}{tessera}:audit:by-time`, 'not a sorted set');
+        } finally {
+          raw.disconnect();
+        }
+        const entry = auditEntry('audit_1', { action: 'storage.read_token' });
+        await expect(store.readStoredToken('tok_a', entry)).rejects.toThrow(/WRONGTYPE/);
+        await expect(store.readCurrentStoredToken(T0, 'usr_a', entry)).rejects.toThrow(/WRONGTYPE/);
+        expect((await store.findStoredToken('tok_a'))?.id).toBe('tok_a');
+        // Nothing read, nothing recorded: no entry for an id no token has.
+        expect(await store.readStoredToken('tok_none', entry)).toBeNull();
       });
 
       it('migrate builds the per-key-id index once for tokens written before it existed', async () => {

@@ -305,6 +305,23 @@ describe('SQLite batched writes (stored tokens)', () => {
     });
   });
 
+  it('a recorded read whose audit entry cannot be written fails, and hands out no token', async () => {
+    await withStore(async (store, path) => {
+      await store.insertStoredToken(newToken('tok_a', { userId: 'usr_a' }));
+      const other = new Database(path);
+      other.exec(
+        "CREATE TRIGGER no_audit BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'audit refused'); END",
+      );
+      other.close();
+      const entry = auditEntry('audit_1', { action: 'storage.read_token' });
+      await expect(store.readStoredToken('tok_a', entry)).rejects.toThrow(/audit refused/);
+      await expect(store.readCurrentStoredToken(T0, 'usr_a', entry)).rejects.toThrow(/audit refused/);
+      // The plain read is untouched, and nothing was recorded.
+      expect((await store.findStoredToken('tok_a'))?.id).toBe('tok_a');
+      expect((await store.listAudit({ offset: 0, limit: 10 })).total).toBe(0);
+    });
+  });
+
   it('writes asked for just before close are committed before the file is closed', async () => {
     await withTempDatabase(async (path) => {
       const store = new SqliteStore(path);

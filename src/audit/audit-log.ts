@@ -1,4 +1,5 @@
 import type { Clock, RandomSource } from '../clock.js';
+import { GroupWrites } from '../store/group-writes.js';
 import type { AuditEntry, Store } from '../store/types.js';
 import { createUlidGenerator } from '../ulid.js';
 
@@ -29,8 +30,6 @@ export interface AuditContext {
 
 /** The most of a user agent kept, as for sessions. */
 const MAX_USER_AGENT = 512;
-/** The most entries written in one batch. */
-const MAX_BATCH = 200;
 
 export interface AuditLogOptions {
   store: Store;
@@ -55,15 +54,33 @@ export class AuditLog {
   /**
    * Appends one entry, resolving once it is written; never throws (see `onError`). Entries
    * recorded in the same event-loop turn, or while a write is under way, go together in one
-   * write (group commit): each request still waits for its own entry, but a busy server writes
-   * one batch, not one row, at a time.
+   * write (`GroupWrites`): each request still waits for its own entry.
    */
   record(
     action: AuditAction,
     context: AuditContext,
     details: { target?: string | null; reason?: string | null } = {},
   ): Promise<void> {
-    const entry: AuditEntry = {
+    const entry = this.entry(action, context, details);
+    const written = this.writes.add(entry).catch((error: unknown) => {
+      try {
+        this.options.onError(error, `audit entry ${entry.action}`);
+      } catch {}
+    });
+    this.last = written;
+    return written;
+  }
+
+  /**
+   * An entry, made now, for a store to write with the change it records (a stored token's read:
+   * `Store.readStoredToken`), where `record` would write it after.
+   */
+  entry(
+    action: AuditAction,
+    context: AuditContext,
+    details: { target?: string | null; reason?: string | null } = {},
+  ): AuditEntry {
+    return {
       id: this.newId(),
       atMs: this.options.clock.now(),
       action,
@@ -73,43 +90,11 @@ export class AuditLog {
       target: details.target ?? null,
       reason: details.reason ?? null,
     };
-    const written = new Promise<void>((resolve) => {
-      this.pending.push({ entry, done: resolve });
-    });
-    // After this turn's I/O callbacks: the requests read in the same turn share one write.
-    if (!this.writing) {
-      this.writing = true;
-      setImmediate(() => void this.writeBatches());
-    }
-    this.last = written;
-    return written;
   }
 
-  private pending: { entry: AuditEntry; done: () => void }[] = [];
-  private writing = false;
+  private readonly writes = new GroupWrites<AuditEntry>((entries) => this.options.store.appendAudit(entries));
   /** Settles once the newest entry recorded so far is written (batches go in order). */
   private last: Promise<void> = Promise.resolve();
-
-  /** Writes what is pending, batch after batch, until nothing is left; never throws. */
-  private async writeBatches(): Promise<void> {
-    try {
-      while (this.pending.length > 0) {
-        const batch = this.pending.splice(0, MAX_BATCH);
-        try {
-          await this.options.store.appendAudit(batch.map((item) => item.entry));
-        } catch (error) {
-          for (const { entry } of batch) {
-            try {
-              this.options.onError(error, `audit entry ${entry.action}`);
-            } catch {}
-          }
-        }
-        for (const item of batch) item.done();
-      }
-    } finally {
-      this.writing = false;
-    }
-  }
 
   /**
    * Settles once every entry recorded before the call is written (or reported as failed);

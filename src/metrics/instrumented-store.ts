@@ -29,6 +29,8 @@ const TIMED: Record<Exclude<AsyncMethod, 'close' | 'migrate'>, true> = {
   findStoredToken: true,
   listStoredTokens: true,
   findCurrentStoredToken: true,
+  readStoredToken: true,
+  readCurrentStoredToken: true,
   updateStoredToken: true,
   deleteStoredToken: true,
   clearStoredTokens: true,

@@ -1,6 +1,8 @@
-interface Waiter<V> {
+interface Waiter<V, A> {
   resolve(value: V): void;
   reject(error: unknown): void;
+  /** What this lookup brings to the read (an audit entry), if anything. */
+  arg: A;
 }
 
 /**
@@ -12,12 +14,13 @@ interface Waiter<V> {
  * A lookup waits for the end of its turn (setImmediate, after the turn's I/O callbacks and
  * their promise jobs), so its read starts after every write answered before the lookup was
  * made; it never waits for another turn's batch. Nothing is remembered between turns. Lookups
- * of one key in one turn share the answer, or the error.
+ * of one key in one turn share the answer, or the error. A lookup may bring a value of its own
+ * (`A`: the audit entry of a recorded read), which the read is given with the others of its key.
  */
-export class TurnBatch<V> {
-  private waiting = new Map<string, Waiter<V>[]>();
+export class TurnBatch<V, A = undefined> {
+  private waiting = new Map<string, Waiter<V, A>[]>();
 
-  private constructor(private readonly answer: (batch: Map<string, Waiter<V>[]>) => void) {}
+  private constructor(private readonly answer: (batch: Map<string, Waiter<V, A>[]>) => void) {}
 
   /**
    * One `load` per turn for all of its keys (each once); a key `load` did not find answers
@@ -39,13 +42,21 @@ export class TurnBatch<V> {
     });
   }
 
-  /** One `read` per distinct key of a turn, each settling only its own key's lookups. */
-  static ofKeys<V>(read: (key: string) => Promise<V>): TurnBatch<V> {
-    return new TurnBatch<V>((batch) => {
+  /**
+   * One `read` per distinct key of a turn, given what that key's lookups brought, each settling
+   * only its own key's lookups.
+   */
+  static ofKeys<V, A = undefined>(read: (key: string, args: A[]) => Promise<V>): TurnBatch<V, A> {
+    return new TurnBatch<V, A>((batch) => {
       for (const [key, waiters] of batch) {
         // Called inside the promise chain, so a read that throws at once still only rejects.
         Promise.resolve(key)
-          .then(read)
+          .then((k) =>
+            read(
+              k,
+              waiters.map((waiter) => waiter.arg),
+            ),
+          )
           .then(
             (value) => {
               for (const waiter of waiters) waiter.resolve(value);
@@ -58,13 +69,17 @@ export class TurnBatch<V> {
     });
   }
 
-  /** The value for `key`, read at the end of this turn together with the turn's other lookups. */
-  get(key: string): Promise<V> {
+  /**
+   * The value for `key`, read at the end of this turn together with the turn's other lookups;
+   * `arg` goes to the read with it.
+   */
+  get(key: string, ...[arg]: A extends undefined ? [] : [A]): Promise<V> {
     return new Promise((resolve, reject) => {
       if (this.waiting.size === 0) setImmediate(() => this.flush());
+      const waiter = { resolve, reject, arg: arg as A };
       const waiters = this.waiting.get(key);
-      if (waiters === undefined) this.waiting.set(key, [{ resolve, reject }]);
-      else waiters.push({ resolve, reject });
+      if (waiters === undefined) this.waiting.set(key, [waiter]);
+      else waiters.push(waiter);
     });
   }
 
@@ -76,16 +91,17 @@ export class TurnBatch<V> {
 }
 
 /**
- * `Store.findCurrentStoredToken` for a store whose reads are round trips: the lookups of one
- * turn at one millisecond for one user (or for none) share one read; a failed read fails only
- * its own lookups.
+ * `Store.findCurrentStoredToken` (or, with the lookups' audit entries, `readCurrentStoredToken`)
+ * for a store whose reads are round trips: the lookups of one turn at one millisecond for one
+ * user (or for none) share one read, given what they brought; a failed read fails only its own
+ * lookups.
  */
-export function currentReadsOfTurn<V>(
-  read: (nowMs: number, userId: string | undefined) => Promise<V>,
-): (nowMs: number, userId: string | undefined) => Promise<V> {
-  const batch = TurnBatch.ofKeys((key) => {
+export function currentReadsOfTurn<V, A = undefined>(
+  read: (nowMs: number, userId: string | undefined, args: A[]) => Promise<V>,
+): (nowMs: number, userId: string | undefined, ...arg: A extends undefined ? [] : [A]) => Promise<V> {
+  const batch = TurnBatch.ofKeys<V, A>((key, args) => {
     const [nowMs, userId] = JSON.parse(key) as [number, string | null];
-    return read(nowMs, userId ?? undefined);
+    return read(nowMs, userId ?? undefined, args);
   });
-  return (nowMs, userId) => batch.get(JSON.stringify([nowMs, userId ?? null]));
+  return (nowMs, userId, ...arg) => batch.get(JSON.stringify([nowMs, userId ?? null]), ...arg);
 }

@@ -198,6 +198,19 @@ export interface Store {
    * read, as `findStoredToken`'s do.
    */
   findCurrentStoredToken(nowMs: number, userId?: string): Promise<StoredToken | null>;
+  /**
+   * A caller's read of a stored token, recorded: `findStoredToken`, and when it finds the token,
+   * `entry` (its target set to the token's id) appended to the audit trail together with it
+   * (one round trip, one statement or one commit), settling once both are done. A read whose
+   * entry cannot be written fails: no token is handed out unrecorded.
+   */
+  readStoredToken(id: string, entry: AuditEntry): Promise<StoredToken | null>;
+  /** `findCurrentStoredToken`, recorded as `readStoredToken` records. */
+  readCurrentStoredToken(
+    nowMs: number,
+    userId: string | undefined,
+    entry: AuditEntry,
+  ): Promise<StoredToken | null>;
   /** Applies the patch; null when the id is unknown. */
   updateStoredToken(id: string, patch: StoredTokenPatch): Promise<StoredToken | null>;
   deleteStoredToken(id: string): Promise<boolean>;

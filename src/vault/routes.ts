@@ -164,8 +164,7 @@ const storageEndpoints: FastifyPluginAsync<EndpointOptions> = async (app, option
     },
   );
   const readCurrent = async (userId: string | undefined, request: AuditedRequest) => {
-    const current = await vault.current(userId);
-    await audit.record('storage.read_token', auditContextOf(request), { target: current.id });
+    const current = await vault.current(userId, audit.entry('storage.read_token', auditContextOf(request)));
     return { token: current.token, expires_at: toRfc3339(current.expiresAtMs), is_valid: current.isValid };
   };
   fastAnswers.addRead({
@@ -234,8 +233,7 @@ const storageEndpoints: FastifyPluginAsync<EndpointOptions> = async (app, option
     },
   );
   const readOne = async (id: string, request: AuditedRequest) => {
-    const opened = await vault.get(id);
-    await audit.record('storage.read_token', auditContextOf(request), { target: opened.id });
+    const opened = await vault.get(id, audit.entry('storage.read_token', auditContextOf(request)));
     return openedReply(opened);
   };
   // Ids only: `current`, `validity` and the alias's paths are not ids, and go on to their routes.

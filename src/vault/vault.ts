@@ -1,7 +1,7 @@
 import type { Clock, RandomSource } from '../clock.js';
 import type { EncryptionKey } from '../config.js';
 import { TesseraError } from '../errors.js';
-import type { ListedStoredToken, Store, StoredToken } from '../store/types.js';
+import type { AuditEntry, ListedStoredToken, Store, StoredToken } from '../store/types.js';
 import { isValidAt, secondsRemaining } from './expiry.js';
 import { createStoredTokenIdGenerator, isStoredTokenId } from './ids.js';
 import { tokenPreview } from './preview.js';
@@ -127,17 +127,21 @@ export class Vault {
     return { items: page.items.map((record) => summarise(record, nowMs)), total: page.total };
   }
 
-  /** The whole token. Throws TOKEN_NOT_FOUND, SEALING_KEY_MISSING or TOKEN_UNREADABLE. */
-  async get(id: string): Promise<OpenedStoredToken> {
-    const record = isStoredTokenId(id) ? await this.store.findStoredToken(id) : null;
+  /**
+   * The whole token, its read recorded by `entry` (written with the read when the token is
+   * there: `Store.readStoredToken`). Throws TOKEN_NOT_FOUND, SEALING_KEY_MISSING or
+   * TOKEN_UNREADABLE.
+   */
+  async get(id: string, entry: AuditEntry): Promise<OpenedStoredToken> {
+    const record = isStoredTokenId(id) ? await this.store.readStoredToken(id, entry) : null;
     if (record === null) throw notFound(id);
     return this.open(record, this.clock.now());
   }
 
-  /** The most recently saved token that is still valid (for one user, if given). */
-  async current(userId?: string): Promise<OpenedStoredToken> {
+  /** The most recently saved token that is still valid (for one user, if given), recorded as `get`'s. */
+  async current(userId: string | undefined, entry: AuditEntry): Promise<OpenedStoredToken> {
     const nowMs = this.clock.now();
-    const record = await this.store.findCurrentStoredToken(nowMs, userId);
+    const record = await this.store.readCurrentStoredToken(nowMs, userId, entry);
     if (record === null) {
       const whose = userId === undefined ? '' : ` for user_id ${JSON.stringify(userId)}`;
       throw new TesseraError('TOKEN_NOT_FOUND', `No stored token is currently valid${whose}`);

@@ -2,6 +2,7 @@ import { Client, Pool, type PoolClient, type QueryConfig, type QueryResult, type
 import { secondsFromMs } from '../../clock.js';
 import type { BackendConfig } from '../../config.js';
 import { ChangeFeed } from '../feed/change-feed.js';
+import { GroupWrites } from '../group-writes.js';
 import type {
   ApiKeyRecord,
   AuditEntry,
@@ -294,6 +295,31 @@ export class PostgresStore implements Store {
   findCurrentStoredToken(nowMs: number, userId?: string): Promise<StoredToken | null> {
     return this.storedTokens.findCurrentStoredToken(nowMs, userId);
   }
+
+  readStoredToken(id: string, entry: AuditEntry): Promise<StoredToken | null> {
+    return this.findStoredToken(id).then((found) => this.recorded(found, entry));
+  }
+
+  readCurrentStoredToken(
+    nowMs: number,
+    userId: string | undefined,
+    entry: AuditEntry,
+  ): Promise<StoredToken | null> {
+    return this.findCurrentStoredToken(nowMs, userId).then((found) => this.recorded(found, entry));
+  }
+
+  /**
+   * `found` once `entry`, naming it, is written. Not in the read's statement: measured (A/B,
+   * 16 connections), one statement that read and inserted the turn's entries (a data-modifying
+   * WITH) served 10 to 20% fewer reads by id than a read and then a group commit of the
+   * entries, whose one write at a time waits for the disk once for every read made meanwhile.
+   */
+  private async recorded(found: StoredToken | null, entry: AuditEntry): Promise<StoredToken | null> {
+    if (found === null) return null;
+    await this.readEntries.add({ ...entry, target: found.id });
+    return found;
+  }
+  private readonly readEntries = new GroupWrites<AuditEntry>((entries) => this.appendAudit(entries));
 
   updateStoredToken(id: string, patch: StoredTokenPatch): Promise<StoredToken | null> {
     return this.storedTokens.updateStoredToken(id, patch);

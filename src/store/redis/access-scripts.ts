@@ -1,4 +1,4 @@
-import { type LuaScript, lua } from './scripts.js';
+import { AUDIT_APPEND, type LuaScript, lua } from './scripts.js';
 
 /*
  * Lua scripts for API keys, the audit trail and throttles, one per change that touches more
@@ -57,17 +57,8 @@ return 1`);
  * arguments that follow, and those arguments (name, value, ...) for the other fields. The
  * hash holds id, atMs and action too.
  */
-export const APPEND_AUDIT: LuaScript = lua(`
-local i = 4
-while i <= #ARGV do
-  local id, at, action, n = ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3])
-  local key = ARGV[1] .. id
-  redis.call('HSET', key, 'id', id, 'atMs', at, 'action', action, unpack(ARGV, i + 4, i + 3 + n))
-  redis.call('PEXPIRE', key, ARGV[3])
-  redis.call('ZADD', KEYS[1], at, id)
-  redis.call('ZADD', ARGV[2] .. action, at, id)
-  i = i + 4 + n
-end
+export const APPEND_AUDIT: LuaScript = lua(`${AUDIT_APPEND}
+appendAudit(KEYS[1], 4)
 return 1`);
 
 /**

@@ -121,6 +121,14 @@ export class RedisAccessKeys {
    */
   async appendAudit(entries: readonly AuditEntry[]): Promise<void> {
     if (entries.length === 0) return;
+    await this.run(scripts.APPEND_AUDIT, [this.keys.auditByTime], this.auditArgs(entries));
+  }
+
+  /**
+   * The arguments AUDIT_APPEND's `appendAudit` takes for `entries`: the hash prefix, the action
+   * index prefix and the TTL, then each entry.
+   */
+  auditArgs(entries: readonly AuditEntry[]): (string | number)[] {
     const { keys } = this;
     const args: (string | number)[] = [keys.auditPrefix, keys.auditByActionPrefix, this.auditTtlMs];
     for (const entry of entries) {
@@ -134,7 +142,7 @@ export class RedisAccessKeys {
       }
       args[at + 3] = args.length - at - 4;
     }
-    await this.run(scripts.APPEND_AUDIT, [keys.auditByTime], args);
+    return args;
   }
 
   async listAudit(query: AuditQuery): Promise<{ items: AuditEntry[]; total: number }> {

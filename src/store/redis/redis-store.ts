@@ -93,6 +93,17 @@ export class RedisStore implements Store {
   private readonly currentReads = currentReadsOfTurn((nowMs, userId) =>
     this.run(() => this.storedTokens.findCurrentStoredToken(nowMs, userId)),
   );
+  /**
+   * Recorded reads, batched as `lookups` and `currentReads`: each is one script call with its
+   * lookups' audit entries (one round trip, where the read and then its entries took two).
+   */
+  private readonly recordedLookups = TurnBatch.ofKeys<StoredToken | null, AuditEntry>((id, entries) =>
+    this.run(() => this.storedTokens.readStoredToken(id, this.access.auditArgs(entries))),
+  );
+  private readonly recordedCurrentReads = currentReadsOfTurn<StoredToken | null, AuditEntry>(
+    (nowMs, userId, entries) =>
+      this.run(() => this.storedTokens.readCurrentStoredToken(nowMs, userId, this.access.auditArgs(entries))),
+  );
   private closed = false;
 
   constructor(config: RedisBackendConfig, options: RedisStoreOptions = {}) {
@@ -305,6 +316,18 @@ export class RedisStore implements Store {
 
   findCurrentStoredToken(nowMs: number, userId?: string): Promise<StoredToken | null> {
     return this.currentReads(nowMs, userId);
+  }
+
+  readStoredToken(id: string, entry: AuditEntry): Promise<StoredToken | null> {
+    return this.recordedLookups.get(id, entry);
+  }
+
+  readCurrentStoredToken(
+    nowMs: number,
+    userId: string | undefined,
+    entry: AuditEntry,
+  ): Promise<StoredToken | null> {
+    return this.recordedCurrentReads(nowMs, userId, entry);
   }
 
   updateStoredToken(id: string, patch: StoredTokenPatch): Promise<StoredToken | null> {

@@ -174,6 +174,46 @@ const luaArguments = (names: readonly string[]) => names.map((name) => `'${name}
 const TOKEN_FIELDS = luaArguments(STORED_TOKEN_FIELDS);
 const LISTED_FIELDS = luaArguments(LISTED_TOKEN_FIELDS);
 
+/**
+ * Lua: `appendAudit(byTime, i, target)` appends the audit entries in ARGV from index `i` on, as
+ * APPEND_AUDIT takes them (id, atMs, action, the number of hash field arguments that follow,
+ * those arguments), with ARGV[i - 3] the entry hash prefix, [i - 2] the action index prefix
+ * and [i - 1] the hash's TTL in ms; `target`, when given, is each entry's target.
+ */
+export const AUDIT_APPEND = `
+local function appendAudit(byTime, i, target)
+  local prefix, actionPrefix, ttl = ARGV[i - 3], ARGV[i - 2], ARGV[i - 1]
+  while i <= #ARGV do
+    local id, at, action, n = ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3])
+    local key = prefix .. id
+    if target then
+      redis.call('HSET', key, 'id', id, 'atMs', at, 'action', action, 'target', target, unpack(ARGV, i + 4, i + 3 + n))
+    else
+      redis.call('HSET', key, 'id', id, 'atMs', at, 'action', action, unpack(ARGV, i + 4, i + 3 + n))
+    end
+    redis.call('PEXPIRE', key, ttl)
+    redis.call('ZADD', byTime, at, id)
+    redis.call('ZADD', actionPrefix .. action, at, id)
+    i = i + 4 + n
+  end
+end
+local function found(fields)
+  for _, value in ipairs(fields) do if value then return true end end
+  return false
+end
+`;
+
+/**
+ * A recorded read by id: the token's fields (STORED_TOKEN_FIELDS order, every one nil when
+ * there is none) and, when it is there, the audit entries, targeting ARGV[1], appended in the
+ * same step. KEYS[1] the token's hash, [2] the audit trail's by-time index. ARGV[1] the id,
+ * [2] audit entry hash prefix, [3] action index prefix, [4] entry TTL ms, [5..] the entries.
+ */
+export const READ_STORED_TOKEN = lua(`${AUDIT_APPEND}
+local fields = redis.call('HMGET', KEYS[1], ${TOKEN_FIELDS})
+if found(fields) then appendAudit(KEYS[2], 5, ARGV[1]) end
+return fields`);
+
 const STORED_TOKEN_PRELUDE = `
 local bySaved, byExpiry, owners = KEYS[1], KEYS[2], KEYS[3]
 local tokenPrefix, userPrefix = ARGV[1], ARGV[2]
@@ -260,6 +300,9 @@ return #ids`);
  * a listing's fields only (`{total, fields, ...}` in LISTED_TOKEN_FIELDS order: never the
  * sealed token), else 'whole' (every field, in STORED_TOKEN_FIELDS order).
  * A token whose hash the TTL removed comes back with every field nil (false in Lua).
+ * A recorded read ('whole', limit 1) adds KEYS[6], the audit trail's by-time index, and ARGV[10]
+ * the audit entry hash prefix, [11] the action index prefix, [12] the entry TTL ms, [13..] the
+ * entries (APPEND_AUDIT's), appended, targeting the token, when the page holds one.
  *
  * Unfiltered: ZCARD and ZREVRANGE, no scan. With a validity filter there are two exact ways,
  * and the script takes the cheaper:
@@ -272,7 +315,7 @@ return #ids`);
  * Either way Redis orders the result (score, then member bytes), never Lua's locale-aware
  * string comparison.
  */
-export const STORED_TOKEN_PAGE = lua(`${STORED_TOKEN_PRELUDE}
+export const STORED_TOKEN_PAGE = lua(`${STORED_TOKEN_PRELUDE}${AUDIT_APPEND}
 local order, scratch = KEYS[4], KEYS[5]
 local offset, limit = tonumber(ARGV[3]), tonumber(ARGV[4])
 local filter, nowText = ARGV[5], ARGV[6]
@@ -342,6 +385,7 @@ if ARGV[9] == 'listed' then
   end
 else
   for _, id in ipairs(ids) do out[#out + 1] = redis.call('HMGET', tokenPrefix .. id, ${TOKEN_FIELDS}) end
+  if ARGV[10] and out[2] and found(out[2]) then appendAudit(KEYS[6], 13, ids[1]) end
 end
 return out`);
 

@@ -74,6 +74,18 @@ export class RedisStoredTokens {
     return isAbsent(values) ? null : fromStoredTokenValues(values);
   }
 
+  /** READ_STORED_TOKEN: the token and, when found, the entries `audit` holds (`auditArgs`). */
+  async readStoredToken(id: string, audit: (string | number)[]): Promise<StoredToken | null> {
+    const values = (await lua.runScript(
+      this.client,
+      lua.READ_STORED_TOKEN,
+      [this.keys.token(id), this.keys.auditByTime],
+      [id, ...audit],
+      true,
+    )) as (Buffer | null)[];
+    return isAbsent(values) ? null : fromStoredTokenValues(values);
+  }
+
   async listStoredTokens(query: StoredTokenQuery): Promise<StoredTokenPage> {
     const [total, ...rows] = (await this.storedTokenScript(
       lua.STORED_TOKEN_PAGE,
@@ -93,6 +105,17 @@ export class RedisStoredTokens {
     return page.items[0] ?? null;
   }
 
+  /** `findCurrentStoredToken`, with the entries `audit` holds appended when it finds a token. */
+  async readCurrentStoredToken(
+    nowMs: number,
+    userId: string | undefined,
+    audit: (string | number)[],
+  ): Promise<StoredToken | null> {
+    const query = { offset: 0, limit: 1, valid: true, nowMs, ...(userId === undefined ? {} : { userId }) };
+    const page = await this.storedTokenPage(query, false, audit);
+    return page.items[0] ?? null;
+  }
+
   /** STORED_TOKEN_PAGE's KEYS[4] and KEYS[5]: the listing order, and scratch space. */
   private pageKeys(query: StoredTokenQuery): string[] {
     const order = query.userId === undefined ? this.keys.tokensBySaved : this.keys.userTokens(query.userId);
@@ -106,15 +129,21 @@ export class RedisStoredTokens {
     return [query.offset, query.limit, filter, query.nowMs, scoped, needTotal ? '1' : '0'];
   }
 
-  /** See STORED_TOKEN_PAGE for how filters are answered without scanning. */
+  /**
+   * See STORED_TOKEN_PAGE for how filters are answered without scanning; `audit`, for a
+   * recorded read, the entries to append when the page holds a token.
+   */
   private async storedTokenPage(
     query: StoredTokenQuery,
     needTotal: boolean,
+    audit: (string | number)[] = [],
   ): Promise<{ items: StoredToken[]; total: number }> {
+    const moreKeys = this.pageKeys(query);
+    if (audit.length > 0) moreKeys.push(this.keys.auditByTime);
     const [total, ...rows] = (await this.storedTokenScript(
       lua.STORED_TOKEN_PAGE,
-      [...this.pageArgs(query, needTotal), 'whole'],
-      { moreKeys: this.pageKeys(query), buffers: true },
+      [...this.pageArgs(query, needTotal), 'whole', ...audit],
+      { moreKeys, buffers: true },
     )) as [number, ...(Buffer | null)[][]];
     // A token the TTL removed before the sweeper did has no fields: it is skipped.
     const items = rows.filter((values) => !isAbsent(values)).map(fromStoredTokenValues);

@@ -418,6 +418,28 @@ export class SqliteStore implements Store {
     });
   }
 
+  readStoredToken(id: string, entry: AuditEntry): Promise<StoredToken | null> {
+    return this.findStoredToken(id).then((found) => this.recorded(found, entry));
+  }
+
+  readCurrentStoredToken(
+    nowMs: number,
+    userId: string | undefined,
+    entry: AuditEntry,
+  ): Promise<StoredToken | null> {
+    return this.findCurrentStoredToken(nowMs, userId).then((found) => this.recorded(found, entry));
+  }
+
+  /**
+   * `found` once `entry`, naming it, is committed with this turn's other writes (`batched`):
+   * in process there is no round trip to share, and the turn's entries still go in one commit.
+   */
+  private async recorded(found: StoredToken | null, entry: AuditEntry): Promise<StoredToken | null> {
+    if (found === null) return null;
+    await this.batched(() => this.access.appendAudit({ ...entry, target: found.id }));
+    return found;
+  }
+
   updateStoredToken(id: string, patch: StoredTokenPatch): Promise<StoredToken | null> {
     return this.run(() => this.storedTokens.updateStoredToken(id, patch));
   }
