@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { currentReadsOfTurn, TurnBatch } from '../src/store/turn-batch.js';
+import { currentReadsOfTurn, pagesOfTurn, TurnBatch } from '../src/store/turn-batch.js';
+import type { StoredTokenQuery } from '../src/store/types.js';
 
 /** A load that records the keys of each call and answers `value:<key>` for keys not in `missing`. */
 function recordingLoad(missing: string[] = []) {
@@ -160,5 +161,73 @@ describe('currentReadsOfTurn', () => {
     ]);
     expect(results.map((result) => result.status)).toEqual(['rejected', 'fulfilled', 'rejected']);
     expect(results[1]).toMatchObject({ value: 'usr_1' });
+  });
+});
+
+describe('TurnBatch.ofKeys with what each lookup brings', () => {
+  it("gives a key's read every lookup's value, in the order made; other keys' apart", async () => {
+    const reads: [string, string[]][] = [];
+    const batch = TurnBatch.ofKeys<string, string>(async (key, args) => {
+      reads.push([key, args]);
+      return `${key}:${args.length}`;
+    });
+    const answers = await Promise.all([batch.get('a', 'e1'), batch.get('b', 'e2'), batch.get('a', 'e3')]);
+    expect(answers).toEqual(['a:2', 'b:1', 'a:2']);
+    expect(reads).toEqual([
+      ['a', ['e1', 'e3']],
+      ['b', ['e2']],
+    ]);
+  });
+});
+
+describe('pagesOfTurn', () => {
+  const page = (overrides: Partial<StoredTokenQuery> = {}): StoredTokenQuery => ({
+    offset: 50,
+    limit: 50,
+    nowMs: 1,
+    ...overrides,
+  });
+
+  it('reads one page once per turn; another page, user or filter reads apart; the time counts only to a validity filter', async () => {
+    const reads: StoredTokenQuery[] = [];
+    const pages = pagesOfTurn(async (query) => {
+      reads.push(query);
+      return { ...query };
+    });
+    const [first, again, otherMs, otherPage, user, valid, validLater] = await Promise.all([
+      pages(page()),
+      pages(page()),
+      pages(page({ nowMs: 2 })),
+      pages(page({ offset: 100 })),
+      pages(page({ userId: 'usr_1' })),
+      pages(page({ valid: true })),
+      pages(page({ valid: true, nowMs: 2 })),
+    ]);
+    expect(again).toBe(first);
+    // Without a validity filter the page is the same at any millisecond.
+    expect(otherMs).toBe(first);
+    expect(new Set([first, otherPage, user, valid, validLater]).size).toBe(5);
+    expect(reads).toEqual([
+      page(),
+      page({ offset: 100 }),
+      page({ userId: 'usr_1' }),
+      page({ valid: true }),
+      page({ valid: true, nowMs: 2 }),
+    ]);
+    // Nothing is kept: the next turn reads again.
+    expect(await pages(page())).not.toBe(first);
+    expect(reads).toHaveLength(6);
+  });
+
+  it("a failed read fails only its own page's requests", async () => {
+    const pages = pagesOfTurn((query) =>
+      query.offset === 0 ? Promise.reject(new Error('store read failed')) : Promise.resolve(query.offset),
+    );
+    const results = await Promise.allSettled([
+      pages(page({ offset: 0 })),
+      pages(page()),
+      pages(page({ offset: 0 })),
+    ]);
+    expect(results.map((result) => result.status)).toEqual(['rejected', 'fulfilled', 'rejected']);
   });
 });

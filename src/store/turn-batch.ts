@@ -1,3 +1,5 @@
+import type { StoredTokenQuery } from './types.js';
+
 interface Waiter<V, A> {
   resolve(value: V): void;
   reject(error: unknown): void;
@@ -104,4 +106,29 @@ export function currentReadsOfTurn<V, A = undefined>(
     return read(nowMs, userId ?? undefined, args);
   });
   return (nowMs, userId, ...arg) => batch.get(JSON.stringify([nowMs, userId ?? null]), ...arg);
+}
+
+/**
+ * `Store.listStoredTokens` for a store whose reads are round trips: requests for one page (the
+ * same offset, limit and filters, and for a validity filter the same millisecond) in one turn
+ * share one read, as lookups by id do; a failed read fails only its own page's requests.
+ */
+export function pagesOfTurn<V>(
+  read: (query: StoredTokenQuery) => Promise<V>,
+): (query: StoredTokenQuery) => Promise<V> {
+  const batch = TurnBatch.ofKeys<V, StoredTokenQuery>((_key, queries) =>
+    read(queries[0] as StoredTokenQuery),
+  );
+  return (query) => {
+    const { offset, limit, userId, valid, nowMs } = query;
+    // The time matters only to a validity filter: without one, pages of any millisecond are one.
+    const key = JSON.stringify([
+      offset,
+      limit,
+      userId ?? null,
+      valid ?? null,
+      valid === undefined ? null : nowMs,
+    ]);
+    return batch.get(key, query);
+  };
 }

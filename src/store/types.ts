@@ -190,7 +190,11 @@ export interface Store {
    * answered before it was made.
    */
   findStoredToken(id: string): Promise<StoredToken | null>;
-  /** Newest `savedAtMs` first, ties by id descending. */
+  /**
+   * Newest `savedAtMs` first, ties by id descending. Requests for one page made in one event-loop
+   * turn may share one read and one result (stores whose reads are round trips do), as
+   * `findStoredToken`'s lookups do; none is kept past its turn.
+   */
   listStoredTokens(query: StoredTokenQuery): Promise<StoredTokenPage>;
   /**
    * The most recently saved token with `expiresAtMs > nowMs`, optionally for one user. Lookups

@@ -76,6 +76,23 @@ export function describeTokenContract(ctx: ContractContext): void {
       });
     });
 
+    it('listStoredTokens: requests for one page in one turn get the same page; a later turn sees an insert', async () => {
+      await insertAll([newToken('a', { savedAtMs: T0 + 1 }), newToken('b', { savedAtMs: T0 + 2 })]);
+      const query = { offset: 0, limit: 10, nowMs: NOW };
+      const [first, again, valid] = await Promise.all([
+        ctx.store.listStoredTokens(query),
+        ctx.store.listStoredTokens({ ...query, nowMs: NOW + 1 }),
+        ctx.store.listStoredTokens({ ...query, valid: true }),
+      ]);
+      expect(ids(first.items)).toEqual(['b', 'a']);
+      expect(again).toEqual(first);
+      expect(valid.total).toBe(2);
+      await ctx.store.insertStoredToken(newToken('c', { savedAtMs: T0 + 3 }));
+      const later = await ctx.store.listStoredTokens(query);
+      expect(ids(later.items)).toEqual(['c', 'b', 'a']);
+      expect(later.total).toBe(3);
+    });
+
     it('listStoredTokens: a listing gives text and times back exactly as stored', async () => {
       // Quotes, backslashes, control characters, JSON-looking text, non-BMP and right-to-left
       // characters; times before 1970 and at the far end of what can be stored.

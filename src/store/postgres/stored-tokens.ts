@@ -1,4 +1,4 @@
-import { currentReadsOfTurn, TurnBatch } from '../turn-batch.js';
+import { currentReadsOfTurn, pagesOfTurn, TurnBatch } from '../turn-batch.js';
 import type { StoredToken, StoredTokenPage, StoredTokenPatch, StoredTokenQuery } from '../types.js';
 import {
   type ListedRow,
@@ -55,14 +55,19 @@ export class PostgresStoredTokenTables {
     return new Map(rows.map((row) => [row.id, toStoredToken(row)]));
   });
 
-  async listStoredTokens(query: StoredTokenQuery): Promise<StoredTokenPage> {
+  listStoredTokens(query: StoredTokenQuery): Promise<StoredTokenPage> {
+    return this.pages(query);
+  }
+
+  /** The page requests of one turn, one statement per distinct page. */
+  private readonly pages = pagesOfTurn(async (query): Promise<StoredTokenPage> => {
     const { text, values, prepared } = listStoredTokensQuery(this.s, query);
     const { rows } = await this.query<{ total: string | null } & ListedRow>(text, values, { prepared });
     return {
       total: Number(rows[0]?.total ?? 0),
       items: rows.filter((row) => row.id !== null).map(toListedStoredToken),
     };
-  }
+  });
 
   findCurrentStoredToken(nowMs: number, userId?: string): Promise<StoredToken | null> {
     return this.currentReads(nowMs, userId);

@@ -1,7 +1,7 @@
 import { DAY_MS, secondsFromMs } from '../../clock.js';
 import { StoreMismatchError } from '../../errors.js';
 import { ChangeFeed, type PublishedEvent } from '../feed/change-feed.js';
-import { currentReadsOfTurn, TurnBatch } from '../turn-batch.js';
+import { currentReadsOfTurn, pagesOfTurn, TurnBatch } from '../turn-batch.js';
 import type {
   ApiKeyRecord,
   AuditEntry,
@@ -93,6 +93,8 @@ export class RedisStore implements Store {
   private readonly currentReads = currentReadsOfTurn((nowMs, userId) =>
     this.run(() => this.storedTokens.findCurrentStoredToken(nowMs, userId)),
   );
+  /** The page requests of one turn, one read per distinct page, as `lookups`. */
+  private readonly pages = pagesOfTurn((query) => this.run(() => this.storedTokens.listStoredTokens(query)));
   /**
    * Recorded reads, batched as `lookups` and `currentReads`: each is one script call with its
    * lookups' audit entries (one round trip, where the read and then its entries took two).
@@ -311,7 +313,7 @@ export class RedisStore implements Store {
   }
 
   listStoredTokens(query: StoredTokenQuery): Promise<StoredTokenPage> {
-    return this.run(() => this.storedTokens.listStoredTokens(query));
+    return this.pages(query);
   }
 
   findCurrentStoredToken(nowMs: number, userId?: string): Promise<StoredToken | null> {
