@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { StoreMismatchError, StoreUnavailableError } from '../../errors.js';
 import { ChangeFeed, type PublishedEvent } from '../feed/change-feed.js';
+import { recordRead } from '../recorded-read.js';
 import type {
   ApiKeyRecord,
   AuditEntry,
@@ -419,7 +420,7 @@ export class SqliteStore implements Store {
   }
 
   readStoredToken(id: string, entry: AuditEntry): Promise<StoredToken | null> {
-    return this.findStoredToken(id).then((found) => this.recorded(found, entry));
+    return recordRead(this.findStoredToken(id), entry, this.writeReadEntry);
   }
 
   readCurrentStoredToken(
@@ -427,18 +428,14 @@ export class SqliteStore implements Store {
     userId: string | undefined,
     entry: AuditEntry,
   ): Promise<StoredToken | null> {
-    return this.findCurrentStoredToken(nowMs, userId).then((found) => this.recorded(found, entry));
+    return recordRead(this.findCurrentStoredToken(nowMs, userId), entry, this.writeReadEntry);
   }
 
   /**
-   * `found` once `entry`, naming it, is committed with this turn's other writes (`batched`):
-   * in process there is no round trip to share, and the turn's entries still go in one commit.
+   * A read's entry, committed with this turn's other writes (`batched`): in process there is no
+   * round trip to share, and the turn's entries still go in one commit.
    */
-  private async recorded(found: StoredToken | null, entry: AuditEntry): Promise<StoredToken | null> {
-    if (found === null) return null;
-    await this.batched(() => this.access.appendAudit({ ...entry, target: found.id }));
-    return found;
-  }
+  private readonly writeReadEntry = (entry: AuditEntry) => this.batched(() => this.access.appendAudit(entry));
 
   updateStoredToken(id: string, patch: StoredTokenPatch): Promise<StoredToken | null> {
     return this.run(() => this.storedTokens.updateStoredToken(id, patch));
