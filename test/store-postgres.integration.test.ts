@@ -95,6 +95,53 @@ await describeWithService(
         expect((await store.listAudit({ offset: 0, limit: 10 })).total).toBe(0);
       });
 
+      it("a token read's entry commits without waiting for the disk; every other entry waits, and the setting stays in its transaction", async () => {
+        const schema = uniqueName('tessera_test');
+        schemas.push(schema);
+        // One connection: a setting left on it would reach the statements that follow.
+        const store = new PostgresStore({ kind: 'postgres', url: TEST_DATABASE_URL, schema, poolMax: 1 });
+        stores.push(store);
+        await store.migrate();
+        await store.insertStoredToken(newToken('tok_a', { userId: 'usr_a' }));
+        const s = quoteIdentifier(schema);
+        // Each entry keeps, as its reason, the synchronous_commit its insert ran under.
+        await adminQuery(`CREATE FUNCTION ${s}.note_commit() RETURNS trigger LANGUAGE plpgsql AS
+          $$ BEGIN NEW.reason := current_setting('synchronous_commit'); RETURN NEW; END $$`);
+        await adminQuery(
+          `CREATE TRIGGER note_commit BEFORE INSERT ON ${s}.audit_log FOR EACH ROW EXECUTE FUNCTION ${s}.note_commit()`,
+        );
+        await store.appendAudit([auditEntry('audit_1', { atMs: T0 + 1 })]);
+        expect(
+          (
+            await store.readStoredToken(
+              'tok_a',
+              auditEntry('audit_2', { atMs: T0 + 2, action: 'storage.read_token' }),
+            )
+          )?.id,
+        ).toBe('tok_a');
+        expect(
+          (
+            await store.readCurrentStoredToken(
+              T0,
+              'usr_a',
+              auditEntry('audit_3', { atMs: T0 + 3, action: 'storage.read_token' }),
+            )
+          )?.id,
+        ).toBe('tok_a');
+        await store.appendAudit([auditEntry('audit_4', { atMs: T0 + 4 })]);
+        const { items } = await store.listAudit({ offset: 0, limit: 10 });
+        expect(
+          items
+            .map(({ id, target, reason }) => ({ id, target, reason }))
+            .sort((a, b) => a.id.localeCompare(b.id)),
+        ).toEqual([
+          { id: 'audit_1', target: null, reason: 'on' },
+          { id: 'audit_2', target: 'tok_a', reason: 'off' },
+          { id: 'audit_3', target: 'tok_a', reason: 'off' },
+          { id: 'audit_4', target: null, reason: 'on' },
+        ]);
+      });
+
       it('migration 4 counts the tokens stored before it by hour of expiry', async () => {
         const schema = uniqueName('tessera_test');
         // A schema as migration 3 left it: what migration 4 finds on an existing schema.

@@ -133,14 +133,29 @@ export class PostgresAccessTables {
     );
   }
 
-  /** One statement for the whole batch: all the entries or none. */
-  async appendAudit(entries: readonly AuditEntry[]): Promise<void> {
+  /**
+   * One statement for the whole batch: all the entries or none. Committed, and so seen by every
+   * reader of the trail, before it resolves. With `waitForDisk: false` (the entries of token
+   * reads) the commit does not also wait for Postgres to flush its log to disk: the statement
+   * sets `synchronous_commit = off` for its own transaction only, and Postgres's WAL writer
+   * flushes the entries within three `wal_writer_delay`s (600 ms by default), or sooner with
+   * the next commit that waits. Until then a crash of the database server, not of Tessera, may
+   * take them, as a power loss may take SQLite's last commits (`synchronous = NORMAL`).
+   */
+  async appendAudit(
+    entries: readonly AuditEntry[],
+    { waitForDisk = true }: { waitForDisk?: boolean } = {},
+  ): Promise<void> {
     if (entries.length === 0) return;
     const column = <K extends keyof AuditEntry>(field: K) => entries.map((entry) => entry[field]);
+    // set_config(..., true) is SET LOCAL; a volatile call in a CTE is run, not inlined away.
+    const unflushed = waitForDisk
+      ? ''
+      : `WITH unflushed AS (SELECT set_config('synchronous_commit', 'off', true)) `;
     await this.query(
-      `INSERT INTO ${this.s}.audit_log (id, at_ms, action, actor, ip, user_agent, target, reason)
-       SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[],
-                            $7::text[], $8::text[])`,
+      `${unflushed}INSERT INTO ${this.s}.audit_log (id, at_ms, action, actor, ip, user_agent, target, reason)
+       SELECT entry.* FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[],
+                                  $7::text[], $8::text[]) AS entry${waitForDisk ? '' : ' CROSS JOIN unflushed'}`,
       [
         column('id'),
         column('atMs'),
