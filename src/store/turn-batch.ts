@@ -119,16 +119,13 @@ export function pagesOfTurn<V>(
   const batch = TurnBatch.ofKeys<V, StoredTokenQuery>((_key, queries) =>
     read(queries[0] as StoredTokenQuery),
   );
-  return (query) => {
-    const { offset, limit, userId, valid, nowMs } = query;
-    // The time matters only to a validity filter: without one, pages of any millisecond are one.
-    const key = JSON.stringify([
-      offset,
-      limit,
-      userId ?? null,
-      valid ?? null,
-      valid === undefined ? null : nowMs,
-    ]);
-    return batch.get(key, query);
-  };
+  return (query) => batch.get(pageKey(query), query);
+}
+
+/**
+ * What makes two listing queries one page: the offset, limit and filters, and the millisecond
+ * only with a validity filter (without one, pages of any millisecond are one).
+ */
+export function pageKey({ offset, limit, userId, valid, nowMs }: StoredTokenQuery): string {
+  return JSON.stringify([offset, limit, userId ?? null, valid ?? null, valid === undefined ? null : nowMs]);
 }
