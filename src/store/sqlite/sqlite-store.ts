@@ -5,6 +5,7 @@ import Database from 'better-sqlite3';
 import { StoreMismatchError, StoreUnavailableError } from '../../errors.js';
 import { ChangeFeed, type PublishedEvent } from '../feed/change-feed.js';
 import { recordRead } from '../recorded-read.js';
+import { pageKey } from '../turn-batch.js';
 import type {
   ApiKeyRecord,
   AuditEntry,
@@ -97,6 +98,8 @@ export class SqliteStore implements Store {
   private lastById: { id: string; found: StoredToken | null } | null = null;
   /** The current token last read in the open read transaction, as `lastById`. */
   private lastCurrent: { nowMs: number; userId: string | undefined; found: StoredToken | null } | null = null;
+  /** The listing page last read in the open read transaction (by `pageKey`), as `lastById`. */
+  private lastPage: { key: string; page: StoredTokenPage } | null = null;
 
   constructor(
     private readonly path: string,
@@ -190,6 +193,7 @@ export class SqliteStore implements Store {
     if (this.db.inTransaction) return;
     this.lastById = null;
     this.lastCurrent = null;
+    this.lastPage = null;
     this.statement('BEGIN').run();
     // (Already set when a failed statement ended this turn's transaction: it is begun again.)
     if (this.readTurn) return;
@@ -202,6 +206,7 @@ export class SqliteStore implements Store {
     this.readTurn = false;
     this.lastById = null;
     this.lastCurrent = null;
+    this.lastPage = null;
     // A failed statement may have ended it already.
     if (this.db.inTransaction) this.statement('COMMIT').run();
   };
@@ -404,7 +409,14 @@ export class SqliteStore implements Store {
   }
 
   listStoredTokens(query: StoredTokenQuery): Promise<StoredTokenPage> {
-    return this.read(() => this.storedTokens.listStoredTokens(query));
+    const key = pageKey(query);
+    const last = this.lastPage;
+    if (last !== null && last.key === key && this.db.inTransaction) return Promise.resolve(last.page);
+    return this.read(() => {
+      const page = this.storedTokens.listStoredTokens(query);
+      this.lastPage = { key, page };
+      return page;
+    });
   }
 
   findCurrentStoredToken(nowMs: number, userId?: string): Promise<StoredToken | null> {
