@@ -32,6 +32,19 @@ describe('TurnBatch.ofBatches', () => {
     expect(calls).toEqual([['a', 'b']]);
   });
 
+  it("gives the load every lookup's own value, one per lookup, the keys each once", async () => {
+    const seen: { keys: string[]; args: (string | undefined)[] }[] = [];
+    const batch = TurnBatch.ofBatches<string, string | undefined>(async (keys, args) => {
+      seen.push({ keys, args });
+      return new Map(keys.map((key) => [key, `value:${key}`]));
+    });
+    const answers = await Promise.all([batch.get('a', 'entry 1'), batch.get('b'), batch.get('a', 'entry 2')]);
+    expect(answers).toEqual(['value:a', 'value:b', 'value:a']);
+    expect(seen).toHaveLength(1);
+    expect(seen[0]?.keys).toEqual(['a', 'b']);
+    expect([...(seen[0]?.args ?? [])].sort()).toEqual(['entry 1', 'entry 2', undefined]);
+  });
+
   it('remembers nothing: the next turn loads again', async () => {
     const { calls, load } = recordingLoad();
     const batch = TurnBatch.ofBatches(load);

@@ -28,11 +28,18 @@ export class TurnBatch<V, A = undefined> {
    * One `load` per turn for all of its keys (each once); a key `load` did not find answers
    * undefined, and a failed load fails every lookup of its batch.
    */
-  static ofBatches<V>(load: (keys: string[]) => Promise<Map<string, V>>): TurnBatch<V | undefined> {
-    return new TurnBatch<V | undefined>((batch) => {
+  static ofBatches<V, A = undefined>(
+    load: (keys: string[], args: A[]) => Promise<Map<string, V>>,
+  ): TurnBatch<V | undefined, A> {
+    return new TurnBatch<V | undefined, A>((batch) => {
       // Called inside the promise chain, so a load that throws at once still only rejects.
       Promise.resolve([...batch.keys()])
-        .then(load)
+        .then((keys) =>
+          load(
+            keys,
+            [...batch.values()].flatMap((waiters) => waiters.map((waiter) => waiter.arg)),
+          ),
+        )
         .then(
           (found) => {
             for (const [key, waiters] of batch) for (const waiter of waiters) waiter.resolve(found.get(key));
