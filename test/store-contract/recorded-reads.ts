@@ -30,14 +30,17 @@ export function describeRecordedReadContract(ctx: ContractContext): void {
     it('readStoredToken: reads of one turn share one record, and each writes its own entry', async () => {
       await ctx.store.insertStoredToken(newToken('tok_1'));
       await ctx.store.insertStoredToken(newToken('tok_2'));
-      const [first, again, other, missing] = await Promise.all([
+      const [first, again, other, missing, unrecorded] = await Promise.all([
         ctx.store.readStoredToken('tok_1', readEntry('audit_1', { actor: 'api_key:key_1' })),
         ctx.store.readStoredToken('tok_1', readEntry('audit_2', { actor: 'session:jti-1' })),
         ctx.store.readStoredToken('tok_2', readEntry('audit_3')),
         ctx.store.readStoredToken('tok_3', readEntry('audit_4')),
+        // A lookup that records nothing, in the same turn: it adds no entry.
+        ctx.store.findStoredToken('tok_1'),
       ]);
       expect(first?.id).toBe('tok_1');
       expect(again).toBe(first);
+      expect(unrecorded).toEqual(first);
       expect(other?.id).toBe('tok_2');
       expect(missing).toBeNull();
       const entries = (await trail()).map(({ id, actor, target }) => ({ id, actor, target }));

@@ -10,6 +10,50 @@ import type {
 import { orNull, type TableQuery } from './rows.js';
 import type { SqlQuery } from './stored-token-queries.js';
 
+/**
+ * A CTE that makes its statement's commit not wait for Postgres to flush its log to disk (the
+ * entries of token reads, written by the read's own statement): `set_config(..., true)` is SET
+ * LOCAL, for that transaction only, and a volatile call in a CTE is run, not inlined away. The
+ * commit is still made, and seen by every reader, before the statement returns; Postgres's WAL
+ * writer flushes it within three `wal_writer_delay`s (600 ms by default), or sooner with the
+ * next commit that waits. Until then a crash of the database server, not of Tessera, may take
+ * it, as a power loss may take SQLite's last commits (`synchronous = NORMAL`).
+ */
+export const UNFLUSHED = `unflushed AS (SELECT set_config('synchronous_commit', 'off', true))`;
+
+/**
+ * An INSERT of audit entries given as eight arrays (`auditColumns`) from parameter `$first`.
+ * `unflushed` joins the UNFLUSHED CTE so that it runs; `join` and `where` are added to the
+ * entries' FROM and WHERE; `target` is the SQL of the target column (the entry's own by default).
+ */
+export function insertAuditSql(
+  s: string,
+  first: number,
+  { unflushed = false, join = '', where = '', target = 'entry.target' } = {},
+): string {
+  const $ = (i: number) => `$${first + i}`;
+  return `INSERT INTO ${s}.audit_log (id, at_ms, action, actor, ip, user_agent, target, reason)
+       SELECT entry.id, entry.at_ms, entry.action, entry.actor, entry.ip, entry.user_agent, ${target}, entry.reason
+       FROM unnest(${$(0)}::text[], ${$(1)}::bigint[], ${$(2)}::text[], ${$(3)}::text[],
+                   ${$(4)}::text[], ${$(5)}::text[], ${$(6)}::text[], ${$(7)}::text[])
+         AS entry (id, at_ms, action, actor, ip, user_agent, target, reason)${unflushed ? ' CROSS JOIN unflushed' : ''}${join === '' ? '' : ` ${join}`}${where === '' ? '' : ` WHERE ${where}`}`;
+}
+
+/** The entries as the eight arrays `insertAuditSql` takes, in its order. */
+export function auditColumns(entries: readonly AuditEntry[]): unknown[] {
+  const column = <K extends keyof AuditEntry>(field: K) => entries.map((entry) => entry[field]);
+  return [
+    column('id'),
+    column('atMs'),
+    column('action'),
+    column('actor'),
+    column('ip'),
+    column('userAgent'),
+    column('target'),
+    column('reason'),
+  ];
+}
+
 interface ApiKeyRow {
   id: string;
   name: string;
@@ -133,40 +177,10 @@ export class PostgresAccessTables {
     );
   }
 
-  /**
-   * One statement for the whole batch: all the entries or none. Committed, and so seen by every
-   * reader of the trail, before it resolves. With `waitForDisk: false` (the entries of token
-   * reads) the commit does not also wait for Postgres to flush its log to disk: the statement
-   * sets `synchronous_commit = off` for its own transaction only, and Postgres's WAL writer
-   * flushes the entries within three `wal_writer_delay`s (600 ms by default), or sooner with
-   * the next commit that waits. Until then a crash of the database server, not of Tessera, may
-   * take them, as a power loss may take SQLite's last commits (`synchronous = NORMAL`).
-   */
-  async appendAudit(
-    entries: readonly AuditEntry[],
-    { waitForDisk = true }: { waitForDisk?: boolean } = {},
-  ): Promise<void> {
+  /** One statement for the whole batch: all the entries or none. */
+  async appendAudit(entries: readonly AuditEntry[]): Promise<void> {
     if (entries.length === 0) return;
-    const column = <K extends keyof AuditEntry>(field: K) => entries.map((entry) => entry[field]);
-    // set_config(..., true) is SET LOCAL; a volatile call in a CTE is run, not inlined away.
-    const unflushed = waitForDisk
-      ? ''
-      : `WITH unflushed AS (SELECT set_config('synchronous_commit', 'off', true)) `;
-    await this.query(
-      `${unflushed}INSERT INTO ${this.s}.audit_log (id, at_ms, action, actor, ip, user_agent, target, reason)
-       SELECT entry.* FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[],
-                                  $7::text[], $8::text[]) AS entry${waitForDisk ? '' : ' CROSS JOIN unflushed'}`,
-      [
-        column('id'),
-        column('atMs'),
-        column('action'),
-        column('actor'),
-        column('ip'),
-        column('userAgent'),
-        column('target'),
-        column('reason'),
-      ],
-    );
+    await this.query(insertAuditSql(this.s, 1), auditColumns(entries));
   }
 
   async listAudit(query: AuditQuery): Promise<{ items: AuditEntry[]; total: number }> {

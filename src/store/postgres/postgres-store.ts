@@ -2,8 +2,6 @@ import { Client, Pool, type PoolClient, type QueryConfig, type QueryResult, type
 import { secondsFromMs } from '../../clock.js';
 import type { BackendConfig } from '../../config.js';
 import { ChangeFeed } from '../feed/change-feed.js';
-import { GroupWrites } from '../group-writes.js';
-import { recordRead } from '../recorded-read.js';
 import type {
   ApiKeyRecord,
   AuditEntry,
@@ -298,7 +296,7 @@ export class PostgresStore implements Store {
   }
 
   readStoredToken(id: string, entry: AuditEntry): Promise<StoredToken | null> {
-    return recordRead(this.findStoredToken(id), entry, this.writeReadEntry);
+    return this.storedTokens.readStoredToken(id, entry);
   }
 
   readCurrentStoredToken(
@@ -306,21 +304,8 @@ export class PostgresStore implements Store {
     userId: string | undefined,
     entry: AuditEntry,
   ): Promise<StoredToken | null> {
-    return recordRead(this.findCurrentStoredToken(nowMs, userId), entry, this.writeReadEntry);
+    return this.storedTokens.readCurrentStoredToken(nowMs, userId, entry);
   }
-
-  /**
-   * A read's entry, written after its read: not in the read's statement. Measured (A/B, 16
-   * connections), one statement that read and inserted the turn's entries (a data-modifying
-   * WITH) served 10 to 20% fewer reads by id than a read and then a group commit of the
-   * entries. The entries are committed before the read is answered, without waiting for the
-   * disk (`appendAudit`'s `waitForDisk` says what that risks): waiting for the disk, the flush
-   * (about 1 ms) was most of a read's time, and reads by id served 33 to 39% fewer requests.
-   */
-  private readonly readEntries = new GroupWrites<AuditEntry>((entries) =>
-    this.access.appendAudit(entries, { waitForDisk: false }),
-  );
-  private readonly writeReadEntry = (entry: AuditEntry) => this.readEntries.add(entry);
 
   updateStoredToken(id: string, patch: StoredTokenPatch): Promise<StoredToken | null> {
     return this.storedTokens.updateStoredToken(id, patch);

@@ -1,5 +1,12 @@
 import { currentReadsOfTurn, pagesOfTurn, TurnBatch } from '../turn-batch.js';
-import type { StoredToken, StoredTokenPage, StoredTokenPatch, StoredTokenQuery } from '../types.js';
+import type {
+  AuditEntry,
+  StoredToken,
+  StoredTokenPage,
+  StoredTokenPatch,
+  StoredTokenQuery,
+} from '../types.js';
+import { auditColumns, insertAuditSql, UNFLUSHED } from './access.js';
 import {
   type ListedRow,
   type StoredTokenRow,
@@ -7,7 +14,7 @@ import {
   toListedStoredToken,
   toStoredToken,
 } from './rows.js';
-import { currentStoredTokenQuery, listStoredTokensQuery } from './stored-token-queries.js';
+import { currentStoredTokenQuery, listStoredTokensQuery, type SqlQuery } from './stored-token-queries.js';
 
 /**
  * Stored tokens on Postgres: each method one statement. Clearing and purging run as repeated
@@ -45,15 +52,29 @@ export class PostgresStoredTokenTables {
   /**
    * The lookups by id of one event-loop turn, answered by one statement: Postgres runs one
    * index scan for them, on one pooled connection, where each would take a connection, a
-   * round trip and a statement of its own.
+   * round trip and a statement of its own. The same statement writes the entries of the
+   * recorded lookups (`readStoredToken`) whose token it finds, committed without waiting for
+   * the disk (UNFLUSHED). Measured (A/B, 16 connections): a read and then a group commit of the
+   * entries served 33 to 39% fewer reads by id when the commit waited for the disk (about 1 ms a
+   * flush), and 10 to 17% fewer than this one statement when it did not; one statement whose commit
+   * waited for the disk served 10 to 20% fewer than the read and group commit. An entry that
+   * cannot be written fails the statement, and so every lookup by id of its turn.
    */
-  private readonly lookups = TurnBatch.ofBatches<StoredToken>(async (ids) => {
-    const { rows } = await this.query<StoredTokenRow>(
-      `SELECT * FROM ${this.s}.stored_tokens WHERE id = ANY($1::text[])`,
-      [ids],
-    );
-    return new Map(rows.map((row) => [row.id, toStoredToken(row)]));
-  });
+  private readonly lookups = TurnBatch.ofBatches<StoredToken, AuditEntry | undefined>(
+    async (ids, entries) => {
+      const { rows } = await this.findRecording(
+        { text: `SELECT * FROM ${this.s}.stored_tokens WHERE id = ANY($1::text[])`, values: [ids] },
+        entries,
+        { where: 'entry.target IN (SELECT id FROM found)' },
+      );
+      return new Map(rows.map((row) => [row.id, toStoredToken(row)]));
+    },
+  );
+
+  /** The token and, when it is there, its read's entry (naming it) written in the same statement. */
+  async readStoredToken(id: string, entry: AuditEntry): Promise<StoredToken | null> {
+    return (await this.lookups.get(id, { ...entry, target: id })) ?? null;
+  }
 
   listStoredTokens(query: StoredTokenQuery): Promise<StoredTokenPage> {
     return this.pages(query);
@@ -73,12 +94,48 @@ export class PostgresStoredTokenTables {
     return this.currentReads(nowMs, userId);
   }
 
-  /** The current-token lookups of one turn, one statement per distinct millisecond and user. */
-  private readonly currentReads = currentReadsOfTurn(async (nowMs, userId) => {
-    const { text, values } = currentStoredTokenQuery(this.s, nowMs, userId);
-    const { rows } = await this.query<StoredTokenRow>(text, values);
-    return rows[0] === undefined ? null : toStoredToken(rows[0]);
-  });
+  /** The current token and, when there is one, the read's entry naming it, in one statement. */
+  readCurrentStoredToken(
+    nowMs: number,
+    userId: string | undefined,
+    entry: AuditEntry,
+  ): Promise<StoredToken | null> {
+    return this.currentReads(nowMs, userId, entry);
+  }
+
+  /**
+   * The current-token lookups of one turn, one statement per distinct millisecond and user,
+   * which also writes the entries of the recorded ones (`readCurrentStoredToken`), naming the
+   * token found, as `lookups` does.
+   */
+  private readonly currentReads = currentReadsOfTurn<StoredToken | null, AuditEntry | undefined>(
+    async (nowMs, userId, entries) => {
+      const { rows } = await this.findRecording(currentStoredTokenQuery(this.s, nowMs, userId), entries, {
+        join: 'CROSS JOIN found',
+        target: 'found.id',
+      });
+      return rows[0] === undefined ? null : toStoredToken(rows[0]);
+    },
+  );
+
+  /**
+   * The token rows `find` selects, alone when no lookup brought an entry; else in one statement
+   * with the INSERT of the entries (UNFLUSHED), which `tie` says how to tie to the rows
+   * found (as `found`): a token read is recorded only when its token is there.
+   */
+  private findRecording(
+    find: SqlQuery,
+    entries: (AuditEntry | undefined)[],
+    tie: { where?: string; join?: string; target?: string },
+  ) {
+    const recorded = entries.filter((entry) => entry !== undefined);
+    if (recorded.length === 0) return this.query<StoredTokenRow>(find.text, find.values);
+    const insert = insertAuditSql(this.s, find.values.length + 1, { unflushed: true, ...tie });
+    return this.query<StoredTokenRow>(
+      `WITH found AS (${find.text}), ${UNFLUSHED}, recorded AS (${insert}) SELECT * FROM found`,
+      [...find.values, ...auditColumns(recorded)],
+    );
+  }
 
   async updateStoredToken(id: string, patch: StoredTokenPatch): Promise<StoredToken | null> {
     const { rows } = await this.query<StoredTokenRow>(
