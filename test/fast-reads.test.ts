@@ -249,8 +249,12 @@ describe('stored-token reads answered before Fastify routes them', () => {
 
     // A read that fails slowly is timed from its arrival: its log line is a slow request's.
     const open = holdReads();
+    const slowBefore = calls('readStoredToken');
     const slow = get(`${STORAGE_BASE}/${missing}`, key);
-    await new Promise((resolve) => setTimeout(resolve, 150));
+    // Held from the moment the read reaches the store, which is after the request arrived.
+    await waitUntil('the slow read reaches the store', () => calls('readStoredToken') > slowBefore || null);
+    // A little over 150 ms: a timer may fire a fraction of a millisecond early.
+    await new Promise((resolve) => setTimeout(resolve, 160));
     open();
     expect((await slow).status).toBe(404);
     // The line is written once the answer is finished, which the client may see first.
