@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { buildLine, codeCacheFile, loadCommonJs } from '../src/cli/code-cache.js';
+import { buildLine, codeCacheFile, loadCommonJs, readSource } from '../src/cli/code-cache.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -93,6 +93,26 @@ describe('loadCommonJs: a CommonJS bundle with the code cache of its build', () 
     const loaded = loadCommonJs(bundle(null, BODY));
     expect(loaded.codeCache()).toBeNull();
     expect(loaded.cacheUsed).toBe(false);
+  });
+
+  it('reads a file of ASCII alone and a file with other characters as the same UTF-8 text', () => {
+    const ascii = bundle(null, BODY);
+    expect(readSource(ascii)).toBe(readFileSync(ascii, 'utf8'));
+    // Two-byte, three-byte and four-byte UTF-8: decoded as Latin-1, each would be longer.
+    const other = bundle(null, "module.exports = 'Grüße, 東京, 🔑';\n");
+    expect(readSource(other)).toBe(readFileSync(other, 'utf8'));
+    expect(loadCommonJs(other).exports).toBe('Grüße, 東京, 🔑');
+  });
+
+  it('loads a bundle with characters outside ASCII from its cache, and answers the same', () => {
+    const id = newId();
+    const body = "module.exports = ['ä', '€', '𝄞'].join('');\n";
+    const cache = loadCommonJs(bundle(id, body)).codeCache() as Buffer;
+    const file = bundle(id, body);
+    writeFileSync(codeCacheFile(file), cache);
+    const loaded = loadCommonJs<string>(file);
+    expect(loaded.cacheUsed).toBe(true);
+    expect(loaded.exports).toBe('ä€𝄞');
   });
 
   it('runs in strict mode, as the ES module bundle did', () => {

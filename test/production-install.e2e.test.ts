@@ -1,5 +1,6 @@
+import { isAscii } from 'node:buffer';
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -108,6 +109,8 @@ describe('production install: npm ci && npm run build && npm prune --omit=dev &&
 
   it("the build made the server bundle's code cache, and loading the server uses it", () => {
     expect(existsSync(join(clone, 'dist/server.cjs.cache'))).toBe(true);
+    // ASCII alone, so each start reads it without UTF-8 decoding (src/cli/code-cache.ts).
+    expect(isAscii(readFileSync(join(clone, 'dist/server.cjs')))).toBe(true);
     const used = execFileSync(
       process.execPath,
       [

@@ -1,3 +1,4 @@
+import { isAscii } from 'node:buffer';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
@@ -18,6 +19,16 @@ import { Script } from 'node:vm';
  * architecture and V8's cache tag; a cache whose line differs in anything is not used, and the
  * bundle is compiled as it would be without one.
  */
+
+/**
+ * The text of `file`, read as UTF-8. A file of ASCII alone (the bundle is built so) is decoded
+ * as Latin-1, which for ASCII gives the same string: a copy of the bytes, where V8's UTF-8
+ * decoding of the 2 MB bundle took about 9 ms more of every start here.
+ */
+export function readSource(file: string): string {
+  const bytes = readFileSync(file);
+  return bytes.toString(isAscii(bytes) ? 'latin1' : 'utf8');
+}
 
 /** The bundle's first line. */
 const BUILD_LINE = /^\/\/ tessera build ([0-9a-f]{32})\n/;
@@ -47,7 +58,7 @@ export interface LoadedBundle<T> {
  * run this way has no module loader (the bundler makes each one a `require`).
  */
 export function loadCommonJs<T>(file: string): LoadedBundle<T> {
-  const source = readFileSync(file, 'utf8');
+  const source = readSource(file);
   const id = BUILD_LINE.exec(source)?.[1];
   let cachedData: Buffer | undefined;
   if (id !== undefined) {
