@@ -74,6 +74,79 @@ describe('TurnBatch.ofBatches', () => {
     expect(await Promise.all([first, second])).toEqual(['A', 'B']);
   });
 
+  it('with inFlight 1: lookups of the turns that end while a load runs go together in the next, once it settles', async () => {
+    const calls: string[][] = [];
+    const gates: (() => void)[] = [];
+    const batch = TurnBatch.ofBatches(
+      async (keys: string[]) => {
+        calls.push(keys);
+        await new Promise<void>((resolve) => gates.push(resolve));
+        return new Map(keys.map((key) => [key, key.toUpperCase()]));
+      },
+      { inFlight: 1 },
+    );
+    const turn = () => new Promise((resolve) => setImmediate(resolve));
+    const first = batch.get('a');
+    await turn();
+    expect(calls).toEqual([['a']]);
+    // Three turns' lookups while the first load runs: none starts a load of its own.
+    const held = [batch.get('b')];
+    await turn();
+    held.push(batch.get('c'), batch.get('b'));
+    await turn();
+    held.push(batch.get('d'));
+    await turn();
+    expect(calls).toEqual([['a']]);
+    gates.shift()?.();
+    expect(await first).toBe('A');
+    await turn();
+    expect(calls).toEqual([['a'], ['b', 'c', 'd']]);
+    // A lookup made while the second load runs waits for it too.
+    const after = batch.get('e');
+    await turn();
+    expect(calls).toHaveLength(2);
+    gates.shift()?.();
+    expect(await Promise.all(held)).toEqual(['B', 'C', 'B', 'D']);
+    await turn();
+    expect(calls).toEqual([['a'], ['b', 'c', 'd'], ['e']]);
+    gates.shift()?.();
+    expect(await after).toBe('E');
+  });
+
+  it('with inFlight 1: a failed load lets the held lookups load, and gives the load when the first of them was made', async () => {
+    const sinces: number[] = [];
+    let fail = true;
+    let release: () => void = () => undefined;
+    const batch = TurnBatch.ofBatches(
+      async (keys: string[], _args: undefined[], since: number) => {
+        sinces.push(since);
+        await new Promise<void>((resolve) => {
+          release = resolve;
+        });
+        if (fail) throw new Error('store down');
+        return new Map(keys.map((key) => [key, key]));
+      },
+      { inFlight: 1 },
+    );
+    const before = performance.now();
+    const first = batch.get('a');
+    await new Promise((resolve) => setImmediate(resolve));
+    const heldAt = performance.now();
+    const held = batch.get('b');
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    release();
+    await expect(first).rejects.toThrow('store down');
+    fail = false;
+    await new Promise((resolve) => setImmediate(resolve));
+    release();
+    expect(await held).toBe('b');
+    expect(sinces).toHaveLength(2);
+    expect(sinces[0]).toBeGreaterThanOrEqual(before);
+    // The held batch's time is when its lookup was made, not when its load began (30 ms later).
+    expect(sinces[1]).toBeGreaterThanOrEqual(heldAt);
+    expect(sinces[1]).toBeLessThan(heldAt + 25);
+  });
+
   it('fails every lookup of a batch whose load failed, and the next turn loads again', async () => {
     let fail = true;
     const batch = TurnBatch.ofBatches(async (keys: string[]) => {

@@ -15,40 +15,59 @@ interface Waiter<V, A> {
  *
  * A lookup waits for the end of its turn (setImmediate, after the turn's I/O callbacks and
  * their promise jobs), so its read starts after every write answered before the lookup was
- * made; it never waits for another turn's batch. Nothing is remembered between turns. Lookups
- * of one key in one turn share the answer, or the error. A lookup may bring a value of its own
- * (`A`: the audit entry of a recorded read), which the read is given with the others of its key.
+ * made. With `ofBatches`' `inFlight`, a turn's lookups that find that many batches still
+ * running wait for one to settle, joined by the lookups of the turns until then: they go in
+ * the next batch, which still starts after every write answered before any of them was made.
+ * Nothing is remembered between batches. Lookups of one key in one batch share the answer, or
+ * the error. A lookup may bring a value of its own (`A`: the audit entry of a recorded read),
+ * which the read is given with the others of its key.
  */
 export class TurnBatch<V, A = undefined> {
   private waiting = new Map<string, Waiter<V, A>[]>();
+  /** When the first of the waiting lookups was made (performance.now()). */
+  private waitingSince = 0;
+  /** Batches answered and not settled yet (counted for `inFlight`). */
+  private running = 0;
+  /** The waiting lookups' turn has ended: they wait for a running batch to settle. */
+  private held = false;
 
-  private constructor(private readonly answer: (batch: Map<string, Waiter<V, A>[]>) => void) {}
+  private constructor(
+    private readonly answer: (batch: Map<string, Waiter<V, A>[]>, since: number) => Promise<void> | void,
+    private readonly inFlight = Number.POSITIVE_INFINITY,
+  ) {}
 
   /**
    * One `load` per turn for all of its keys (each once); a key `load` did not find answers
-   * undefined, and a failed load fails every lookup of its batch.
+   * undefined, and a failed load fails every lookup of its batch. `since` is when the batch's
+   * first lookup was made, for a deadline that counts the wait. With `inFlight`, at most that
+   * many loads run at once (see the class).
    */
   static ofBatches<V, A = undefined>(
-    load: (keys: string[], args: A[]) => Promise<Map<string, V>>,
+    load: (keys: string[], args: A[], since: number) => Promise<Map<string, V>>,
+    { inFlight = Number.POSITIVE_INFINITY }: { inFlight?: number } = {},
   ): TurnBatch<V | undefined, A> {
-    return new TurnBatch<V | undefined, A>((batch) => {
-      // Called inside the promise chain, so a load that throws at once still only rejects.
-      Promise.resolve([...batch.keys()])
-        .then((keys) =>
-          load(
-            keys,
-            [...batch.values()].flatMap((waiters) => waiters.map((waiter) => waiter.arg)),
+    return new TurnBatch<V | undefined, A>(
+      (batch, since) =>
+        // Called inside the promise chain, so a load that throws at once still only rejects.
+        Promise.resolve([...batch.keys()])
+          .then((keys) =>
+            load(
+              keys,
+              [...batch.values()].flatMap((waiters) => waiters.map((waiter) => waiter.arg)),
+              since,
+            ),
+          )
+          .then(
+            (found) => {
+              for (const [key, waiters] of batch)
+                for (const waiter of waiters) waiter.resolve(found.get(key));
+            },
+            (error: unknown) => {
+              for (const waiters of batch.values()) for (const waiter of waiters) waiter.reject(error);
+            },
           ),
-        )
-        .then(
-          (found) => {
-            for (const [key, waiters] of batch) for (const waiter of waiters) waiter.resolve(found.get(key));
-          },
-          (error: unknown) => {
-            for (const waiters of batch.values()) for (const waiter of waiters) waiter.reject(error);
-          },
-        );
-    });
+      inFlight,
+    );
   }
 
   /**
@@ -84,7 +103,11 @@ export class TurnBatch<V, A = undefined> {
    */
   get(key: string, ...[arg]: A extends undefined ? [] : [A]): Promise<V> {
     return new Promise((resolve, reject) => {
-      if (this.waiting.size === 0) setImmediate(() => this.flush());
+      if (this.waiting.size === 0) {
+        this.waitingSince = performance.now();
+        // Held lookups are flushed when a running batch settles, not at the end of a turn.
+        if (!this.held) setImmediate(() => this.flush());
+      }
       const waiter = { resolve, reject, arg: arg as A };
       const waiters = this.waiting.get(key);
       if (waiters === undefined) this.waiting.set(key, [waiter]);
@@ -93,9 +116,21 @@ export class TurnBatch<V, A = undefined> {
   }
 
   private flush(): void {
+    if (this.running >= this.inFlight) {
+      this.held = true;
+      return;
+    }
+    this.held = false;
     const batch = this.waiting;
     this.waiting = new Map();
-    this.answer(batch);
+    const answered = this.answer(batch, this.waitingSince);
+    if (answered === undefined) return;
+    this.running++;
+    // `answered` never rejects: ofBatches settles every lookup either way.
+    void answered.then(() => {
+      this.running--;
+      if (this.held) this.flush();
+    });
   }
 }
 
