@@ -1,4 +1,4 @@
-import { Pool } from 'pg';
+import { Client, Pool } from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { StoreUnavailableError } from '../src/errors.js';
 import { feedChannel } from '../src/store/postgres/feed-transport.js';
@@ -352,6 +352,83 @@ await describeWithService(
           expect(statements).toHaveLength(2);
         } finally {
           await pool.end();
+        }
+      });
+
+      /** This schema's statements that wait on a lock. */
+      const lockWaiters = async (schema: string) =>
+        Number(
+          (
+            await adminQuery<{ n: string }>(
+              `SELECT count(*) AS n FROM pg_stat_activity
+               WHERE wait_event_type = 'Lock' AND strpos(query, $1) > 0`,
+              [`${quoteIdentifier(schema)}.stored_tokens`],
+            )
+          )[0]?.n,
+        );
+
+      /** A store on a new schema with tok_a, and a transaction of its own holding its audit log. */
+      async function auditLogLocked() {
+        const schema = uniqueName('tessera_test');
+        const store = track(schema);
+        await store.migrate();
+        await store.insertStoredToken(newToken('tok_a'));
+        const locker = new Client({ connectionString: TEST_DATABASE_URL });
+        await locker.connect();
+        await locker.query('BEGIN');
+        await locker.query(`LOCK TABLE ${quoteIdentifier(schema)}.audit_log IN ACCESS EXCLUSIVE MODE`);
+        const read = (n: number) =>
+          store.readStoredToken(
+            'tok_a',
+            auditEntry(`audit_${n}`, { atMs: T0 + n, action: 'storage.read_token' }),
+          );
+        // A read's statement writes its entry, so it waits on the lock.
+        const first = read(1);
+        await waitUntil('the first read to wait on the lock', async () => (await lockWaiters(schema)) === 1, {
+          timeoutMs: 800,
+          intervalMs: 10,
+        });
+        return { schema, store, locker, read, first };
+      }
+
+      it("reads by id run one statement at a time: later turns' reads wait for it, then go in one statement", async () => {
+        const { schema, store, locker, read, first } = await auditLogLocked();
+        try {
+          const held = [read(2)];
+          await new Promise((resolve) => setImmediate(resolve));
+          held.push(read(3), read(4));
+          await new Promise((resolve) => setTimeout(resolve, 100));
+          // Still one statement: the later reads wait in Tessera, not beside it on the lock.
+          expect(await lockWaiters(schema)).toBe(1);
+          await locker.query('ROLLBACK');
+          expect((await first)?.id).toBe('tok_a');
+          expect((await Promise.all(held)).map((token) => token?.id)).toEqual(['tok_a', 'tok_a', 'tok_a']);
+          const { items } = await store.listAudit({ offset: 0, limit: 10 });
+          expect(items.map((item) => item.id).sort()).toEqual(['audit_1', 'audit_2', 'audit_3', 'audit_4']);
+        } finally {
+          await locker.end();
+        }
+      });
+
+      it('a read held behind a stalled statement fails by the deadline counted from when it was made', async () => {
+        const { store, locker, read, first } = await auditLogLocked();
+        try {
+          const held = read(2);
+          // The first statement is cancelled by the server (statement_timeout, 1 s). The held
+          // read's statement starts then with what is left of its own 1.5 s, about 0.5 s: its
+          // client deadline ends it before the server's 1 s would.
+          await expect(first).rejects.toThrow(StoreUnavailableError);
+          const error = await held.then(
+            () => null,
+            (reason: unknown) => reason,
+          );
+          expect(error).toBeInstanceOf(StoreUnavailableError);
+          expect(String((error as Error).cause)).toMatch(/Query read timeout/);
+          await locker.query('ROLLBACK');
+          expect((await read(3))?.id).toBe('tok_a');
+          expect((await store.findStoredToken('tok_a'))?.id).toBe('tok_a');
+        } finally {
+          await locker.end();
         }
       });
     });

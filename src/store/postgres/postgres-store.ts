@@ -1,6 +1,7 @@
 import { Client, Pool, type PoolClient, type QueryConfig, type QueryResult, type QueryResultRow } from 'pg';
 import { secondsFromMs } from '../../clock.js';
 import type { BackendConfig } from '../../config.js';
+import { StoreUnavailableError } from '../../errors.js';
 import { ChangeFeed } from '../feed/change-feed.js';
 import type {
   ApiKeyRecord,
@@ -102,15 +103,18 @@ export class PostgresStore implements Store {
 
   /**
    * One statement on a pooled connection, answered within POSTGRES_DEADLINES.callMs of the
-   * call, connecting included. A connection whose statement failed is dropped, as pool.query
-   * does: after a missed deadline it may still be busy, or silent.
+   * call, connecting included; of `since` instead when given (the first lookup of a batch that
+   * waited for another: the wait counts). A connection whose statement failed is dropped, as
+   * pool.query does: after a missed deadline it may still be busy, or silent.
    */
   private async query<R extends QueryResultRow>(
     text: string,
     values?: unknown[],
-    { prepared = true }: { prepared?: boolean } = {},
+    { prepared = true, since }: { prepared?: boolean; since?: number } = {},
   ): Promise<QueryResult<R>> {
-    const deadline = performance.now() + POSTGRES_DEADLINES.callMs;
+    const deadline = (since ?? performance.now()) + POSTGRES_DEADLINES.callMs;
+    if (deadline <= performance.now())
+      throw new StoreUnavailableError('postgres', new Error('the call deadline passed while it waited'));
     let client: PoolClient;
     try {
       client = await this.pool.connect();

@@ -3,12 +3,13 @@ import type { ListedStoredToken, SessionRecord, StoredToken } from '../types.js'
 
 /**
  * How the table classes (access.ts, sessions.ts, stored-tokens.ts) run a statement: the
- * store's `query`, with its deadline, prepared once per connection unless `prepared: false`.
+ * store's `query`, with its deadline (counted from `since` when given), prepared once per
+ * connection unless `prepared: false`.
  */
 export type TableQuery = <R extends QueryResultRow>(
   text: string,
   values?: unknown[],
-  options?: { prepared?: boolean },
+  options?: { prepared?: boolean; since?: number },
 ) => Promise<QueryResult<R>>;
 
 // Rows as pg returns them: bigint columns arrive as strings and are parsed here, so only
