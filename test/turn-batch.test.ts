@@ -147,6 +147,14 @@ describe('TurnBatch.ofBatches', () => {
     expect(sinces[1]).toBeLessThan(heldAt + 25);
   });
 
+  it('refuses an inFlight that is not a whole number of at least 1 (or Infinity)', () => {
+    const load = async () => new Map<string, string>();
+    for (const inFlight of [0, -1, 1.5, Number.NaN])
+      expect(() => TurnBatch.ofBatches(load, { inFlight })).toThrow(RangeError);
+    expect(() => TurnBatch.ofBatches(load, { inFlight: 2 })).not.toThrow();
+    expect(() => TurnBatch.ofBatches(load, { inFlight: Number.POSITIVE_INFINITY })).not.toThrow();
+  });
+
   it('fails every lookup of a batch whose load failed, and the next turn loads again', async () => {
     let fail = true;
     const batch = TurnBatch.ofBatches(async (keys: string[]) => {

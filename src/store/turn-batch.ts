@@ -34,7 +34,10 @@ export class TurnBatch<V, A = undefined> {
   private constructor(
     private readonly answer: (batch: Map<string, Waiter<V, A>[]>, since: number) => Promise<void> | void,
     private readonly inFlight = Number.POSITIVE_INFINITY,
-  ) {}
+  ) {
+    if (!(inFlight === Number.POSITIVE_INFINITY || (Number.isInteger(inFlight) && inFlight >= 1)))
+      throw new RangeError(`inFlight must be a whole number of at least 1, or Infinity; got ${inFlight}`);
+  }
 
   /**
    * One `load` per turn for all of its keys (each once); a key `load` did not find answers
@@ -126,11 +129,12 @@ export class TurnBatch<V, A = undefined> {
     const answered = this.answer(batch, this.waitingSince);
     if (answered === undefined) return;
     this.running++;
-    // `answered` never rejects: ofBatches settles every lookup either way.
-    void answered.then(() => {
+    // However the batch ended, its place is given up (`answered` settles its lookups either way).
+    const settled = () => {
       this.running--;
       if (this.held) this.flush();
-    });
+    };
+    answered.then(settled, settled);
   }
 }
 
