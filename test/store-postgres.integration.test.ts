@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { StoreUnavailableError } from '../src/errors.js';
 import { feedChannel } from '../src/store/postgres/feed-transport.js';
 import { postgresMigrations, quoteIdentifier } from '../src/store/postgres/migrations.js';
+import { connectWithin } from '../src/store/postgres/pool-connect.js';
 import { PostgresStore } from '../src/store/postgres/postgres-store.js';
 import { PostgresStoredTokenTables } from '../src/store/postgres/stored-tokens.js';
 import { auditEntry, newToken, RecordingListener, readsAmongOthers } from './store-contract/support.js';
@@ -385,11 +386,32 @@ await describeWithService(
         // A read's statement writes its entry, so it waits on the lock.
         const first = read(1);
         await waitUntil('the first read to wait on the lock', async () => (await lockWaiters(schema)) === 1, {
-          timeoutMs: 800,
+          timeoutMs: 400,
           intervalMs: 10,
         });
         return { schema, store, locker, read, first };
       }
+
+      it('connectWithin: a connection the pool cannot give in time fails the call as unavailable, and goes back to the pool when it comes', async () => {
+        const pool = new Pool({ connectionString: TEST_DATABASE_URL, max: 1 });
+        try {
+          const only = await pool.connect();
+          const began = performance.now();
+          await expect(connectWithin(pool, 100)).rejects.toThrow(StoreUnavailableError);
+          expect(performance.now() - began).toBeLessThan(1000);
+          // The connect still waiting in the pool gets the connection, and hands it straight back.
+          only.release();
+          await waitUntil('the connection to be back in the pool', async () => pool.idleCount === 1, {
+            timeoutMs: 2000,
+          });
+          expect(pool.waitingCount).toBe(0);
+          const again = await connectWithin(pool, 1000);
+          expect((await again.query<{ one: number }>('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+          again.release();
+        } finally {
+          await pool.end();
+        }
+      });
 
       it("reads by id run one statement at a time: later turns' reads wait for it, then go in one statement", async () => {
         const { schema, store, locker, read, first } = await auditLogLocked();

@@ -21,7 +21,10 @@ export const POSTGRES_DEADLINES = {
   /**
    * `statement_timeout`, set on every connection: a server that is alive but slow (a lock
    * wait, a long scan) cancels the statement itself, with an error the connection survives,
-   * before the client's deadline would drop it.
+   * before the client's deadline would drop it. A batch of reads by id that waited for
+   * another starts with less than this left of its call, and its client deadline may come
+   * first: the connection is then dropped, and the server may still finish the statement
+   * (its entries recorded, the caller answered 503).
    */
   statementMs: 1000,
   /**

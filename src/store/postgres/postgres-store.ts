@@ -22,6 +22,7 @@ import { PostgresAccessTables } from './access.js';
 import { MIGRATION_DEADLINES, POSTGRES_DEADLINES } from './deadlines.js';
 import { feedChannel, PostgresFeedTransport } from './feed-transport.js';
 import { applyPostgresMigrations, quoteIdentifier } from './migrations.js';
+import { connectWithin } from './pool-connect.js';
 import type { TableQuery } from './rows.js';
 import { PostgresSessionTables } from './sessions.js';
 import { PostgresStoredTokenTables } from './stored-tokens.js';
@@ -103,9 +104,10 @@ export class PostgresStore implements Store {
 
   /**
    * One statement on a pooled connection, answered within POSTGRES_DEADLINES.callMs of the
-   * call, connecting included; of `since` instead when given (the first lookup of a batch that
-   * waited for another: the wait counts). A connection whose statement failed is dropped, as
-   * pool.query does: after a missed deadline it may still be busy, or silent.
+   * call, connecting included; of `since` instead when given (a batch of reads by id passes when
+   * its first lookup was made, so its wait for the end of the turn, or for a running batch,
+   * counts). A connection whose statement failed is dropped, as pool.query does: after a missed
+   * deadline it may still be busy, or silent.
    */
   private async query<R extends QueryResultRow>(
     text: string,
@@ -117,7 +119,12 @@ export class PostgresStore implements Store {
       throw new StoreUnavailableError('postgres', new Error('the call deadline passed while it waited'));
     let client: PoolClient;
     try {
-      client = await this.pool.connect();
+      const left = deadline - performance.now();
+      // The pool bounds a connect by connectMs; a call with less left is bounded by what is left.
+      client =
+        left >= POSTGRES_DEADLINES.connectMs
+          ? await this.pool.connect()
+          : await connectWithin(this.pool, left);
     } catch (error) {
       throw toStoreError(error);
     }
