@@ -17,12 +17,12 @@ import {
 import { currentStoredTokenQuery, listStoredTokensQuery, type SqlQuery } from './stored-token-queries.js';
 
 /**
- * How many statements of lookups by id run at once. One: measured (A/B, wrk 16 connections,
- * 2-core machine with Postgres on it), 11,679 -> 16,309 reads by id a second and 62.0 -> 53.5 us
- * of Node's CPU a read, against as many as the turns asked for; two at a time served as many
- * as no limit (11,793). Why one does so much better is not established: the reads' entries all
- * go to the high end of the audit log's index, and Postgres's backends share the two cores
- * with Node and the load.
+ * How many statements of lookups by id run at once. One: in A/Bs (wrk 16 connections, a 2-core
+ * machine with Postgres on it) 11,679 -> 16,309 reads by id a second and 62.0 -> 53.5 us of
+ * Node's CPU a read against as many as the turns asked for, and two at a time no better than
+ * no limit; later A/Bs on the same machine, noisier by then, ranged from -26% to +24% (the
+ * README's Performance section has them all). Fewer, larger statements in any case: each
+ * read's audit entry goes to the high end of the audit log's index.
  */
 export const LOOKUPS_IN_FLIGHT = 1;
 
