@@ -106,10 +106,10 @@ export class TurnBatch<V, A = undefined> {
    */
   get(key: string, ...[arg]: A extends undefined ? [] : [A]): Promise<V> {
     return new Promise((resolve, reject) => {
+      // Lookups are held only while some wait, so the first one of a new set always schedules.
       if (this.waiting.size === 0) {
         this.waitingSince = performance.now();
-        // Held lookups are flushed when a running batch settles, not at the end of a turn.
-        if (!this.held) setImmediate(() => this.flush());
+        setImmediate(() => this.flush());
       }
       const waiter = { resolve, reject, arg: arg as A };
       const waiters = this.waiting.get(key);
