@@ -114,12 +114,13 @@ export class PostgresStore implements Store {
     values?: unknown[],
     { prepared = true, since }: { prepared?: boolean; since?: number } = {},
   ): Promise<QueryResult<R>> {
-    const deadline = (since ?? performance.now()) + POSTGRES_DEADLINES.callMs;
-    if (deadline <= performance.now())
+    const now = performance.now();
+    const deadline = (since ?? now) + POSTGRES_DEADLINES.callMs;
+    const left = deadline - now;
+    if (left <= 0)
       throw new StoreUnavailableError('postgres', new Error('the call deadline passed while it waited'));
     let client: PoolClient;
     try {
-      const left = deadline - performance.now();
       // The pool bounds a connect by connectMs; a call with less left is bounded by what is left.
       client =
         left >= POSTGRES_DEADLINES.connectMs
