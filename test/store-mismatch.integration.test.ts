@@ -44,7 +44,7 @@ await describeWithService(
   'store mismatch: Redis',
   () => {
     for (const [what, layout] of [
-      ['a later key layout', '2'],
+      ['a later key layout', '3'],
       ['keys that are not a Tessera layout', 'not-a-number'],
     ] as const) {
       it(`migrate: a prefix holding ${what} is a StoreMismatchError naming the prefix`, async () => {

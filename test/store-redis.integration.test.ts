@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { StoreUnavailableError } from '../src/errors.js';
 import type { RedisBackendConfig } from '../src/store/redis/connection.js';
 import { RedisStore, type RedisStoreOptions } from '../src/store/redis/redis-store.js';
-import type { Store, StoredToken } from '../src/store/types.js';
+import type { AuditEntry, Store, StoredToken } from '../src/store/types.js';
 import { auditEntry, newSession, newToken, RecordingListener } from './store-contract/support.js';
 import { describeStoreContract } from './store-contract.js';
 import { freezableRelay } from './support/freezable-relay.js';
@@ -135,7 +135,7 @@ await describeWithService(
         // The trail's by-time index made a string: the read's script fails when it adds to it.
         const raw = new Redis(TEST_REDIS_URL);
         try {
-          await raw.set(`${config.prefix}{tessera}:audit:by-time`, 'not a sorted set');
+          await raw.set(`${config.prefix}{tessera}:audit-log:by-time`, 'not a sorted set');
         } finally {
           raw.disconnect();
         }
@@ -170,6 +170,167 @@ await describeWithService(
         expect((await store.listStoredTokensSealedWith('k2', 10)).map((token) => token.id)).toEqual([
           'tok_old_2',
         ]);
+      });
+
+      it('an audit entry is one member of the by-time set and one of its action set, no key of its own', async () => {
+        const { store, config } = await open();
+        await store.insertStoredToken(newToken('tok_a'));
+        await store.appendAudit([auditEntry('audit_1', { reason: 'a "quoted" reason, with \\ and \u00e9' })]);
+        await store.readStoredToken(
+          'tok_a',
+          auditEntry('audit_2', { action: 'storage.read_token', ip: null }),
+        );
+        const audit = (await dumpKeys(config)).filter(({ key }) => key.includes('audit'));
+        const byKey = new Map(
+          audit.map(({ key, parts, ttlMs }) => [key.slice(config.prefix.length), { parts, ttlMs }]),
+        );
+        expect([...byKey.keys()].sort()).toEqual([
+          '{tessera}:audit-log:action:login',
+          '{tessera}:audit-log:action:storage.read_token',
+          '{tessera}:audit-log:by-time',
+        ]);
+        // Members and scores: `<id> <JSON>` at atMs; the read's target is the token it found.
+        const members = byKey.get('{tessera}:audit-log:by-time')?.parts.map(String);
+        expect(members).toEqual([
+          `audit_1 {"atMs":${T0},"action":"login","actor":"admin_key","ip":"203.0.113.7","userAgent":"curl/8","reason":"a \\"quoted\\" reason, with \\\\ and \u00e9"}`,
+          String(T0),
+          `audit_2 {"atMs":${T0},"action":"storage.read_token","actor":"admin_key","userAgent":"curl/8","target":"tok_a"}`,
+          String(T0),
+        ]);
+        for (const { ttlMs } of byKey.values()) expect(ttlMs).toBe(-1);
+        expect((await store.listAudit({ offset: 0, limit: 10 })).items).toEqual([
+          auditEntry('audit_2', { action: 'storage.read_token', ip: null, target: 'tok_a' }),
+          auditEntry('audit_1', { reason: 'a "quoted" reason, with \\ and \u00e9' }),
+        ]);
+      });
+
+      it('a write trims from the sets it writes to the entries older than its first by more than the TTL', async () => {
+        const { store } = await open({ auditTtlMs: 10_000 });
+        await store.appendAudit([
+          auditEntry('audit_1', { atMs: T0 }),
+          auditEntry('audit_2', { atMs: T0 + 1, action: 'logout' }),
+        ]);
+        await store.appendAudit([auditEntry('audit_3', { atMs: T0 + 5_000 })]);
+        // T0 + 10_001: audit_1 is older than the TTL; audit_2 is exactly as old, and stays.
+        await store.appendAudit([auditEntry('audit_4', { atMs: T0 + 10_001 })]);
+        const ids = async (action?: string) =>
+          (
+            await store.listAudit({ offset: 0, limit: 10, ...(action === undefined ? {} : { action }) })
+          ).items.map((entry) => entry.id);
+        expect(await ids()).toEqual(['audit_4', 'audit_3', 'audit_2']);
+        expect(await ids('login')).toEqual(['audit_4', 'audit_3']);
+        // A set no write touched keeps its entries until the sweep or a write to it.
+        await store.appendAudit([auditEntry('audit_5', { atMs: T0 + 10_002 })]);
+        expect(await ids('logout')).toEqual(['audit_2']);
+        await store.appendAudit([auditEntry('audit_6', { atMs: T0 + 10_002, action: 'logout' })]);
+        expect(await ids('logout')).toEqual(['audit_6']);
+        expect(await ids()).toEqual(['audit_6', 'audit_5', 'audit_4', 'audit_3']);
+      });
+
+      /** Writes entries as key layout 1 did: a hash each, with its TTL, and the two id indexes. */
+      const writeLayout1Audit = async (
+        config: RedisBackendConfig,
+        entries: AuditEntry[],
+        hashless: string[] = [],
+      ) => {
+        const raw = new Redis(TEST_REDIS_URL);
+        const base = `${config.prefix}{tessera}:`;
+        try {
+          for (const entry of entries) {
+            if (!hashless.includes(entry.id)) {
+              const fields = Object.entries(entry).flatMap(([name, value]) =>
+                value === null ? [] : [name, String(value)],
+              );
+              await raw.hset(`${base}audit:${entry.id}`, ...fields);
+              await raw.pexpire(`${base}audit:${entry.id}`, 91 * 86_400_000);
+            }
+            await raw.zadd(`${base}audit:by-time`, entry.atMs, entry.id);
+            await raw.zadd(`${base}audit:action:${entry.action}`, entry.atMs, entry.id);
+          }
+        } finally {
+          raw.disconnect();
+        }
+      };
+      const legacyKeys = async (config: RedisBackendConfig) =>
+        (await dumpKeys(config))
+          .map(({ key }) => key.slice(config.prefix.length))
+          .filter((key) => key.startsWith('{tessera}:audit:'))
+          .sort();
+      const setLayout = async (config: RedisBackendConfig, layout: string) => {
+        const raw = new Redis(TEST_REDIS_URL);
+        try {
+          await raw.set(`${config.prefix}{tessera}:schema`, layout);
+        } finally {
+          raw.disconnect();
+        }
+      };
+
+      it('migrate brings key layout 1 to 2: its audit entries join the trail, every field kept', async () => {
+        const { store, config } = await open();
+        await store.appendAudit([auditEntry('audit_9', { atMs: T0 + 9, action: 'logout' })]);
+        const old = [
+          auditEntry('audit_1', { atMs: T0 + 1 }),
+          auditEntry('audit_2', { atMs: T0 + 2, action: 'storage.read_token', target: 'tok_x', ip: null }),
+          auditEntry('audit_3', { atMs: T0 + 3, reason: 'a "reason"', userAgent: null }),
+          // Its hash gone by TTL: layout 1 listed nothing for it, and neither does layout 2.
+          auditEntry('audit_4', { atMs: T0 + 4, action: 'logout' }),
+        ];
+        await writeLayout1Audit(config, old, ['audit_4']);
+        await setLayout(config, '1');
+        await store.migrate();
+        const raw = new Redis(TEST_REDIS_URL);
+        try {
+          expect(await raw.get(`${config.prefix}{tessera}:schema`)).toBe('2');
+        } finally {
+          raw.disconnect();
+        }
+        expect(await store.listAudit({ offset: 0, limit: 10 })).toEqual({
+          items: [auditEntry('audit_9', { atMs: T0 + 9, action: 'logout' }), old[2], old[1], old[0]],
+          total: 4,
+        });
+        expect((await store.listAudit({ offset: 0, limit: 10, action: 'login' })).items).toEqual([
+          old[2],
+          old[0],
+        ]);
+        expect(await store.purgeAudit(T0 + 3)).toBe(2);
+        expect((await store.listAudit({ offset: 0, limit: 10, action: 'login' })).items).toEqual([old[2]]);
+        // Layout 1 kept the ids of hashes its TTL removed in their action's set, and so does this:
+        // nothing names that action to look in.
+        expect(await legacyKeys(config)).toEqual(['{tessera}:audit:action:logout']);
+      });
+
+      it('the audit sweep moves entries a layout 1 instance writes after the migration', async () => {
+        const { store, config } = await open();
+        const late = auditEntry('audit_late', { atMs: T0 + 5, target: 'jti-1', action: 'session.revoke' });
+        await writeLayout1Audit(config, [late]);
+        expect((await store.listAudit({ offset: 0, limit: 10 })).total).toBe(0);
+        expect(await store.purgeAudit(T0)).toBe(0);
+        expect((await store.listAudit({ offset: 0, limit: 10 })).items).toEqual([late]);
+        expect((await store.listAudit({ offset: 0, limit: 10, action: 'session.revoke' })).items).toEqual([
+          late,
+        ]);
+        expect(await legacyKeys(config)).toEqual([]);
+      });
+
+      it('two instances migrating layout 1 at once move each of its entries exactly once', async () => {
+        const config = testRedisConfig(TEST_REDIS_URL, false);
+        const old = Array.from({ length: 1203 }, (_, i) =>
+          auditEntry(`audit_${String(i).padStart(4, '0')}`, {
+            atMs: T0 + i,
+            action: i % 2 === 0 ? 'login' : 'logout',
+          }),
+        );
+        await writeLayout1Audit(config, old);
+        await setLayout(config, '1');
+        const store = new RedisStore(config);
+        const other = new RedisStore(config);
+        opened.push({ store, config }, { store: other, config });
+        await Promise.all([store.migrate(), other.migrate()]);
+        const listed = await store.listAudit({ offset: 0, limit: 2000 });
+        expect(listed.total).toBe(1203);
+        expect(listed.items).toEqual([...old].reverse());
+        expect((await store.listAudit({ offset: 0, limit: 1, action: 'logout' })).total).toBe(601);
+        expect(await legacyKeys(config)).toEqual([]);
       });
 
       it('hashes removed by TTL leave no trace: listing skips them and purge clears every index', async () => {

@@ -52,39 +52,60 @@ end
 return 1`);
 
 /**
- * A batch of entries in one call. KEYS[1] by-time. ARGV[1] audit prefix, [2] action index
- * prefix, [3] ttl ms, then for each entry: id, atMs, action, the number of hash field
- * arguments that follow, and those arguments (name, value, ...) for the other fields. The
- * hash holds id, atMs and action too.
+ * A batch of entries in one call. KEYS[1] by-time. ARGV[1] action index prefix, [2] the
+ * trail's TTL ms, then for each entry: id, atMs, action, and the JSON object of its other
+ * fields (see AUDIT_APPEND).
  */
 export const APPEND_AUDIT: LuaScript = lua(`${AUDIT_APPEND}
-appendAudit(KEYS[1], 4)
+appendAudit(KEYS[1], 3)
 return 1`);
 
 /**
- * KEYS[1] the index to page (by-time, or one action's). ARGV[1] audit prefix, [2] offset,
- * [3] limit. Returns the total, then the hashes, newest first (ties: id descending).
+ * KEYS[1] the index to page (by-time, or one action's). ARGV[1] offset, [2] limit. Returns
+ * the total and the page's members, newest first (ties: id descending).
  */
 export const AUDIT_PAGE: LuaScript = lua(`
-local offset, limit = tonumber(ARGV[2]), tonumber(ARGV[3])
-local out = {redis.call('ZCARD', KEYS[1])}
-if limit > 0 then
-  for _, id in ipairs(redis.call('ZREVRANGE', KEYS[1], offset, offset + limit - 1)) do
-    out[#out + 1] = redis.call('HGETALL', ARGV[1] .. id)
-  end
-end
-return out`);
+local offset, limit = tonumber(ARGV[1]), tonumber(ARGV[2])
+local page = {}
+if limit > 0 then page = redis.call('ZREVRANGE', KEYS[1], offset, offset + limit - 1) end
+return {redis.call('ZCARD', KEYS[1]), page}`);
 
 /**
- * KEYS[1] by-time. ARGV[1] audit prefix, [2] action index prefix, [3] beforeMs, [4] batch size.
- * Deletes up to a batch of the oldest entries before the cut-off; returns how many.
+ * KEYS[1] by-time. ARGV[1] action index prefix, [2] beforeMs, [3] batch size. Deletes up to
+ * a batch of the oldest entries before the cut-off, from their action's index too; returns
+ * how many.
  */
 export const PURGE_AUDIT: LuaScript = lua(`
-local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[3], 'LIMIT', 0, tonumber(ARGV[4]))
+local members = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[2], 'LIMIT', 0, tonumber(ARGV[3]))
+for _, member in ipairs(members) do
+  local fields = cjson.decode(string.sub(member, string.find(member, ' ', 1, true) + 1))
+  redis.call('ZREM', ARGV[1] .. fields.action, member)
+  redis.call('ZREM', KEYS[1], member)
+end
+return #members`);
+
+/**
+ * Moves a batch of key layout 1's audit entries, oldest first, into the trail's sorted sets.
+ * KEYS[1] layout 1's by-time index, [2] by-time. ARGV[1] layout 1's entry hash prefix, [2] its
+ * action index prefix, [3] the action index prefix, [4] batch size. An id whose hash the TTL
+ * removed is dropped. Returns how many ids it took.
+ */
+export const MOVE_LEGACY_AUDIT: LuaScript = lua(`
+local ids = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[4]) - 1)
 for _, id in ipairs(ids) do
-  local action = redis.call('HGET', ARGV[1] .. id, 'action')
-  if action then redis.call('ZREM', ARGV[2] .. action, id) end
-  redis.call('DEL', ARGV[1] .. id)
+  local flat = redis.call('HGETALL', ARGV[1] .. id)
+  if #flat > 0 then
+    local hash = {}
+    for k = 1, #flat, 2 do hash[flat[k]] = flat[k + 1] end
+    local member = id .. ' ' .. cjson.encode({
+      atMs = tonumber(hash.atMs), action = hash.action, actor = hash.actor, ip = hash.ip,
+      userAgent = hash.userAgent, target = hash.target, reason = hash.reason,
+    })
+    redis.call('ZADD', KEYS[2], hash.atMs, member)
+    redis.call('ZADD', ARGV[3] .. hash.action, hash.atMs, member)
+    redis.call('ZREM', ARGV[2] .. hash.action, id)
+    redis.call('DEL', ARGV[1] .. id)
+  end
   redis.call('ZREM', KEYS[1], id)
 end
 return #ids`);

@@ -27,26 +27,47 @@ function toApiKey(fields: Map<string, string>): ApiKeyRecord {
   };
 }
 
-function toAudit(fields: Map<string, string>): AuditEntry {
+/** The fields of an audit entry other than its id, as its member holds them in JSON. */
+interface AuditFields {
+  atMs: number;
+  action: string;
+  actor: string;
+  ip?: string;
+  userAgent?: string;
+  target?: string;
+  reason?: string;
+}
+
+/** An entry from its member in the trail's sorted sets: `<id> <JSON of the other fields>`. */
+function toAudit(member: string): AuditEntry {
+  const space = member.indexOf(' ');
+  const fields = JSON.parse(member.slice(space + 1)) as AuditFields;
   return {
-    id: fields.get('id') ?? '',
-    atMs: Number(fields.get('atMs')),
-    action: fields.get('action') ?? '',
-    actor: fields.get('actor') ?? '',
-    ip: fields.get('ip') ?? null,
-    userAgent: fields.get('userAgent') ?? null,
-    target: fields.get('target') ?? null,
-    reason: fields.get('reason') ?? null,
+    id: member.slice(0, space),
+    atMs: Number(fields.atMs),
+    action: fields.action,
+    actor: fields.actor,
+    ip: fields.ip ?? null,
+    userAgent: fields.userAgent ?? null,
+    target: fields.target ?? null,
+    reason: fields.reason ?? null,
   };
+}
+
+/** The JSON object AUDIT_APPEND makes an entry's member of, with its null fields left out. */
+function auditFields(entry: AuditEntry): string {
+  const fields: AuditFields = { atMs: entry.atMs, action: entry.action, actor: entry.actor };
+  if (entry.ip !== null) fields.ip = entry.ip;
+  if (entry.userAgent !== null) fields.userAgent = entry.userAgent;
+  if (entry.target !== null) fields.target = entry.target;
+  if (entry.reason !== null) fields.reason = entry.reason;
+  return JSON.stringify(fields);
 }
 
 /** Non-null fields as a flat HSET argument list; a null is an absent field. */
 function flatFields(record: Record<string, string | number | null>): string[] {
   return Object.entries(record).flatMap(([name, value]) => (value === null ? [] : [name, String(value)]));
 }
-
-/** An entry's optional fields, each as a name and a value when it is not null. */
-const AUDIT_OPTIONAL_FIELDS = ['ip', 'userAgent', 'target', 'reason'] as const;
 
 /**
  * API keys, the audit trail and throttles on Redis. The store runs each call through its
@@ -56,7 +77,7 @@ export class RedisAccessKeys {
   constructor(
     private readonly client: RedisClient,
     private readonly keys: RedisKeys,
-    /** How long an audit entry's hash lives: the retention, plus a day (the sweep deletes it first). */
+    /** How long an audit entry lives before a write trims it (the sweep deletes it first). */
     private readonly auditTtlMs: number,
   ) {}
 
@@ -125,46 +146,47 @@ export class RedisAccessKeys {
   }
 
   /**
-   * The arguments AUDIT_APPEND's `appendAudit` takes for `entries`: the hash prefix, the action
-   * index prefix and the TTL, then each entry.
+   * The arguments AUDIT_APPEND's `appendAudit` takes for `entries`: the action index prefix and
+   * the trail's TTL, then each entry's id, atMs, action and other fields.
    */
   auditArgs(entries: readonly AuditEntry[]): (string | number)[] {
-    const { keys } = this;
-    const args: (string | number)[] = [keys.auditPrefix, keys.auditByActionPrefix, this.auditTtlMs];
-    for (const entry of entries) {
-      // id, atMs and action go once: the script writes them to the hash as well. The other fields
-      // by a loop, not flatFields: this runs for every audited request.
-      const at = args.length;
-      args.push(entry.id, entry.atMs, entry.action, 0, 'actor', entry.actor);
-      for (const name of AUDIT_OPTIONAL_FIELDS) {
-        const value = entry[name];
-        if (value !== null) args.push(name, value);
-      }
-      args[at + 3] = args.length - at - 4;
-    }
+    const args: (string | number)[] = [this.keys.auditByActionPrefix, this.auditTtlMs];
+    for (const entry of entries) args.push(entry.id, entry.atMs, entry.action, auditFields(entry));
     return args;
   }
 
   async listAudit(query: AuditQuery): Promise<{ items: AuditEntry[]; total: number }> {
     const { keys } = this;
     const index = query.action === undefined ? keys.auditByTime : keys.auditByActionPrefix + query.action;
-    const [total, ...hashes] = (await this.run(
-      scripts.AUDIT_PAGE,
-      [index],
-      [keys.auditPrefix, query.offset, query.limit],
-    )) as [number, ...string[][]];
-    // An empty hash is an entry the TTL removed before the sweep did; it is skipped.
-    const items = hashes.filter((flat) => flat.length > 0).map((flat) => toAudit(pairsToMap(flat)));
-    return { items, total: Number(total) };
+    const [total, members] = (await this.run(scripts.AUDIT_PAGE, [index], [query.offset, query.limit])) as [
+      number,
+      string[],
+    ];
+    return { items: members.map(toAudit), total: Number(total) };
   }
 
+  /** Moves layout 1's entries first (see `moveLegacyAudit`), so the cut-off applies to them too. */
   async purgeAudit(beforeMs: number): Promise<number> {
     const { keys } = this;
+    await this.moveLegacyAudit();
     return this.inBatches(() =>
+      this.run(scripts.PURGE_AUDIT, [keys.auditByTime], [keys.auditByActionPrefix, beforeMs, BATCH]),
+    );
+  }
+
+  /**
+   * Moves the entries of key layout 1 (a hash each) into the trail's sorted sets, in batches,
+   * until none is left; an entry whose hash its TTL removed is dropped. Safe to run from
+   * several instances at once: each batch is one script.
+   */
+  async moveLegacyAudit(): Promise<void> {
+    const { keys } = this;
+    if ((await this.client.exists(keys.legacyAuditByTime)) === 0) return;
+    await this.inBatches(() =>
       this.run(
-        scripts.PURGE_AUDIT,
-        [keys.auditByTime],
-        [keys.auditPrefix, keys.auditByActionPrefix, beforeMs, BATCH],
+        scripts.MOVE_LEGACY_AUDIT,
+        [keys.legacyAuditByTime, keys.auditByTime],
+        [keys.legacyAuditPrefix, keys.legacyAuditByActionPrefix, keys.auditByActionPrefix, BATCH],
       ),
     );
   }

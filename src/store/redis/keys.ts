@@ -28,7 +28,7 @@ export class RedisKeys {
   get adminKeyHash(): string {
     return `${this.base}admin-key-hash`;
   }
-  /** Layout version of these keys, for a future migration. */
+  /** Layout version of these keys (see `migrate`). */
   get schema(): string {
     return `${this.base}schema`;
   }
@@ -102,16 +102,31 @@ export class RedisKeys {
   get apiKeysByCreated(): string {
     return `${this.base}api-keys:by-created`;
   }
-  /** Prefix of the audit entry hashes. */
-  get auditPrefix(): string {
+  /**
+   * The audit trail: a sorted set of every entry, scored by atMs, each member the entry itself
+   * (`<id> <JSON of the other fields>`), so an entry costs two members and no key of its own.
+   */
+  get auditByTime(): string {
+    return `${this.base}audit-log:by-time`;
+  }
+  /** Prefix of the per-action sorted sets, holding the same members as `auditByTime`. */
+  get auditByActionPrefix(): string {
+    return `${this.base}audit-log:action:`;
+  }
+  /**
+   * Key layout 1's audit trail: a hash per entry under this prefix, a sorted set of their ids
+   * by atMs, and one per action. `migrate` moves it into the sorted sets above, and the audit
+   * sweep moves what instances of layout 1 still write during a rolling upgrade.
+   */
+  get legacyAuditPrefix(): string {
     return `${this.base}audit:`;
   }
-  /** Sorted set of every audit entry id, scored by atMs. */
-  get auditByTime(): string {
+  /** Layout 1's sorted set of audit entry ids, scored by atMs. */
+  get legacyAuditByTime(): string {
     return `${this.base}audit:by-time`;
   }
-  /** Prefix of the per-action sorted sets of audit entry ids, scored by atMs. */
-  get auditByActionPrefix(): string {
+  /** Prefix of layout 1's per-action sorted sets of audit entry ids. */
+  get legacyAuditByActionPrefix(): string {
     return `${this.base}audit:action:`;
   }
   /** Prefix of the throttle hashes: `<prefix>{tessera}:throttle:<subject>`. */

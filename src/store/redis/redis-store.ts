@@ -36,8 +36,11 @@ import * as lua from './scripts.js';
 import { RedisStoredTokens } from './stored-tokens.js';
 import { TurnWrites } from './turn-writes.js';
 
-/** The key layout `keys.ts` describes; bump it with a migration when the layout changes. */
-const SCHEMA_VERSION = 1;
+/**
+ * The key layout `keys.ts` describes; bump it with a migration when the layout changes.
+ * 2: the audit trail's entries are members of its sorted sets, not hashes (see `migrate`).
+ */
+const SCHEMA_VERSION = 2;
 
 export interface RedisStoreOptions {
   /**
@@ -48,8 +51,9 @@ export interface RedisStoreOptions {
    */
   ttlMarginMs?: number;
   /**
-   * How long an audit entry's hash lives before Redis drops it by TTL: a backstop above the
-   * retention (`AUDIT_RETENTION_DAYS`), as `ttlMarginMs` is for records. Default 91 days.
+   * How long an audit entry lives before a later write trims it from the trail: a backstop
+   * above the retention (`AUDIT_RETENTION_DAYS`), as `ttlMarginMs` is for records. Default 91
+   * days.
    */
   auditTtlMs?: number;
   /** Longest wait for a connection. Default `REDIS_DEADLINES.connectMs`. */
@@ -165,13 +169,21 @@ export class RedisStore implements Store {
 
   /**
    * Initialises the version (SET NX: concurrent instances agree) and records the key layout.
+   * Layout 1 is brought to 2 by moving its audit entries; the move is safe to run from several
+   * instances at once, and the audit sweep moves what layout 1's instances write until they
+   * are stopped. Layout 1's Tessera refuses to start on layout 2, which it cannot read.
    * A prefix holding another layout, or keys that are not Tessera's, is a StoreMismatchError.
    */
   migrate(): Promise<void> {
     return this.run(async () => {
       await this.client.set(this.keys.version, '1', 'NX');
       await this.client.set(this.keys.schema, String(SCHEMA_VERSION), 'NX');
-      const schema = await this.client.get(this.keys.schema);
+      let schema = await this.client.get(this.keys.schema);
+      if (schema === '1') {
+        await this.access.moveLegacyAudit();
+        await this.client.set(this.keys.schema, String(SCHEMA_VERSION));
+        schema = String(SCHEMA_VERSION);
+      }
       if (schema !== String(SCHEMA_VERSION)) {
         throw new StoreMismatchError(
           `the redis store under prefix ${JSON.stringify(this.prefix)} has key layout ${JSON.stringify(schema)}, ` +

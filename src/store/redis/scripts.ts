@@ -176,26 +176,31 @@ const LISTED_FIELDS = luaArguments(LISTED_TOKEN_FIELDS);
 
 /**
  * Lua: `appendAudit(byTime, i, target)` appends the audit entries in ARGV from index `i` on, as
- * APPEND_AUDIT takes them (id, atMs, action, the number of hash field arguments that follow,
- * those arguments), with ARGV[i - 3] the entry hash prefix, [i - 2] the action index prefix
- * and [i - 1] the hash's TTL in ms; `target`, when given, is each entry's target.
+ * APPEND_AUDIT takes them (for each: id, atMs, action, and the JSON object of its other fields),
+ * with ARGV[i - 2] the action index prefix and [i - 1] the trail's TTL in ms; `target`, when
+ * given, is each entry's target. Each entry is one member, `<id> <JSON>`, added to the by-time
+ * index and to its action's: no key of its own, so no TTL of its own either. The TTL is kept
+ * by trimming, from the indexes written to, entries older than the batch's first entry by
+ * more than the TTL: a backstop for a sweep that never runs, as a hash's TTL was.
+ * Equal scores list by member bytes, so ties still order by id (the space sorts first).
  */
 export const AUDIT_APPEND = `
 local function appendAudit(byTime, i, target)
-  local prefix, actionPrefix, ttl = ARGV[i - 3], ARGV[i - 2], ARGV[i - 1]
+  local actionPrefix, ttl = ARGV[i - 2], tonumber(ARGV[i - 1])
+  local targetField = target and (',"target":' .. cjson.encode(target) .. '}')
+  local cut = '(' .. string.format('%d', tonumber(ARGV[i + 1]) - ttl)
+  local actions = {}
   while i <= #ARGV do
-    local id, at, action, n = ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3])
-    local key = prefix .. id
-    if target then
-      redis.call('HSET', key, 'id', id, 'atMs', at, 'action', action, 'target', target, unpack(ARGV, i + 4, i + 3 + n))
-    else
-      redis.call('HSET', key, 'id', id, 'atMs', at, 'action', action, unpack(ARGV, i + 4, i + 3 + n))
-    end
-    redis.call('PEXPIRE', key, ttl)
-    redis.call('ZADD', byTime, at, id)
-    redis.call('ZADD', actionPrefix .. action, at, id)
-    i = i + 4 + n
+    local id, at, action, fields = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+    if targetField then fields = string.sub(fields, 1, -2) .. targetField end
+    local member = id .. ' ' .. fields
+    redis.call('ZADD', byTime, at, member)
+    redis.call('ZADD', actionPrefix .. action, at, member)
+    actions[action] = true
+    i = i + 4
   end
+  redis.call('ZREMRANGEBYSCORE', byTime, '-inf', cut)
+  for action in pairs(actions) do redis.call('ZREMRANGEBYSCORE', actionPrefix .. action, '-inf', cut) end
 end
 local function found(fields)
   for _, value in ipairs(fields) do if value then return true end end
@@ -207,11 +212,11 @@ end
  * A recorded read by id: the token's fields (STORED_TOKEN_FIELDS order, every one nil when
  * there is none) and, when it is there, the audit entries, targeting ARGV[1], appended in the
  * same step. KEYS[1] the token's hash, [2] the audit trail's by-time index. ARGV[1] the id,
- * [2] audit entry hash prefix, [3] action index prefix, [4] entry TTL ms, [5..] the entries.
+ * [2] action index prefix, [3] the trail's TTL ms, [4..] the entries.
  */
 export const READ_STORED_TOKEN = lua(`${AUDIT_APPEND}
 local fields = redis.call('HMGET', KEYS[1], ${TOKEN_FIELDS})
-if found(fields) then appendAudit(KEYS[2], 5, ARGV[1]) end
+if found(fields) then appendAudit(KEYS[2], 4, ARGV[1]) end
 return fields`);
 
 const STORED_TOKEN_PRELUDE = `
@@ -301,8 +306,8 @@ return #ids`);
  * sealed token), else 'whole' (every field, in STORED_TOKEN_FIELDS order).
  * A token whose hash the TTL removed comes back with every field nil (false in Lua).
  * A recorded read ('whole', limit 1) adds KEYS[6], the audit trail's by-time index, and ARGV[10]
- * the audit entry hash prefix, [11] the action index prefix, [12] the entry TTL ms, [13..] the
- * entries (APPEND_AUDIT's), appended, targeting the token, when the page holds one.
+ * the action index prefix, [11] the trail's TTL ms, [12..] the entries (APPEND_AUDIT's),
+ * appended, targeting the token, when the page holds one.
  *
  * Unfiltered: ZCARD and ZREVRANGE, no scan. With a validity filter there are two exact ways,
  * and the script takes the cheaper:
@@ -385,7 +390,7 @@ if ARGV[9] == 'listed' then
   end
 else
   for _, id in ipairs(ids) do out[#out + 1] = redis.call('HMGET', tokenPrefix .. id, ${TOKEN_FIELDS}) end
-  if ARGV[10] and out[2] and found(out[2]) then appendAudit(KEYS[6], 13, ids[1]) end
+  if ARGV[10] and out[2] and found(out[2]) then appendAudit(KEYS[6], 12, ids[1]) end
 end
 return out`);
 
