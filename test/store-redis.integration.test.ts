@@ -172,7 +172,7 @@ await describeWithService(
         ]);
       });
 
-      it('an audit entry is one member of the by-time set and one of its action set, no key of its own', async () => {
+      it('an audit entry is a member of the by-time set and, unless a token read, of its action set; no key of its own', async () => {
         const { store, config } = await open();
         await store.insertStoredToken(newToken('tok_a'));
         await store.appendAudit([auditEntry('audit_1', { reason: 'a "quoted" reason, with \\ and \u00e9' })]);
@@ -182,49 +182,110 @@ await describeWithService(
         );
         const audit = (await dumpKeys(config)).filter(({ key }) => key.includes('audit'));
         const byKey = new Map(
-          audit.map(({ key, parts, ttlMs }) => [key.slice(config.prefix.length), { parts, ttlMs }]),
+          audit.map(({ key, parts, ttlMs }) => [
+            key.slice(config.prefix.length),
+            { parts: parts.map(String), ttlMs },
+          ]),
         );
         expect([...byKey.keys()].sort()).toEqual([
           '{tessera}:audit-log:action:login',
-          '{tessera}:audit-log:action:storage.read_token',
+          '{tessera}:audit-log:actions',
           '{tessera}:audit-log:by-time',
         ]);
         // Members and scores: `<id> <JSON>` at atMs; the read's target is the token it found.
-        const members = byKey.get('{tessera}:audit-log:by-time')?.parts.map(String);
-        expect(members).toEqual([
-          `audit_1 {"atMs":${T0},"action":"login","actor":"admin_key","ip":"203.0.113.7","userAgent":"curl/8","reason":"a \\"quoted\\" reason, with \\\\ and \u00e9"}`,
+        const login = `audit_1 {"atMs":${T0},"action":"login","actor":"admin_key","ip":"203.0.113.7","userAgent":"curl/8","reason":"a \\"quoted\\" reason, with \\\\ and \u00e9"}`;
+        const read = `audit_2 {"atMs":${T0},"action":"storage.read_token","actor":"admin_key","userAgent":"curl/8","target":"tok_a"}`;
+        expect(byKey.get('{tessera}:audit-log:by-time')?.parts).toEqual([
+          login,
           String(T0),
-          `audit_2 {"atMs":${T0},"action":"storage.read_token","actor":"admin_key","userAgent":"curl/8","target":"tok_a"}`,
+          read,
           String(T0),
         ]);
+        expect(byKey.get('{tessera}:audit-log:action:login')?.parts).toEqual([login, String(T0)]);
+        expect(byKey.get('{tessera}:audit-log:actions')?.parts).toEqual(['login']);
         for (const { ttlMs } of byKey.values()) expect(ttlMs).toBe(-1);
+        const readEntry = auditEntry('audit_2', { action: 'storage.read_token', ip: null, target: 'tok_a' });
         expect((await store.listAudit({ offset: 0, limit: 10 })).items).toEqual([
-          auditEntry('audit_2', { action: 'storage.read_token', ip: null, target: 'tok_a' }),
+          readEntry,
           auditEntry('audit_1', { reason: 'a "quoted" reason, with \\ and \u00e9' }),
         ]);
+        expect(await store.listAudit({ offset: 0, limit: 10, action: 'storage.read_token' })).toEqual({
+          items: [readEntry],
+          total: 1,
+        });
       });
 
-      it('a write trims from the sets it writes to the entries older than its first by more than the TTL', async () => {
+      it('token reads, in no action set, are walked for and counted: every page and total as a plain filter', async () => {
+        const { store } = await open();
+        const actions = ['login', 'storage.read_token', 'logout', 'session.revoke'] as const;
+        // Reads make a third of the trail at first, then every entry after the 240th.
+        const entries = Array.from({ length: 300 }, (_, i) =>
+          auditEntry(`audit_${String(i).padStart(3, '0')}`, {
+            atMs: T0 + Math.floor(i / 2),
+            action: i >= 240 || i % 3 === 1 ? 'storage.read_token' : (actions[i % 4] ?? 'login'),
+          }),
+        );
+        for (let i = 0; i < entries.length; i += 50) await store.appendAudit(entries.slice(i, i + 50));
+        const check = async () => {
+          const reads = entries.filter((entry) => entry.action === 'storage.read_token').reverse();
+          for (const [offset, limit] of [
+            [0, 1],
+            [0, 10],
+            [55, 7],
+            [98, 50],
+            [0, 500],
+            [500, 5],
+            [3, 0],
+          ] as const) {
+            expect(await store.listAudit({ offset, limit, action: 'storage.read_token' })).toEqual({
+              items: reads.slice(offset, offset + limit),
+              total: reads.length,
+            });
+          }
+          expect((await store.listAudit({ offset: 0, limit: 1, action: 'login' })).total).toBe(
+            entries.filter((entry) => entry.action === 'login').length,
+          );
+        };
+        await check();
+        expect(await store.purgeAudit(T0 + 60)).toBe(120);
+        entries.splice(0, 120);
+        await check();
+      });
+
+      it('a write removes up to 100 entries older than its first by more than the TTL, from every set', async () => {
         const { store } = await open({ auditTtlMs: 10_000 });
         await store.appendAudit([
           auditEntry('audit_1', { atMs: T0 }),
           auditEntry('audit_2', { atMs: T0 + 1, action: 'logout' }),
+          auditEntry('audit_3', { atMs: T0, action: 'storage.read_token' }),
         ]);
-        await store.appendAudit([auditEntry('audit_3', { atMs: T0 + 5_000 })]);
-        // T0 + 10_001: audit_1 is older than the TTL; audit_2 is exactly as old, and stays.
-        await store.appendAudit([auditEntry('audit_4', { atMs: T0 + 10_001 })]);
-        const ids = async (action?: string) =>
-          (
-            await store.listAudit({ offset: 0, limit: 10, ...(action === undefined ? {} : { action }) })
-          ).items.map((entry) => entry.id);
-        expect(await ids()).toEqual(['audit_4', 'audit_3', 'audit_2']);
-        expect(await ids('login')).toEqual(['audit_4', 'audit_3']);
-        // A set no write touched keeps its entries until the sweep or a write to it.
-        await store.appendAudit([auditEntry('audit_5', { atMs: T0 + 10_002 })]);
-        expect(await ids('logout')).toEqual(['audit_2']);
-        await store.appendAudit([auditEntry('audit_6', { atMs: T0 + 10_002, action: 'logout' })]);
-        expect(await ids('logout')).toEqual(['audit_6']);
-        expect(await ids()).toEqual(['audit_6', 'audit_5', 'audit_4', 'audit_3']);
+        await store.appendAudit([auditEntry('audit_4', { atMs: T0 + 5_000 })]);
+        // T0 + 10_001: audit_1 and audit_3 are older than the TTL; audit_2 is exactly as old.
+        await store.appendAudit([auditEntry('audit_5', { atMs: T0 + 10_001, action: 'storage.read_token' })]);
+        const ids = async (action?: string) => {
+          const page = await store.listAudit({
+            offset: 0,
+            limit: 200,
+            ...(action === undefined ? {} : { action }),
+          });
+          return { ids: page.items.map((entry) => entry.id), total: page.total };
+        };
+        expect(await ids()).toEqual({ ids: ['audit_5', 'audit_4', 'audit_2'], total: 3 });
+        expect(await ids('login')).toEqual({ ids: ['audit_4'], total: 1 });
+        expect(await ids('logout')).toEqual({ ids: ['audit_2'], total: 1 });
+        expect(await ids('storage.read_token')).toEqual({ ids: ['audit_5'], total: 1 });
+        // A backlog goes 100 a write, so no write waits on a long one.
+        const backlog = Array.from({ length: 150 }, (_, i) =>
+          auditEntry(`audit_b${i}`, { atMs: T0 + 20_000 + i }),
+        );
+        await store.appendAudit(backlog);
+        await store.appendAudit([auditEntry('audit_6', { atMs: T0 + 40_000 })]);
+        // 151 were older (audit_5 and the backlog; the backlog's own write took audit_4 and
+        // audit_2): 51 of them are left, with audit_6.
+        expect((await ids()).total).toBe(52);
+        await store.appendAudit([auditEntry('audit_7', { atMs: T0 + 40_001 })]);
+        expect(await ids()).toEqual({ ids: ['audit_7', 'audit_6'], total: 2 });
+        expect(await ids('login')).toEqual({ ids: ['audit_7', 'audit_6'], total: 2 });
       });
 
       /** Writes entries as key layout 1 did: a hash each, with its TTL, and the two id indexes. */

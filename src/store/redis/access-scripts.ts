@@ -1,4 +1,4 @@
-import { AUDIT_APPEND, type LuaScript, lua } from './scripts.js';
+import { AUDIT_APPEND, AUDIT_TRAIL, type LuaScript, lua } from './scripts.js';
 
 /*
  * Lua scripts for API keys, the audit trail and throttles, one per change that touches more
@@ -52,46 +52,64 @@ end
 return 1`);
 
 /**
- * A batch of entries in one call. KEYS[1] by-time. ARGV[1] action index prefix, [2] the
- * trail's TTL ms, then for each entry: id, atMs, action, and the JSON object of its other
- * fields (see AUDIT_APPEND).
+ * A batch of entries in one call. KEYS[1] by-time. ARGV[1] the registry of action sets, [2]
+ * the action set prefix, [3] the trail's TTL ms, then for each entry: id, atMs, action, and
+ * the JSON object of its other fields (see AUDIT_TRAIL).
  */
 export const APPEND_AUDIT: LuaScript = lua(`${AUDIT_APPEND}
-appendAudit(KEYS[1], 3)
+appendAudit(KEYS[1], 4)
 return 1`);
 
 /**
- * KEYS[1] the index to page (by-time, or one action's). ARGV[1] offset, [2] limit. Returns
- * the total and the page's members, newest first (ties: id descending).
+ * KEYS[1] by-time. ARGV[1] the registry of action sets, [2] the action set prefix, [3] the
+ * action, or '' for every entry, [4] offset, [5] limit. Returns the total and the page's
+ * members, newest first (ties: id descending). Token reads, in no action set, are found by
+ * walking the by-time set newest first, reading twice as far each time, until the page is
+ * full: cost ~ (offset + limit) / their share of the trail (see AUDIT_TRAIL for the total).
  */
-export const AUDIT_PAGE: LuaScript = lua(`
-local offset, limit = tonumber(ARGV[1]), tonumber(ARGV[2])
-local page = {}
-if limit > 0 then page = redis.call('ZREVRANGE', KEYS[1], offset, offset + limit - 1) end
-return {redis.call('ZCARD', KEYS[1]), page}`);
+export const AUDIT_PAGE: LuaScript = lua(`${AUDIT_TRAIL}
+local action, offset, limit = ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
+if action ~= UNINDEXED then
+  local index = action == '' and KEYS[1] or ARGV[2] .. action
+  local page = {}
+  if limit > 0 then page = redis.call('ZREVRANGE', index, offset, offset + limit - 1) end
+  return {redis.call('ZCARD', index), page}
+end
+local total = redis.call('ZCARD', KEYS[1])
+for _, other in ipairs(redis.call('SMEMBERS', ARGV[1])) do
+  total = total - redis.call('ZCARD', ARGV[2] .. other)
+end
+local page, skipped, from, chunk = {}, 0, 0, math.max(2 * (offset + limit), 16)
+while #page < limit and skipped + #page < total do
+  local members = redis.call('ZREVRANGE', KEYS[1], from, from + chunk - 1)
+  for _, member in ipairs(members) do
+    if #page == limit then break end
+    if auditAction(member) == UNINDEXED then
+      if skipped < offset then skipped = skipped + 1 else page[#page + 1] = member end
+    end
+  end
+  if #members < chunk then break end
+  from, chunk = from + chunk, chunk * 2
+end
+return {total, page}`);
 
 /**
- * KEYS[1] by-time. ARGV[1] action index prefix, [2] beforeMs, [3] batch size. Deletes up to
- * a batch of the oldest entries before the cut-off, from their action's index too; returns
- * how many.
+ * KEYS[1] by-time. ARGV[1] action set prefix, [2] beforeMs, [3] batch size. Deletes up to a
+ * batch of the oldest entries before the cut-off, from every set; returns how many.
  */
-export const PURGE_AUDIT: LuaScript = lua(`
+export const PURGE_AUDIT: LuaScript = lua(`${AUDIT_TRAIL}
 local members = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[2], 'LIMIT', 0, tonumber(ARGV[3]))
-for _, member in ipairs(members) do
-  local fields = cjson.decode(string.sub(member, string.find(member, ' ', 1, true) + 1))
-  redis.call('ZREM', ARGV[1] .. fields.action, member)
-  redis.call('ZREM', KEYS[1], member)
-end
+for _, member in ipairs(members) do removeAudit(KEYS[1], ARGV[1], member) end
 return #members`);
 
 /**
  * Moves a batch of key layout 1's audit entries, oldest first, into the trail's sorted sets.
  * KEYS[1] layout 1's by-time index, [2] by-time. ARGV[1] layout 1's entry hash prefix, [2] its
- * action index prefix, [3] the action index prefix, [4] batch size. An id whose hash the TTL
- * removed is dropped. Returns how many ids it took.
+ * action index prefix, [3] the registry of action sets, [4] the action set prefix, [5] batch
+ * size. An id whose hash the TTL removed is dropped. Returns how many ids it took.
  */
-export const MOVE_LEGACY_AUDIT: LuaScript = lua(`
-local ids = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[4]) - 1)
+export const MOVE_LEGACY_AUDIT: LuaScript = lua(`${AUDIT_TRAIL}
+local ids = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[5]) - 1)
 for _, id in ipairs(ids) do
   local flat = redis.call('HGETALL', ARGV[1] .. id)
   if #flat > 0 then
@@ -102,7 +120,10 @@ for _, id in ipairs(ids) do
       userAgent = hash.userAgent, target = hash.target, reason = hash.reason,
     })
     redis.call('ZADD', KEYS[2], hash.atMs, member)
-    redis.call('ZADD', ARGV[3] .. hash.action, hash.atMs, member)
+    if hash.action ~= UNINDEXED then
+      redis.call('ZADD', ARGV[4] .. hash.action, hash.atMs, member)
+      redis.call('SADD', ARGV[3], hash.action)
+    end
     redis.call('ZREM', ARGV[2] .. hash.action, id)
     redis.call('DEL', ARGV[1] .. id)
   end

@@ -146,22 +146,23 @@ export class RedisAccessKeys {
   }
 
   /**
-   * The arguments AUDIT_APPEND's `appendAudit` takes for `entries`: the action index prefix and
-   * the trail's TTL, then each entry's id, atMs, action and other fields.
+   * The arguments AUDIT_APPEND's `appendAudit` takes for `entries`: the registry of action sets,
+   * their prefix and the trail's TTL, then each entry's id, atMs, action and other fields.
    */
   auditArgs(entries: readonly AuditEntry[]): (string | number)[] {
-    const args: (string | number)[] = [this.keys.auditByActionPrefix, this.auditTtlMs];
+    const { keys } = this;
+    const args: (string | number)[] = [keys.auditActions, keys.auditByActionPrefix, this.auditTtlMs];
     for (const entry of entries) args.push(entry.id, entry.atMs, entry.action, auditFields(entry));
     return args;
   }
 
   async listAudit(query: AuditQuery): Promise<{ items: AuditEntry[]; total: number }> {
     const { keys } = this;
-    const index = query.action === undefined ? keys.auditByTime : keys.auditByActionPrefix + query.action;
-    const [total, members] = (await this.run(scripts.AUDIT_PAGE, [index], [query.offset, query.limit])) as [
-      number,
-      string[],
-    ];
+    const [total, members] = (await this.run(
+      scripts.AUDIT_PAGE,
+      [keys.auditByTime],
+      [keys.auditActions, keys.auditByActionPrefix, query.action ?? '', query.offset, query.limit],
+    )) as [number, string[]];
     return { items: members.map(toAudit), total: Number(total) };
   }
 
@@ -186,7 +187,13 @@ export class RedisAccessKeys {
       this.run(
         scripts.MOVE_LEGACY_AUDIT,
         [keys.legacyAuditByTime, keys.auditByTime],
-        [keys.legacyAuditPrefix, keys.legacyAuditByActionPrefix, keys.auditByActionPrefix, BATCH],
+        [
+          keys.legacyAuditPrefix,
+          keys.legacyAuditByActionPrefix,
+          keys.auditActions,
+          keys.auditByActionPrefix,
+          BATCH,
+        ],
       ),
     );
   }

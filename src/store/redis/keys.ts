@@ -104,14 +104,21 @@ export class RedisKeys {
   }
   /**
    * The audit trail: a sorted set of every entry, scored by atMs, each member the entry itself
-   * (`<id> <JSON of the other fields>`), so an entry costs two members and no key of its own.
+   * (`<id> <JSON of the other fields>`), so an entry costs no key of its own.
    */
   get auditByTime(): string {
     return `${this.base}audit-log:by-time`;
   }
-  /** Prefix of the per-action sorted sets, holding the same members as `auditByTime`. */
+  /**
+   * Prefix of the per-action sorted sets, holding the same members as `auditByTime`; token
+   * reads have none (see AUDIT_TRAIL in scripts.ts).
+   */
   get auditByActionPrefix(): string {
     return `${this.base}audit-log:action:`;
+  }
+  /** Set of the actions that have a sorted set under `auditByActionPrefix`. */
+  get auditActions(): string {
+    return `${this.base}audit-log:actions`;
   }
   /**
    * Key layout 1's audit trail: a hash per entry under this prefix, a sorted set of their ids

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { UNINDEXED_AUDIT_ACTION } from '../audit-filter.js';
 import { LISTED_TOKEN_FIELDS, STORED_TOKEN_FIELDS } from './codec.js';
 import type { RedisClient } from './connection.js';
 
@@ -175,18 +176,39 @@ const TOKEN_FIELDS = luaArguments(STORED_TOKEN_FIELDS);
 const LISTED_FIELDS = luaArguments(LISTED_TOKEN_FIELDS);
 
 /**
- * Lua: `appendAudit(byTime, i, target)` appends the audit entries in ARGV from index `i` on, as
+ * Lua for the audit trail. Each entry is one member, `<id> <JSON of its other fields>`, of the
+ * by-time sorted set and, unless it is a token read, of its action's: no key of its own, so
+ * no TTL of its own. Token reads, the action a busy server records most by far, are left out
+ * of the action sets as the SQL stores leave them out of their action index
+ * (UNINDEXED_AUDIT_ACTION): AUDIT_PAGE walks the by-time set for them, and counts them as the
+ * by-time set less every action set, whose names the registry set holds.
+ * Equal scores list by member bytes, so ties order by id (the space sorts first).
+ *
+ * `auditAction(member)`: the entry's action (the first `"action":"` of its JSON is the field
+ * itself, since a quote inside a string value is escaped).
+ * `removeAudit(byTime, actionPrefix, member)`: removes an entry from every set holding it.
+ * `appendAudit(byTime, i, target)`: appends the entries in ARGV from index `i` on, as
  * APPEND_AUDIT takes them (for each: id, atMs, action, and the JSON object of its other fields),
- * with ARGV[i - 2] the action index prefix and [i - 1] the trail's TTL in ms; `target`, when
- * given, is each entry's target. Each entry is one member, `<id> <JSON>`, added to the by-time
- * index and to its action's: no key of its own, so no TTL of its own either. The TTL is kept
- * by trimming, from the indexes written to, entries older than the batch's first entry by
- * more than the TTL: a backstop for a sweep that never runs, as a hash's TTL was.
- * Equal scores list by member bytes, so ties still order by id (the space sorts first).
+ * with ARGV[i - 3] the registry of action sets, [i - 2] the action set prefix and [i - 1] the
+ * trail's TTL in ms; `target`, when given, is each entry's target. It then removes up to 100
+ * entries older than the batch's first by more than the TTL: a backstop for a sweep that never
+ * runs, as a hash's TTL was.
  */
-export const AUDIT_APPEND = `
+export const AUDIT_TRAIL = `
+local UNINDEXED = '${UNINDEXED_AUDIT_ACTION}'
+local function auditAction(member)
+  return string.match(member, '"action":"([^"]*)"')
+end
+local function removeAudit(byTime, actionPrefix, member)
+  local action = auditAction(member)
+  if action and action ~= UNINDEXED then redis.call('ZREM', actionPrefix .. action, member) end
+  redis.call('ZREM', byTime, member)
+end
+`;
+
+export const AUDIT_APPEND = `${AUDIT_TRAIL}
 local function appendAudit(byTime, i, target)
-  local actionPrefix, ttl = ARGV[i - 2], tonumber(ARGV[i - 1])
+  local registry, actionPrefix, ttl = ARGV[i - 3], ARGV[i - 2], tonumber(ARGV[i - 1])
   local targetField = target and (',"target":' .. cjson.encode(target) .. '}')
   local cut = '(' .. string.format('%d', tonumber(ARGV[i + 1]) - ttl)
   local actions = {}
@@ -195,12 +217,16 @@ local function appendAudit(byTime, i, target)
     if targetField then fields = string.sub(fields, 1, -2) .. targetField end
     local member = id .. ' ' .. fields
     redis.call('ZADD', byTime, at, member)
-    redis.call('ZADD', actionPrefix .. action, at, member)
-    actions[action] = true
+    if action ~= UNINDEXED then
+      redis.call('ZADD', actionPrefix .. action, at, member)
+      actions[action] = true
+    end
     i = i + 4
   end
-  redis.call('ZREMRANGEBYSCORE', byTime, '-inf', cut)
-  for action in pairs(actions) do redis.call('ZREMRANGEBYSCORE', actionPrefix .. action, '-inf', cut) end
+  for action in pairs(actions) do redis.call('SADD', registry, action) end
+  for _, member in ipairs(redis.call('ZRANGEBYSCORE', byTime, '-inf', cut, 'LIMIT', 0, 100)) do
+    removeAudit(byTime, actionPrefix, member)
+  end
 end
 local function found(fields)
   for _, value in ipairs(fields) do if value then return true end end
@@ -212,11 +238,12 @@ end
  * A recorded read by id: the token's fields (STORED_TOKEN_FIELDS order, every one nil when
  * there is none) and, when it is there, the audit entries, targeting ARGV[1], appended in the
  * same step. KEYS[1] the token's hash, [2] the audit trail's by-time index. ARGV[1] the id,
- * [2] action index prefix, [3] the trail's TTL ms, [4..] the entries.
+ * [2] the registry of action sets, [3] action set prefix, [4] the trail's TTL ms, [5..] the
+ * entries.
  */
 export const READ_STORED_TOKEN = lua(`${AUDIT_APPEND}
 local fields = redis.call('HMGET', KEYS[1], ${TOKEN_FIELDS})
-if found(fields) then appendAudit(KEYS[2], 4, ARGV[1]) end
+if found(fields) then appendAudit(KEYS[2], 5, ARGV[1]) end
 return fields`);
 
 const STORED_TOKEN_PRELUDE = `
@@ -306,8 +333,8 @@ return #ids`);
  * sealed token), else 'whole' (every field, in STORED_TOKEN_FIELDS order).
  * A token whose hash the TTL removed comes back with every field nil (false in Lua).
  * A recorded read ('whole', limit 1) adds KEYS[6], the audit trail's by-time index, and ARGV[10]
- * the action index prefix, [11] the trail's TTL ms, [12..] the entries (APPEND_AUDIT's),
- * appended, targeting the token, when the page holds one.
+ * the registry of action sets, [11] the action set prefix, [12] the trail's TTL ms, [13..] the
+ * entries (APPEND_AUDIT's), appended, targeting the token, when the page holds one.
  *
  * Unfiltered: ZCARD and ZREVRANGE, no scan. With a validity filter there are two exact ways,
  * and the script takes the cheaper:
@@ -390,7 +417,7 @@ if ARGV[9] == 'listed' then
   end
 else
   for _, id in ipairs(ids) do out[#out + 1] = redis.call('HMGET', tokenPrefix .. id, ${TOKEN_FIELDS}) end
-  if ARGV[10] and out[2] and found(out[2]) then appendAudit(KEYS[6], 12, ids[1]) end
+  if ARGV[10] and out[2] and found(out[2]) then appendAudit(KEYS[6], 13, ids[1]) end
 end
 return out`);
 
