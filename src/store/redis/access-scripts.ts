@@ -52,20 +52,19 @@ end
 return 1`);
 
 /**
- * A batch of entries in one call. KEYS[1] by-time. ARGV[1] the registry of action sets, [2]
- * the action set prefix, [3] the trail's TTL ms, then for each entry: id, atMs, action, and
- * the JSON object of its other fields (see AUDIT_TRAIL).
+ * A batch of entries in one call. KEYS[1] by-time. ARGV[1] the reads' set, [2] the action set
+ * prefix, [3] the trail's TTL ms, then for each entry: id, atMs, action, and the JSON object
+ * of its other fields (see AUDIT_TRAIL).
  */
 export const APPEND_AUDIT: LuaScript = lua(`${AUDIT_APPEND}
 appendAudit(KEYS[1], 4)
 return 1`);
 
 /**
- * KEYS[1] by-time. ARGV[1] the registry of action sets, [2] the action set prefix, [3] the
- * action, or '' for every entry, [4] offset, [5] limit. Returns the total and the page's
- * members, newest first (ties: id descending). Token reads, in no action set, are found by
- * walking the by-time set newest first, reading twice as far each time, until the page is
- * full: cost ~ (offset + limit) / their share of the trail (see AUDIT_TRAIL for the total).
+ * KEYS[1] by-time. ARGV[1] the reads' set, [2] the action set prefix, [3] the action, or ''
+ * for every entry, [4] offset, [5] limit. Returns the total and the page's members, newest
+ * first (ties: id descending). A page of token reads is a page of their ids, each then found
+ * among the by-time set's members at its score: O(log n) an entry at any offset.
  */
 export const AUDIT_PAGE: LuaScript = lua(`${AUDIT_TRAIL}
 local action, offset, limit = ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
@@ -75,38 +74,36 @@ if action ~= UNINDEXED then
   if limit > 0 then page = redis.call('ZREVRANGE', index, offset, offset + limit - 1) end
   return {redis.call('ZCARD', index), page}
 end
-local total = redis.call('ZCARD', KEYS[1])
-for _, other in ipairs(redis.call('SMEMBERS', ARGV[1])) do
-  total = total - redis.call('ZCARD', ARGV[2] .. other)
-end
-local page, skipped, from, chunk = {}, 0, 0, math.max(2 * (offset + limit), 16)
-while #page < limit and skipped + #page < total do
-  local members = redis.call('ZREVRANGE', KEYS[1], from, from + chunk - 1)
-  for _, member in ipairs(members) do
-    if #page == limit then break end
-    if auditAction(member) == UNINDEXED then
-      if skipped < offset then skipped = skipped + 1 else page[#page + 1] = member end
+local page = {}
+if limit > 0 then
+  local ids = redis.call('ZREVRANGE', ARGV[1], offset, offset + limit - 1, 'WITHSCORES')
+  for k = 1, #ids, 2 do
+    local prefix = ids[k] .. ' '
+    for _, member in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], ids[k + 1], ids[k + 1])) do
+      if string.sub(member, 1, #prefix) == prefix then
+        page[#page + 1] = member
+        break
+      end
     end
   end
-  if #members < chunk then break end
-  from, chunk = from + chunk, chunk * 2
 end
-return {total, page}`);
+return {redis.call('ZCARD', ARGV[1]), page}`);
 
 /**
- * KEYS[1] by-time. ARGV[1] action set prefix, [2] beforeMs, [3] batch size. Deletes up to a
- * batch of the oldest entries before the cut-off, from every set; returns how many.
+ * KEYS[1] by-time. ARGV[1] the reads' set, [2] action set prefix, [3] beforeMs, [4] batch
+ * size. Deletes up to a batch of the oldest entries before the cut-off, from every set;
+ * returns how many.
  */
 export const PURGE_AUDIT: LuaScript = lua(`${AUDIT_TRAIL}
-local members = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[2], 'LIMIT', 0, tonumber(ARGV[3]))
-for _, member in ipairs(members) do removeAudit(KEYS[1], ARGV[1], member) end
+local members = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[3], 'LIMIT', 0, tonumber(ARGV[4]))
+for _, member in ipairs(members) do removeAudit(KEYS[1], ARGV[2], ARGV[1], member) end
 return #members`);
 
 /**
  * Moves a batch of key layout 1's audit entries, oldest first, into the trail's sorted sets.
  * KEYS[1] layout 1's by-time index, [2] by-time. ARGV[1] layout 1's entry hash prefix, [2] its
- * action index prefix, [3] the registry of action sets, [4] the action set prefix, [5] batch
- * size. An id whose hash the TTL removed is dropped. Returns how many ids it took.
+ * action index prefix, [3] the reads' set, [4] the action set prefix, [5] batch size. An id
+ * whose hash the TTL removed is dropped. Returns how many ids it took.
  */
 export const MOVE_LEGACY_AUDIT: LuaScript = lua(`${AUDIT_TRAIL}
 local ids = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[5]) - 1)
@@ -120,9 +117,10 @@ for _, id in ipairs(ids) do
       userAgent = hash.userAgent, target = hash.target, reason = hash.reason,
     })
     redis.call('ZADD', KEYS[2], hash.atMs, member)
-    if hash.action ~= UNINDEXED then
+    if hash.action == UNINDEXED then
+      redis.call('ZADD', ARGV[3], hash.atMs, id)
+    else
       redis.call('ZADD', ARGV[4] .. hash.action, hash.atMs, member)
-      redis.call('SADD', ARGV[3], hash.action)
     end
     redis.call('ZREM', ARGV[2] .. hash.action, id)
     redis.call('DEL', ARGV[1] .. id)

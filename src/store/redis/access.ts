@@ -146,12 +146,12 @@ export class RedisAccessKeys {
   }
 
   /**
-   * The arguments AUDIT_APPEND's `appendAudit` takes for `entries`: the registry of action sets,
-   * their prefix and the trail's TTL, then each entry's id, atMs, action and other fields.
+   * The arguments AUDIT_APPEND's `appendAudit` takes for `entries`: the reads' set, the action
+   * set prefix and the trail's TTL, then each entry's id, atMs, action and other fields.
    */
   auditArgs(entries: readonly AuditEntry[]): (string | number)[] {
     const { keys } = this;
-    const args: (string | number)[] = [keys.auditActions, keys.auditByActionPrefix, this.auditTtlMs];
+    const args: (string | number)[] = [keys.auditReads, keys.auditByActionPrefix, this.auditTtlMs];
     for (const entry of entries) args.push(entry.id, entry.atMs, entry.action, auditFields(entry));
     return args;
   }
@@ -161,7 +161,7 @@ export class RedisAccessKeys {
     const [total, members] = (await this.run(
       scripts.AUDIT_PAGE,
       [keys.auditByTime],
-      [keys.auditActions, keys.auditByActionPrefix, query.action ?? '', query.offset, query.limit],
+      [keys.auditReads, keys.auditByActionPrefix, query.action ?? '', query.offset, query.limit],
     )) as [number, string[]];
     return { items: members.map(toAudit), total: Number(total) };
   }
@@ -171,7 +171,11 @@ export class RedisAccessKeys {
     const { keys } = this;
     await this.moveLegacyAudit();
     return this.inBatches(() =>
-      this.run(scripts.PURGE_AUDIT, [keys.auditByTime], [keys.auditByActionPrefix, beforeMs, BATCH]),
+      this.run(
+        scripts.PURGE_AUDIT,
+        [keys.auditByTime],
+        [keys.auditReads, keys.auditByActionPrefix, beforeMs, BATCH],
+      ),
     );
   }
 
@@ -190,7 +194,7 @@ export class RedisAccessKeys {
         [
           keys.legacyAuditPrefix,
           keys.legacyAuditByActionPrefix,
-          keys.auditActions,
+          keys.auditReads,
           keys.auditByActionPrefix,
           BATCH,
         ],

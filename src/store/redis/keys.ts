@@ -110,15 +110,18 @@ export class RedisKeys {
     return `${this.base}audit-log:by-time`;
   }
   /**
-   * Prefix of the per-action sorted sets, holding the same members as `auditByTime`; token
-   * reads have none (see AUDIT_TRAIL in scripts.ts).
+   * Prefix of the per-action sorted sets, holding the same members as `auditByTime`, for every
+   * action but token reads (see `auditReads`).
    */
   get auditByActionPrefix(): string {
     return `${this.base}audit-log:action:`;
   }
-  /** Set of the actions that have a sorted set under `auditByActionPrefix`. */
-  get auditActions(): string {
-    return `${this.base}audit-log:actions`;
+  /**
+   * The token reads' action set, which holds their ids alone (scored by atMs): reads are most of
+   * a busy trail, and a short member is the cheaper write (see AUDIT_TRAIL in scripts.ts).
+   */
+  get auditReads(): string {
+    return `${this.base}audit-log:reads`;
   }
   /**
    * Key layout 1's audit trail: a hash per entry under this prefix, a sorted set of their ids

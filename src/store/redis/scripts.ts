@@ -177,55 +177,57 @@ const LISTED_FIELDS = luaArguments(LISTED_TOKEN_FIELDS);
 
 /**
  * Lua for the audit trail. Each entry is one member, `<id> <JSON of its other fields>`, of the
- * by-time sorted set and, unless it is a token read, of its action's: no key of its own, so
- * no TTL of its own. Token reads, the action a busy server records most by far, are left out
- * of the action sets as the SQL stores leave them out of their action index
- * (UNINDEXED_AUDIT_ACTION): AUDIT_PAGE walks the by-time set for them, and counts them as the
- * by-time set less every action set, whose names the registry set holds.
+ * by-time sorted set and of its action's: no key of its own, so no TTL of its own. Token reads
+ * (UNINDEXED_AUDIT_ACTION), the action a busy server records most by far, have a set of their
+ * ids alone instead (`auditReads` in keys.ts), which a page of them reads and then finds each
+ * id's member among the by-time set's at its score: half the memory and a cheaper write a read.
  * Equal scores list by member bytes, so ties order by id (the space sorts first).
  *
  * `auditAction(member)`: the entry's action (the first `"action":"` of its JSON is the field
  * itself, since a quote inside a string value is escaped).
- * `removeAudit(byTime, actionPrefix, member)`: removes an entry from every set holding it.
+ * `removeAudit(byTime, actionPrefix, reads, member)`: removes an entry from every set holding it.
  * `appendAudit(byTime, i, target)`: appends the entries in ARGV from index `i` on, as
  * APPEND_AUDIT takes them (for each: id, atMs, action, and the JSON object of its other fields),
- * with ARGV[i - 3] the registry of action sets, [i - 2] the action set prefix and [i - 1] the
- * trail's TTL in ms; `target`, when given, is each entry's target. It then removes up to 100
- * entries older than the batch's first by more than the TTL: a backstop for a sweep that never
- * runs, as a hash's TTL was.
+ * with ARGV[i - 3] the reads' set, [i - 2] the action set prefix and [i - 1] the trail's TTL in
+ * ms; `target`, when given, is each entry's target. It then removes up to 100 entries older
+ * than the batch's first by more than the TTL: a backstop for a sweep that never runs, as a
+ * hash's TTL was.
  */
 export const AUDIT_TRAIL = `
 local UNINDEXED = '${UNINDEXED_AUDIT_ACTION}'
 local function auditAction(member)
   return string.match(member, '"action":"([^"]*)"')
 end
-local function removeAudit(byTime, actionPrefix, member)
+local function removeAudit(byTime, actionPrefix, reads, member)
   local action = auditAction(member)
-  if action and action ~= UNINDEXED then redis.call('ZREM', actionPrefix .. action, member) end
+  if action == UNINDEXED then
+    redis.call('ZREM', reads, string.sub(member, 1, string.find(member, ' ', 1, true) - 1))
+  elseif action then
+    redis.call('ZREM', actionPrefix .. action, member)
+  end
   redis.call('ZREM', byTime, member)
 end
 `;
 
 export const AUDIT_APPEND = `${AUDIT_TRAIL}
 local function appendAudit(byTime, i, target)
-  local registry, actionPrefix, ttl = ARGV[i - 3], ARGV[i - 2], tonumber(ARGV[i - 1])
+  local reads, actionPrefix, ttl = ARGV[i - 3], ARGV[i - 2], tonumber(ARGV[i - 1])
   local targetField = target and (',"target":' .. cjson.encode(target) .. '}')
   local cut = '(' .. string.format('%d', tonumber(ARGV[i + 1]) - ttl)
-  local actions = {}
   while i <= #ARGV do
     local id, at, action, fields = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
     if targetField then fields = string.sub(fields, 1, -2) .. targetField end
     local member = id .. ' ' .. fields
     redis.call('ZADD', byTime, at, member)
-    if action ~= UNINDEXED then
+    if action == UNINDEXED then
+      redis.call('ZADD', reads, at, id)
+    else
       redis.call('ZADD', actionPrefix .. action, at, member)
-      actions[action] = true
     end
     i = i + 4
   end
-  for action in pairs(actions) do redis.call('SADD', registry, action) end
   for _, member in ipairs(redis.call('ZRANGEBYSCORE', byTime, '-inf', cut, 'LIMIT', 0, 100)) do
-    removeAudit(byTime, actionPrefix, member)
+    removeAudit(byTime, actionPrefix, reads, member)
   end
 end
 local function found(fields)
@@ -238,8 +240,7 @@ end
  * A recorded read by id: the token's fields (STORED_TOKEN_FIELDS order, every one nil when
  * there is none) and, when it is there, the audit entries, targeting ARGV[1], appended in the
  * same step. KEYS[1] the token's hash, [2] the audit trail's by-time index. ARGV[1] the id,
- * [2] the registry of action sets, [3] action set prefix, [4] the trail's TTL ms, [5..] the
- * entries.
+ * [2] the reads' audit set, [3] action set prefix, [4] the trail's TTL ms, [5..] the entries.
  */
 export const READ_STORED_TOKEN = lua(`${AUDIT_APPEND}
 local fields = redis.call('HMGET', KEYS[1], ${TOKEN_FIELDS})
@@ -333,7 +334,7 @@ return #ids`);
  * sealed token), else 'whole' (every field, in STORED_TOKEN_FIELDS order).
  * A token whose hash the TTL removed comes back with every field nil (false in Lua).
  * A recorded read ('whole', limit 1) adds KEYS[6], the audit trail's by-time index, and ARGV[10]
- * the registry of action sets, [11] the action set prefix, [12] the trail's TTL ms, [13..] the
+ * the reads' audit set, [11] the action set prefix, [12] the trail's TTL ms, [13..] the
  * entries (APPEND_AUDIT's), appended, targeting the token, when the page holds one.
  *
  * Unfiltered: ZCARD and ZREVRANGE, no scan. With a validity filter there are two exact ways,
