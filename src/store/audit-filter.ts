@@ -1,7 +1,8 @@
 /**
  * The action the SQL stores' audit index (`audit_log_action_at`, a partial index) leaves out:
  * an entry is written for every read of a stored token, the action a busy server records most
- * by far, and the index would be one more B-tree written on each of those reads.
+ * by far, and the index would be one more B-tree written on each of those reads. Redis gives
+ * it a set of ids alone, the cheaper write (AUDIT_TRAIL in redis/scripts.ts).
  */
 export const UNINDEXED_AUDIT_ACTION = 'storage.read_token';
 
