@@ -218,7 +218,7 @@ await describeWithService(
       it('token reads, paged through their ids: every page and total as a plain filter, equal times included', async () => {
         const { store } = await open();
         const actions = ['login', 'storage.read_token', 'logout', 'session.revoke'] as const;
-        // Reads make a third of the trail at first, then every entry after the 240th.
+        // Reads make about half of the first 240 entries, then every entry after them.
         const entries = Array.from({ length: 300 }, (_, i) =>
           auditEntry(`audit_${String(i).padStart(3, '0')}`, {
             // Up to four entries a millisecond, reads among them: each found by its id.
