@@ -215,6 +215,59 @@ await describeWithService(
         });
       });
 
+      it('an entry like the one before it but for its id is sent as its id alone, and stored whole', async () => {
+        const { store, config } = await open();
+        const batch = [
+          auditEntry('audit_1'),
+          auditEntry('audit_2'),
+          auditEntry('audit_3', { reason: 'r' }),
+          auditEntry('audit_4', { reason: 'r' }),
+          auditEntry('audit_5', { atMs: T0 + 1, reason: 'r' }),
+          auditEntry('audit_6', { atMs: T0 + 1, reason: 'r', ip: null }),
+          auditEntry('audit_7', { atMs: T0 + 1, reason: 'r', ip: null }),
+          auditEntry('audit_8'),
+        ];
+        // What the script is given: the repeats are an id and three empty strings.
+        const access = (store as unknown as { access: { auditArgs(e: AuditEntry[]): unknown[] } }).access;
+        const entries = access.auditArgs(batch).slice(3);
+        const sentWhole = batch.map((_, i) => entries[i * 4 + 3] !== '');
+        expect(sentWhole).toEqual([true, false, true, false, true, true, false, true]);
+        for (let i = 0; i < batch.length; i++) expect(entries[i * 4]).toBe(batch[i]?.id);
+
+        await store.appendAudit(batch);
+        const byTime = [...batch].sort((a, b) => b.atMs - a.atMs || (a.id < b.id ? 1 : -1));
+        expect(await store.listAudit({ offset: 0, limit: 10 })).toEqual({ items: byTime, total: 8 });
+        expect((await store.listAudit({ offset: 0, limit: 10, action: 'login' })).items).toEqual(byTime);
+
+        // A turn's recorded reads of one token, and of the current one: each entry whole, its
+        // target the token found.
+        await store.insertStoredToken(newToken('tok_a', { userId: 'usr_a' }));
+        const read = (id: string) => auditEntry(id, { action: 'storage.read_token', atMs: T0 + 2 });
+        const found = await Promise.all([
+          store.readStoredToken('tok_a', read('audit_r1')),
+          store.readStoredToken('tok_a', read('audit_r2')),
+          store.readCurrentStoredToken(T0, 'usr_a', read('audit_r3')),
+          store.readCurrentStoredToken(T0, 'usr_a', read('audit_r4')),
+        ]);
+        expect(found.map((token) => token?.id)).toEqual(['tok_a', 'tok_a', 'tok_a', 'tok_a']);
+        const reads = ['audit_r4', 'audit_r3', 'audit_r2', 'audit_r1'].map((id) => ({
+          ...read(id),
+          target: 'tok_a',
+        }));
+        expect(await store.listAudit({ offset: 0, limit: 10, action: 'storage.read_token' })).toEqual({
+          items: reads,
+          total: 4,
+        });
+        const members = (await dumpKeys(config)).find(({ key }) => key.endsWith('audit-log:by-time'));
+        const readMembers = members?.parts.map(String).filter((part) => part.startsWith('audit_r'));
+        expect(readMembers?.sort()).toEqual(
+          ['audit_r1', 'audit_r2', 'audit_r3', 'audit_r4'].map(
+            (id) =>
+              `${id} {"atMs":${T0 + 2},"action":"storage.read_token","actor":"admin_key","ip":"203.0.113.7","userAgent":"curl/8","target":"tok_a"}`,
+          ),
+        );
+      });
+
       it('token reads, paged through their ids: every page and total as a plain filter, equal times included', async () => {
         const { store } = await open();
         const actions = ['login', 'storage.read_token', 'logout', 'session.revoke'] as const;

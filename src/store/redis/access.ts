@@ -64,6 +64,19 @@ function auditFields(entry: AuditEntry): string {
   return JSON.stringify(fields);
 }
 
+/** Whether two entries differ in their id alone. */
+function sameFields(a: AuditEntry, b: AuditEntry): boolean {
+  return (
+    a.atMs === b.atMs &&
+    a.action === b.action &&
+    a.actor === b.actor &&
+    a.ip === b.ip &&
+    a.userAgent === b.userAgent &&
+    a.target === b.target &&
+    a.reason === b.reason
+  );
+}
+
 /** Non-null fields as a flat HSET argument list; a null is an absent field. */
 function flatFields(record: Record<string, string | number | null>): string[] {
   return Object.entries(record).flatMap(([name, value]) => (value === null ? [] : [name, String(value)]));
@@ -147,12 +160,19 @@ export class RedisAccessKeys {
 
   /**
    * The arguments AUDIT_APPEND's `appendAudit` takes for `entries`: the reads' set, the action
-   * set prefix and the trail's TTL, then each entry's id, atMs, action and other fields.
+   * set prefix and the trail's TTL, then each entry's id, atMs, action and other fields. An
+   * entry whose fields but its id are the entry before's (a turn's reads of one token by one
+   * client) sends its id and three empty strings: no JSON made, written or read again for it.
    */
   auditArgs(entries: readonly AuditEntry[]): (string | number)[] {
     const { keys } = this;
     const args: (string | number)[] = [keys.auditReads, keys.auditByActionPrefix, this.auditTtlMs];
-    for (const entry of entries) args.push(entry.id, entry.atMs, entry.action, auditFields(entry));
+    let before: AuditEntry | undefined;
+    for (const entry of entries) {
+      if (before !== undefined && sameFields(entry, before)) args.push(entry.id, '', '', '');
+      else args.push(entry.id, entry.atMs, entry.action, auditFields(entry));
+      before = entry;
+    }
     return args;
   }
 

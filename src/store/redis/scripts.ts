@@ -187,7 +187,8 @@ const LISTED_FIELDS = luaArguments(LISTED_TOKEN_FIELDS);
  * itself, since a quote inside a string value is escaped).
  * `removeAudit(byTime, actionPrefix, reads, member)`: removes an entry from every set holding it.
  * `appendAudit(byTime, i, target)`: appends the entries in ARGV from index `i` on, as
- * APPEND_AUDIT takes them (for each: id, atMs, action, and the JSON object of its other fields),
+ * APPEND_AUDIT takes them (for each: id, atMs, action, and the JSON object of its other fields;
+ * an entry whose other fields are all the entry before's sends its id and three empty strings),
  * with ARGV[i - 3] the reads' set, [i - 2] the action set prefix and [i - 1] the trail's TTL in
  * ms; `target`, when given, is each entry's target. It then removes up to 100 entries older
  * than the batch's first by more than the TTL: a backstop for a sweep that never runs, as a
@@ -214,9 +215,13 @@ local function appendAudit(byTime, i, target)
   local reads, actionPrefix, ttl = ARGV[i - 3], ARGV[i - 2], tonumber(ARGV[i - 1])
   local targetField = target and (',"target":' .. cjson.encode(target) .. '}')
   local cut = '(' .. string.format('%d', tonumber(ARGV[i + 1]) - ttl)
+  local at, action, fields
   while i <= #ARGV do
-    local id, at, action, fields = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
-    if targetField then fields = string.sub(fields, 1, -2) .. targetField end
+    local id = ARGV[i]
+    if ARGV[i + 3] ~= '' then
+      at, action, fields = ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+      if targetField then fields = string.sub(fields, 1, -2) .. targetField end
+    end
     local member = id .. ' ' .. fields
     redis.call('ZADD', byTime, at, member)
     if action == UNINDEXED then
