@@ -75,6 +75,13 @@ export interface SqliteStoreOptions {
   onCheckpointerFailure?: ((reason: string) => void) | undefined;
 }
 
+/** A write waiting for its turn's commit, and its caller's promise. */
+interface PendingWrite {
+  write(): void;
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
 export class SqliteStore implements Store {
   readonly backend = 'sqlite' as const;
   private readonly db: Database.Database;
@@ -83,7 +90,11 @@ export class SqliteStore implements Store {
   private readonly checkpointer: { stop(): Promise<void> } | null = null;
   private readonly statements = new Map<string, Database.Statement>();
   /** Writes waiting for this turn's commit (`batched`). */
-  private pending: { write: () => void; resolve: () => void; reject: (error: unknown) => void }[] = [];
+  private pending: PendingWrite[] = [];
+  /** `commitPending`'s transaction, made once (see `writeBatch`). */
+  private readonly commitBatch: Database.Transaction<
+    (batch: readonly PendingWrite[], failures: Map<number, unknown>) => void
+  >;
   private readonly access = new SqliteAccessTables((sql) => this.statement(sql));
   private readonly storedTokens = new SqliteStoredTokenTables((sql) => this.statement(sql));
   private readonly sessions = new SqliteSessionTables((sql) => this.statement(sql));
@@ -127,6 +138,9 @@ export class SqliteStore implements Store {
       };
       this.checkpointer = checkpointLater(path, host, options.checkpointerAfterMs ?? 1000);
     }
+    // better-sqlite3 builds a transaction's four wrappers and their properties each time one is
+    // made: the batch's is made once.
+    this.commitBatch = this.db.transaction(this.writeBatch);
     const dataVersion = this.db.prepare('PRAGMA data_version').pluck();
     this.feed = new ChangeFeed(
       new SqliteFeedTransport(() => dataVersion.get() as number, options.crossProcessPollMs ?? 10),
@@ -236,28 +250,33 @@ export class SqliteStore implements Store {
     });
   }
 
+  /**
+   * One batch's writes (run in `commitBatch`'s transaction). Fills `failures`, cleared first
+   * since a retry after a busy BEGIN runs it again, with the writes that failed alone.
+   */
+  private readonly writeBatch = (batch: readonly PendingWrite[], failures: Map<number, unknown>): void => {
+    failures.clear();
+    batch.forEach(({ write }, i) => {
+      try {
+        write();
+      } catch (error) {
+        // A failed statement (a duplicate id) is undone by SQLite alone, the transaction going
+        // on; an error that ended the transaction (disk full, I/O) fails the whole batch.
+        if (!this.db.inTransaction) throw error;
+        failures.set(i, error);
+      }
+    });
+  };
+
   private commitPending(): void {
     const batch = this.pending;
     // Already committed by close().
     if (batch.length === 0) return;
     this.pending = [];
     const failures = new Map<number, unknown>();
-    const commit = this.db.transaction(() => {
-      failures.clear();
-      batch.forEach(({ write }, i) => {
-        try {
-          write();
-        } catch (error) {
-          // A failed statement (a duplicate id) is undone by SQLite alone, the transaction going
-          // on; an error that ended the transaction (disk full, I/O) fails the whole batch.
-          if (!this.db.inTransaction) throw error;
-          failures.set(i, error);
-        }
-      });
-    });
     // IMMEDIATE: the write lock is taken at BEGIN, so another connection's lock is a busy
     // BEGIN (waited for as any statement's), never one write's failure.
-    this.run(() => commit.immediate()).then(
+    this.run(() => this.commitBatch.immediate(batch, failures)).then(
       () => {
         batch.forEach(({ resolve, reject }, i) => {
           if (failures.has(i)) reject(storeError(failures.get(i)));
