@@ -116,12 +116,7 @@ for _, id in ipairs(ids) do
       atMs = tonumber(hash.atMs), action = hash.action, actor = hash.actor, ip = hash.ip,
       userAgent = hash.userAgent, target = hash.target, reason = hash.reason,
     })
-    redis.call('ZADD', KEYS[2], hash.atMs, member)
-    if hash.action == UNINDEXED then
-      redis.call('ZADD', ARGV[3], hash.atMs, id)
-    else
-      redis.call('ZADD', ARGV[4] .. hash.action, hash.atMs, member)
-    end
+    addAudit(KEYS[2], ARGV[4], ARGV[3], hash.atMs, id, hash.action, member)
     redis.call('ZREM', ARGV[2] .. hash.action, id)
     redis.call('DEL', ARGV[1] .. id)
   end

@@ -185,7 +185,8 @@ const LISTED_FIELDS = luaArguments(LISTED_TOKEN_FIELDS);
  *
  * `auditAction(member)`: the entry's action (the first `"action":"` of its JSON is the field
  * itself, since a quote inside a string value is escaped).
- * `removeAudit(byTime, actionPrefix, reads, member)`: removes an entry from every set holding it.
+ * `addAudit(byTime, actionPrefix, reads, at, id, action, member)`: adds an entry to every set
+ * that holds it, and `removeAudit(byTime, actionPrefix, reads, member)` removes it from them.
  * `appendAudit(byTime, i, target)`: appends the entries in ARGV from index `i` on, as
  * APPEND_AUDIT takes them (for each: id, atMs, action, and the JSON object of its other fields;
  * an entry whose other fields are all the entry before's sends its id and three empty strings),
@@ -198,6 +199,14 @@ export const AUDIT_TRAIL = `
 local UNINDEXED = '${UNINDEXED_AUDIT_ACTION}'
 local function auditAction(member)
   return string.match(member, '"action":"([^"]*)"')
+end
+local function addAudit(byTime, actionPrefix, reads, at, id, action, member)
+  redis.call('ZADD', byTime, at, member)
+  if action == UNINDEXED then
+    redis.call('ZADD', reads, at, id)
+  else
+    redis.call('ZADD', actionPrefix .. action, at, member)
+  end
 end
 local function removeAudit(byTime, actionPrefix, reads, member)
   local action = auditAction(member)
@@ -222,13 +231,7 @@ local function appendAudit(byTime, i, target)
       at, action, fields = ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
       if targetField then fields = string.sub(fields, 1, -2) .. targetField end
     end
-    local member = id .. ' ' .. fields
-    redis.call('ZADD', byTime, at, member)
-    if action == UNINDEXED then
-      redis.call('ZADD', reads, at, id)
-    else
-      redis.call('ZADD', actionPrefix .. action, at, member)
-    end
+    addAudit(byTime, actionPrefix, reads, at, id, action, id .. ' ' .. fields)
     i = i + 4
   end
   for _, member in ipairs(redis.call('ZRANGEBYSCORE', byTime, '-inf', cut, 'LIMIT', 0, 100)) do
