@@ -137,7 +137,8 @@ async function main() {
       verifier.push(await measureVerifier(backend, { trials, seconds, inProcess: true, log }));
   const scale = [];
   if (parts.has('scale'))
-    for (const backend of backends) scale.push(await measureScale(backend, scaleRows, seconds, log));
+    for (const backend of backends)
+      scale.push(await measureScale(backend, scaleRows, seconds, log, smoke ? 0 : 1));
   const memory = parts.has('memory') ? await measureSessionMemory(sessions, { seconds, smoke }) : null;
 
   const results = {
