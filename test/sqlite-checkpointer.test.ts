@@ -40,10 +40,16 @@ async function withCheckpointer(
   everyMs: number,
   run: (opened: ReturnType<typeof openWal>) => Promise<void>,
   checkpointPath?: (path: string) => string,
+  restartAfterPages?: number,
 ): Promise<void> {
   await withTempDatabase(async (path) => {
     const opened = openWal(path);
-    const checkpointer = new Checkpointer(checkpointPath?.(path) ?? path, opened.host, everyMs);
+    const checkpointer = new Checkpointer(
+      checkpointPath?.(path) ?? path,
+      opened.host,
+      everyMs,
+      restartAfterPages,
+    );
     try {
       await run(opened);
     } finally {
@@ -57,6 +63,27 @@ async function withCheckpointer(
 function fill(db: Database.Database, pages: number): void {
   const insert = db.prepare('INSERT INTO filler (text) VALUES (?)');
   for (let i = 0; i < pages; i++) insert.run('x'.repeat(3500));
+}
+
+/** A WAL frame: a 4 KiB page and its 24-byte header. */
+const FRAME_BYTES = 4096 + 24;
+
+/**
+ * Writes as a busy server does, one transaction a turn (after 50 us of the turn's other work)
+ * and never a pause, `commits` of them, and resolves to the longest the log file grew
+ * meanwhile, in frames.
+ */
+async function writeWithoutPause(db: Database.Database, path: string, commits: number): Promise<number> {
+  const insert = db.prepare('INSERT INTO filler (text) VALUES (?)');
+  let longest = 0;
+  for (let i = 0; i < commits; i++) {
+    const workUntil = performance.now() + 0.05;
+    while (performance.now() < workUntil);
+    insert.run('x'.repeat(3500));
+    if (i % 100 === 0) longest = Math.max(longest, statSync(`${path}-wal`).size / FRAME_BYTES);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  return Math.max(longest, statSync(`${path}-wal`).size / FRAME_BYTES);
 }
 
 describe('SQLite checkpointer (a worker thread)', () => {
@@ -95,6 +122,38 @@ describe('SQLite checkpointer (a worker thread)', () => {
       expect(db.pragma('data_version', { simple: true })).toBe(version);
     });
   });
+
+  it('restarts a long log under writes that never pause, where checkpoints alone let it grow', async () => {
+    const commits = 10_000;
+    // Without restarts (a bound never reached): no checkpoint catches up with the last commit,
+    // so SQLite never starts the log over, and it holds every commit's pages.
+    let unbounded = 0;
+    await withCheckpointer(
+      5,
+      async ({ db, told, path }) => {
+        await waitUntil('the worker to be ready', () => told.includes(0));
+        unbounded = await writeWithoutPause(db, path, commits);
+      },
+      undefined,
+      Number.MAX_SAFE_INTEGER,
+    );
+    expect(unbounded).toBeGreaterThan(commits);
+    // With them: the log starts over once it is 256 pages long, soon after (889 to 1,825
+    // frames at most here against about 30,000 without; 4,113 with the cores busy).
+    await withCheckpointer(
+      5,
+      async ({ db, told, path }) => {
+        await waitUntil('the worker to be ready', () => told.includes(0));
+        expect(await writeWithoutPause(db, path, commits)).toBeLessThan(unbounded / 3);
+        // Nothing was lost on the way.
+        const reader = new Database(path, { readonly: true });
+        expect(reader.prepare('SELECT count(*) FROM filler').pluck().get()).toBe(commits);
+        reader.close();
+      },
+      undefined,
+      256,
+    );
+  }, 60_000);
 
   it('leaves checkpoints on commit when its worker cannot open the database', async () => {
     await withCheckpointer(

@@ -23,7 +23,7 @@ import type {
   ThrottleRecord,
 } from '../types.js';
 import { SqliteAccessTables } from './access.js';
-import { checkpointLater } from './checkpointer.js';
+import { checkpointLater, LOG_SIZE_LIMIT_BYTES } from './checkpointer.js';
 import { SqliteFeedTransport } from './feed-transport.js';
 import { sqliteMigrations } from './migrations.js';
 import { SqliteSessionTables } from './sessions.js';
@@ -124,6 +124,7 @@ export class SqliteStore implements Store {
       // the process being killed; the log is synced at checkpoints, so a power loss may take
       // the last commits (FULL would sync each one: about 3 ms here, on the Node thread).
       this.db.pragma('synchronous = NORMAL');
+      this.db.pragma(`journal_size_limit = ${LOG_SIZE_LIMIT_BYTES}`);
       this.db.pragma(`busy_timeout = ${LOCK_SLICE_MS}`);
       this.db.pragma('foreign_keys = ON');
     } catch (error) {
