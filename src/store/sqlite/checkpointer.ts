@@ -6,8 +6,8 @@ export const CHECKPOINT_EVERY_MS = 250;
 /** SQLite's own default: a commit that leaves the log this many pages long checkpoints it. */
 export const IN_THREAD_CHECKPOINT_PAGES = 1000;
 /**
- * A log this many pages long after a checkpoint is restarted from its beginning (4,096 pages:
- * 16 MiB). Under writes that never pause, a PASSIVE checkpoint never catches up with the last
+ * A log this many pages long after a checkpoint is restarted from its beginning (16,384 pages:
+ * 64 MiB). Under writes that never pause, a PASSIVE checkpoint never catches up with the last
  * commit, and SQLite starts the log over only when one has: the log grew by 650 MiB in 15 s of
  * `POST /` and 394 MiB in 15 s of reads by id (each commits its audit entry).
  */
