@@ -98,16 +98,16 @@ export class Checkpointer {
     path: string,
     host: CheckpointHost,
     everyMs = CHECKPOINT_EVERY_MS,
-    restartAfterPages = RESTART_AFTER_PAGES,
+    restart: { afterPages?: number; pauseMs?: number } = {},
   ) {
     const driver = createRequire(import.meta.url).resolve('better-sqlite3');
     const workerData = {
       driver,
       path,
       everyMs,
-      restartAfterPages,
+      restartAfterPages: restart.afterPages ?? RESTART_AFTER_PAGES,
       waitMs: RESTART_WAIT_MS,
-      pauseMs: RESTART_PAUSE_MS,
+      pauseMs: restart.pauseMs ?? RESTART_PAUSE_MS,
     };
     this.worker = new Worker(PROGRAM, { eval: true, workerData });
     // It must not keep an otherwise finished process alive.
