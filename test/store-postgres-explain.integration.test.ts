@@ -12,6 +12,7 @@ import {
 import { adminQuery } from './support/postgres.js';
 import { describeWithService, TEST_DATABASE_URL, uniqueName } from './support/services.js';
 import { T0 } from './support/time.js';
+import { waitUntil } from './support/wait.js';
 
 const ROWS = 100_000;
 const USERS = 100;
@@ -102,24 +103,20 @@ await describeWithService(
       await vacuumUntilAllVisible();
     }, 180_000);
 
-    const vacuumUntilAllVisible = async () => {
-      const deadline = Date.now() + 120_000;
-      for (;;) {
-        await adminQuery(`VACUUM ANALYZE ${s}.stored_tokens`);
-        const [pages] = await adminQuery<{ relpages: number; relallvisible: number }>(
-          `SELECT relpages, relallvisible FROM pg_class WHERE oid = $1::regclass`,
-          [`${s}.stored_tokens`],
-        );
-        if (pages !== undefined && pages.relpages > 0 && pages.relallvisible >= pages.relpages) return;
-        if (Date.now() > deadline) {
-          throw new Error(
-            `VACUUM left ${pages?.relallvisible} of ${pages?.relpages} pages all-visible for 120 s: ` +
-              'a transaction older than the load stayed open',
+    /** VACUUM ANALYZE, again until every page of the table is all-visible. */
+    const vacuumUntilAllVisible = () =>
+      waitUntil(
+        'VACUUM to mark every page all-visible (it cannot while a transaction older than the load is open)',
+        async () => {
+          await adminQuery(`VACUUM ANALYZE ${s}.stored_tokens`);
+          const [pages] = await adminQuery<{ relpages: number; relallvisible: number }>(
+            `SELECT relpages, relallvisible FROM pg_class WHERE oid = $1::regclass`,
+            [`${s}.stored_tokens`],
           );
-        }
-        await new Promise((resolve) => setTimeout(resolve, 500));
-      }
-    };
+          return pages !== undefined && pages.relpages > 0 && pages.relallvisible >= pages.relpages;
+        },
+        { timeoutMs: 120_000, intervalMs: 500 },
+      );
 
     afterAll(async () => {
       await store.close();
