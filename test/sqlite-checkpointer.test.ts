@@ -124,7 +124,7 @@ describe('SQLite checkpointer (a worker thread)', () => {
     // its pace, so SQLite never starts the log over: on a quiet machine this loop left about
     // 30,000 frames in it (three a commit). (On cores busy enough to stall the writer, a
     // checkpoint may catch up, and it starts over by itself.) With them, the log starts over
-    // once it is 256 pages long, soon after: 889 to 1,825 frames at most, quiet. A restart
+    // once it is 256 pages long, soon after: 1,000 and 2,164 frames at most, quiet. A restart
     // that a busy test run keeps from finishing is tried again 10 ms later here (a second in
     // the server), so that the bound, not the pause, is what the test sees.
     await withCheckpointer(
