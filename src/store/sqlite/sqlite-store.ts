@@ -26,6 +26,7 @@ import { SqliteAccessTables } from './access.js';
 import { checkpointLater, LOG_SIZE_LIMIT_BYTES } from './checkpointer.js';
 import { SqliteFeedTransport } from './feed-transport.js';
 import { sqliteMigrations } from './migrations.js';
+import { ReadTurn } from './read-turn.js';
 import { SqliteSessionTables } from './sessions.js';
 import { SqliteStoredTokenTables } from './stored-tokens.js';
 
@@ -98,19 +99,8 @@ export class SqliteStore implements Store {
   private readonly access = new SqliteAccessTables((sql) => this.statement(sql));
   private readonly storedTokens = new SqliteStoredTokenTables((sql) => this.statement(sql));
   private readonly sessions = new SqliteSessionTables((sql) => this.statement(sql));
-  /** This turn's read transaction is open (`joinReadTurn`). */
-  private readTurn = false;
-  /**
-   * The stored token last read by id in the open read transaction: the same query in the same
-   * snapshot gives the same row, so a turn's requests for one token run it once. Forgotten
-   * whenever a read transaction begins or ends. One slot, not a map of the turn's reads: that
-   * cost more in garbage collection (4.8 us a read) than it saved when the ids differ.
-   */
-  private lastById: { id: string; found: StoredToken | null } | null = null;
-  /** The current token last read in the open read transaction, as `lastById`. */
-  private lastCurrent: { nowMs: number; userId: string | undefined; found: StoredToken | null } | null = null;
-  /** The listing page last read in the open read transaction (by `pageKey`), as `lastById`. */
-  private lastPage: { key: string; page: StoredTokenPage } | null = null;
+  /** This event-loop turn's read transaction, and what its reads found (read-turn.ts). */
+  private readonly turn: ReadTurn;
 
   constructor(
     private readonly path: string,
@@ -142,6 +132,7 @@ export class SqliteStore implements Store {
     // better-sqlite3 builds a transaction's four wrappers and their properties each time one is
     // made: the batch's is made once.
     this.commitBatch = this.db.transaction(this.writeBatch);
+    this.turn = new ReadTurn(this.db, (sql) => this.statement(sql));
     const dataVersion = this.db.prepare('PRAGMA data_version').pluck();
     this.feed = new ChangeFeed(
       new SqliteFeedTransport(() => dataVersion.get() as number, options.crossProcessPollMs ?? 10),
@@ -169,18 +160,18 @@ export class SqliteStore implements Store {
   private run<T>(fn: () => T): Promise<T> {
     // Before every attempt, retries too: a read turn may have begun while this one waited.
     return this.attempt(() => {
-      this.endReadTurn();
+      this.turn.end();
       return fn();
     });
   }
 
   /**
-   * Runs the reads in `fn` in this event-loop turn's read transaction (see `joinReadTurn`).
+   * Runs the reads in `fn` in this event-loop turn's read transaction (see read-turn.ts).
    * Only for statements that read: anything that writes goes through `run`.
    */
   private read<T>(fn: () => T): Promise<T> {
     return this.attempt(() => {
-      this.joinReadTurn();
+      this.turn.join();
       return fn();
     });
   }
@@ -194,37 +185,6 @@ export class SqliteStore implements Store {
         : Promise.reject(storeError(error));
     }
   }
-
-  /**
-   * The reads of one event-loop turn share one read transaction. Each statement outside a
-   * transaction takes and drops WAL's read lock and checks the file's size itself (three system
-   * calls, about 8 us here, more than the query), so a busy server's reads arriving in the same
-   * turn pay it once. The transaction ends when the turn does (`setImmediate`) or before any
-   * write of this connection (`run`), so every read sees every write this process answered for
-   * before it, and another process's commit from an earlier turn. A transaction that lasts one
-   * turn holds back no checkpoint.
-   */
-  private joinReadTurn(): void {
-    if (this.db.inTransaction) return;
-    this.lastById = null;
-    this.lastCurrent = null;
-    this.lastPage = null;
-    this.statement('BEGIN').run();
-    // (Already set when a failed statement ended this turn's transaction: it is begun again.)
-    if (this.readTurn) return;
-    this.readTurn = true;
-    setImmediate(this.endReadTurn);
-  }
-
-  private readonly endReadTurn = (): void => {
-    if (!this.readTurn) return;
-    this.readTurn = false;
-    this.lastById = null;
-    this.lastCurrent = null;
-    this.lastPage = null;
-    // A failed statement may have ended it already.
-    if (this.db.inTransaction) this.statement('COMMIT').run();
-  };
 
   private async runWhenUnlocked<T>(fn: () => T, deadline: number): Promise<T> {
     for (;;) {
@@ -344,7 +304,7 @@ export class SqliteStore implements Store {
     // Its connection closes first: the store's, the last one, then checkpoints what is left.
     await this.checkpointer?.stop();
     if (this.db.open) {
-      this.endReadTurn();
+      this.turn.end();
       this.db.close();
     }
   }
@@ -419,36 +379,24 @@ export class SqliteStore implements Store {
   }
 
   findStoredToken(id: string): Promise<StoredToken | null> {
-    const last = this.lastById;
-    if (last !== null && last.id === id && this.db.inTransaction) return Promise.resolve(last.found);
-    return this.read(() => {
-      const found = this.storedTokens.findStoredToken(id);
-      this.lastById = { id, found };
-      return found;
-    });
+    const known = this.turn.byId(id);
+    if (known !== undefined) return Promise.resolve(known);
+    return this.read(() => this.turn.keepById(id, this.storedTokens.findStoredToken(id)));
   }
 
   listStoredTokens(query: StoredTokenQuery): Promise<StoredTokenPage> {
     const key = pageKey(query);
-    const last = this.lastPage;
-    if (last !== null && last.key === key && this.db.inTransaction) return Promise.resolve(last.page);
-    return this.read(() => {
-      const page = this.storedTokens.listStoredTokens(query);
-      this.lastPage = { key, page };
-      return page;
-    });
+    const known = this.turn.page(key);
+    if (known !== undefined) return Promise.resolve(known);
+    return this.read(() => this.turn.keepPage(key, this.storedTokens.listStoredTokens(query)));
   }
 
   findCurrentStoredToken(nowMs: number, userId?: string): Promise<StoredToken | null> {
-    const last = this.lastCurrent;
-    if (last !== null && last.nowMs === nowMs && last.userId === userId && this.db.inTransaction) {
-      return Promise.resolve(last.found);
-    }
-    return this.read(() => {
-      const found = this.storedTokens.findCurrentStoredToken(nowMs, userId);
-      this.lastCurrent = { nowMs, userId, found };
-      return found;
-    });
+    const known = this.turn.current(nowMs, userId);
+    if (known !== undefined) return Promise.resolve(known);
+    return this.read(() =>
+      this.turn.keepCurrent(nowMs, userId, this.storedTokens.findCurrentStoredToken(nowMs, userId)),
+    );
   }
 
   readStoredToken(id: string, entry: AuditEntry): Promise<StoredToken | null> {
