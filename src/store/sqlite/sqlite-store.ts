@@ -4,7 +4,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { StoreMismatchError, StoreUnavailableError } from '../../errors.js';
 import { ChangeFeed, type PublishedEvent } from '../feed/change-feed.js';
-import { recordRead } from '../recorded-read.js';
 import { pageKey } from '../turn-batch.js';
 import type {
   ApiKeyRecord,
@@ -27,6 +26,7 @@ import { checkpointLater, LOG_SIZE_LIMIT_BYTES } from './checkpointer.js';
 import { SqliteFeedTransport } from './feed-transport.js';
 import { sqliteMigrations } from './migrations.js';
 import { ReadTurn } from './read-turn.js';
+import { recordRead } from './recorded-read.js';
 import { SqliteSessionTables } from './sessions.js';
 import { SqliteStoredTokenTables } from './stored-tokens.js';
 

@@ -1,4 +1,4 @@
-import type { AuditEntry, StoredToken } from './types.js';
+import type { AuditEntry, StoredToken } from '../types.js';
 
 /**
  * `Store.readStoredToken` for a store that writes a read's entry after the read: the token `read`
